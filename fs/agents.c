@@ -1,0 +1,646 @@
+/* agents.c - the agent registry: per-agent state, locking, poll coalescing.
+ *
+ *   $ echo 1 > agents/42/refetch     registry_refetch: fresh poll, POST, save id
+ *   $ cat agents/42/progress         registry_progress: poll if older than poll_interval
+ *   $ cat agents/42/wait             registry_wait: poll every poll_interval until terminal
+ *
+ * One mutex guards everything; it is never held across an API call. A poll in
+ * flight is marked on its agent, and readers that arrive meanwhile wait on
+ * the condition variable for its result instead of sending their own.
+ */
+#include "cekurafs/agents.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cekurafs/log.h"
+#include "cekurafs/render.h"
+
+#define WAIT_SLICE 0.1 /* seconds between two looks at a cancelled reader */
+
+/* One agent. Owns every string and the progress. */
+struct agent {
+	uint64_t id;
+	bool known; /* confirmed to exist */
+	char *progress_id;
+	bool have_progress; /* progress, json and text hold the last poll of progress_id */
+	struct progress progress;
+	char *json;
+	char *text;
+	double polled_at;  /* monotonic time of the last poll attempt */
+	int poll_err;	   /* its result (0 or -errno) */
+	bool polling;	   /* a poll is in flight */
+	unsigned poll_gen; /* bumped when a poll ends */
+	bool refetching;   /* a refetch is in flight */
+	char *error;	   /* last error line, or NULL */
+};
+
+struct registry {
+	struct api *api; /* borrowed */
+	struct registry_config cfg;
+	char *state_dir; /* owned copy of cfg.state_dir */
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	struct agent **agents; /* sorted by id, each owned */
+	size_t nagents, cap;
+	uint64_t *listing; /* owned, sorted; NULL until the first listing */
+	size_t nlisting;
+	double listed_at;
+	bool listing_busy;
+	unsigned listing_gen;
+	int listing_err;
+};
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static bool cancelled(const struct api_cancel *c)
+{
+	return c && c->cancelled && c->cancelled(c->arg);
+}
+
+/* Waits on the registry's condition for at most seconds (and WAIT_SLICE). Lock held. */
+static void wait_changed(struct registry *r, double seconds)
+{
+	struct timespec ts;
+	double t;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	t = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + fmin(fmax(seconds, 0.001), WAIT_SLICE);
+	ts.tv_sec = (time_t)t;
+	ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+	pthread_cond_timedwait(&r->changed, &r->lock, &ts);
+}
+
+static int find_index(const struct registry *r, uint64_t id, size_t *at)
+{
+	size_t lo = 0, hi = r->nagents;
+
+	while(lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if(r->agents[mid]->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*at = lo;
+	return lo < r->nagents && r->agents[lo]->id == id;
+}
+
+/* The agent with this id, created when missing. Lock held. NULL when out of memory. */
+static struct agent *agent_get(struct registry *r, uint64_t id)
+{
+	struct agent *a;
+	size_t at;
+
+	if(find_index(r, id, &at))
+		return r->agents[at];
+	if(r->nagents == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 64;
+		struct agent **p = realloc(r->agents, cap * sizeof(*p));
+
+		if(!p)
+			return NULL;
+		r->agents = p;
+		r->cap = cap;
+	}
+	a = calloc(1, sizeof(*a));
+	if(!a)
+		return NULL;
+	a->id = id;
+	memmove(&r->agents[at + 1], &r->agents[at], (r->nagents - at) * sizeof(*r->agents));
+	r->agents[at] = a;
+	r->nagents++;
+	return a;
+}
+
+static void agent_forget_progress(struct agent *a)
+{
+	progress_free(&a->progress);
+	free(a->json);
+	free(a->text);
+	a->json = NULL;
+	a->text = NULL;
+	a->have_progress = false;
+	a->polled_at = 0;
+	a->poll_err = 0;
+}
+
+static void agent_free(struct agent *a)
+{
+	agent_forget_progress(a);
+	free(a->progress_id);
+	free(a->error);
+	free(a);
+}
+
+/* Records the agent's error line and logs it. Lock held. */
+static void agent_error(struct agent *a, const char *op, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void agent_error(struct agent *a, const char *op, const char *fmt, ...)
+{
+	char msg[600];
+	char *line = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if(asprintf(&line, "%s: %s", op, msg) < 0)
+		line = NULL;
+	log_warn("agent %llu: %s: %s", (unsigned long long)a->id, op, msg);
+	if(line) {
+		free(a->error);
+		a->error = line;
+	}
+}
+
+struct registry *registry_new(struct api *api, const struct registry_config *cfg,
+			      const struct state_entry *entries, size_t n)
+{
+	struct registry *r = calloc(1, sizeof(*r));
+	pthread_condattr_t attr;
+
+	if(!r)
+		return NULL;
+	r->api = api;
+	r->cfg = *cfg;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->changed, &attr);
+	pthread_condattr_destroy(&attr);
+	r->state_dir = cfg->state_dir ? strdup(cfg->state_dir) : NULL;
+	r->cfg.state_dir = r->state_dir;
+	if(cfg->state_dir && !r->state_dir)
+		goto fail;
+	for(size_t i = 0; i < n; i++) {
+		struct agent *a = agent_get(r, entries[i].agent_id);
+
+		if(!a)
+			goto fail;
+		free(a->progress_id);
+		a->progress_id = strdup(entries[i].progress_id);
+		if(!a->progress_id)
+			goto fail;
+		a->known = true;
+	}
+	return r;
+fail:
+	registry_free(r);
+	return NULL;
+}
+
+void registry_free(struct registry *r)
+{
+	if(!r)
+		return;
+	for(size_t i = 0; i < r->nagents; i++)
+		agent_free(r->agents[i]);
+	free(r->agents);
+	free(r->listing);
+	free(r->state_dir);
+	pthread_cond_destroy(&r->changed);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+void registry_view_free(struct registry_view *v)
+{
+	free(v->text);
+	free(v->json);
+	memset(v, 0, sizeof(*v));
+}
+
+/* Writes every stored progress id to the state file. Lock held. */
+static int save_state(struct registry *r)
+{
+	struct state_entry *entries = calloc(r->nagents ? r->nagents : 1, sizeof(*entries));
+	size_t n = 0;
+	int rc;
+
+	if(!entries)
+		return -ENOMEM;
+	for(size_t i = 0; i < r->nagents; i++) {
+		if(r->agents[i]->progress_id) {
+			entries[n].agent_id = r->agents[i]->id;
+			entries[n].progress_id = r->agents[i]->progress_id; /* borrowed */
+			n++;
+		}
+	}
+	rc = r->state_dir ? state_save(r->state_dir, entries, n) : 0;
+	free(entries);
+	return rc;
+}
+
+/* ---- listing ---- */
+
+static bool listing_has(const struct registry *r, uint64_t id)
+{
+	size_t lo = 0, hi = r->nlisting;
+
+	while(lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if(r->listing[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < r->nlisting && r->listing[lo] == id;
+}
+
+static bool listing_fresh(const struct registry *r)
+{
+	return r->listing && now_seconds() - r->listed_at < r->cfg.list_ttl;
+}
+
+/* Makes sure a fresh listing is held, sharing a listing in flight. Lock held. */
+static int refresh_listing(struct registry *r, const struct api_cancel *c)
+{
+	struct api_error e = {0};
+	uint64_t *ids;
+	size_t n;
+	int rc;
+
+	while(!listing_fresh(r)) {
+		if(r->listing_busy) {
+			unsigned gen = r->listing_gen;
+
+			while(r->listing_busy && gen == r->listing_gen) {
+				if(cancelled(c))
+					return -EINTR;
+				wait_changed(r, WAIT_SLICE);
+			}
+			if(r->listing_err)
+				return r->listing_err;
+			continue;
+		}
+		r->listing_busy = true;
+		pthread_mutex_unlock(&r->lock);
+		rc = api_list_agents(r->api, c, &ids, &n, &e);
+		pthread_mutex_lock(&r->lock);
+		r->listing_busy = false;
+		r->listing_gen++;
+		r->listing_err = rc;
+		pthread_cond_broadcast(&r->changed);
+		if(rc != 0) {
+			log_warn("listing agents: %s", e.msg);
+			return rc;
+		}
+		free(r->listing);
+		r->listing = ids;
+		r->nlisting = n;
+		r->listed_at = now_seconds();
+	}
+	return 0;
+}
+
+int registry_list(struct registry *r, const struct api_cancel *c, uint64_t **ids, size_t *n)
+{
+	int rc;
+
+	*ids = NULL;
+	*n = 0;
+	pthread_mutex_lock(&r->lock);
+	rc = refresh_listing(r, c);
+	if(rc == 0) {
+		*ids = malloc((r->nlisting ? r->nlisting : 1) * sizeof(**ids));
+		if(*ids) {
+			memcpy(*ids, r->listing, r->nlisting * sizeof(**ids));
+			*n = r->nlisting;
+		} else {
+			rc = -ENOMEM;
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+int registry_lookup(struct registry *r, const struct api_cancel *c, uint64_t id)
+{
+	struct api_error e = {0};
+	struct agent *a;
+	size_t at;
+	int rc;
+
+	pthread_mutex_lock(&r->lock);
+	if(find_index(r, id, &at) && r->agents[at]->known) {
+		pthread_mutex_unlock(&r->lock);
+		return 0;
+	}
+	if(listing_fresh(r)) {
+		rc = listing_has(r, id) ? 0 : -ENOENT;
+		pthread_mutex_unlock(&r->lock);
+		return rc;
+	}
+	pthread_mutex_unlock(&r->lock);
+	/* No listing to trust: ask for this one agent. */
+	rc = api_get_agent(r->api, c, id, &e);
+	if(rc != 0 && rc != -ENOENT)
+		log_warn("looking up agent %llu: %s", (unsigned long long)id, e.msg);
+	if(rc == 0) {
+		pthread_mutex_lock(&r->lock);
+		a = agent_get(r, id);
+		if(a)
+			a->known = true;
+		pthread_mutex_unlock(&r->lock);
+		rc = a ? 0 : -ENOMEM;
+	}
+	return rc;
+}
+
+/* ---- polling ---- */
+
+static const char *failed_stage(const struct progress *p)
+{
+	for(size_t i = 0; i < p->nstages; i++)
+		if(p->stages[i].state && strcmp(p->stages[i].state, "failed") == 0 && p->stages[i].name)
+			return p->stages[i].name;
+	return p->current_stage && *p->current_stage ? p->current_stage : "unknown";
+}
+
+/* Stores a successful poll of pid. Lock held. */
+static void store_progress(struct agent *a, struct progress *p, char *json)
+{
+	char *text = render_progress(p, a->progress_id);
+
+	if(!text) {
+		progress_free(p);
+		free(json);
+		a->poll_err = -ENOMEM;
+		return;
+	}
+	agent_forget_progress(a);
+	a->progress = *p;
+	a->json = json;
+	a->text = text;
+	a->have_progress = true;
+	if(strcmp(p->status, "failed") == 0)
+		agent_error(a, "auto-fetch", "failed at stage %s: %s", failed_stage(p),
+			    p->error ? p->error : "no reason given");
+}
+
+static bool terminal(const struct agent *a)
+{
+	return a->have_progress && progress_terminal(a->progress.status);
+}
+
+/* Brings the agent's progress up to date: polls when the last attempt is older
+ * than poll_interval (or always with force), or shares the poll in flight.
+ * Returns 0 (progress current, or no progress id) or the poll's -errno. Lock held. */
+static int poll_agent(struct registry *r, struct agent *a, const struct api_cancel *c, bool force)
+{
+	struct api_error e = {0};
+	struct progress p;
+	char *json, *pid;
+	int rc;
+
+	for(;;) {
+		if(!a->progress_id || terminal(a))
+			return 0;
+		if(a->polling) {
+			unsigned gen = a->poll_gen;
+
+			while(a->polling && gen == a->poll_gen) {
+				if(cancelled(c))
+					return -EINTR;
+				wait_changed(r, WAIT_SLICE);
+			}
+			if(a->poll_err == -EINTR)
+				continue; /* that reader gave up, not us */
+			return a->poll_err;
+		}
+		if(!force && a->polled_at > 0 && now_seconds() - a->polled_at < r->cfg.poll_interval)
+			return a->poll_err;
+		break;
+	}
+	a->polling = true;
+	pid = strdup(a->progress_id);
+	pthread_mutex_unlock(&r->lock);
+	rc = pid ? api_progress(r->api, c, a->id, pid, &p, &json, &e) : -ENOMEM;
+	pthread_mutex_lock(&r->lock);
+	a->polling = false;
+	a->poll_gen++;
+	if(!pid || !a->progress_id || strcmp(pid, a->progress_id) != 0) {
+		/* A refetch replaced the id meanwhile: this answer is of the old import. */
+		if(rc == 0) {
+			progress_free(&p);
+			free(json);
+		}
+		rc = pid ? 0 : -ENOMEM;
+	} else if(rc == 0) {
+		a->polled_at = now_seconds();
+		a->poll_err = 0;
+		store_progress(a, &p, json);
+		rc = a->poll_err;
+	} else if(rc != -EINTR) {
+		a->polled_at = now_seconds();
+		a->poll_err = rc;
+		agent_error(a, "progress", "%s", e.msg);
+	} else {
+		a->poll_err = rc;
+	}
+	free(pid);
+	pthread_cond_broadcast(&r->changed);
+	return rc;
+}
+
+/* Copies the agent's current progress into v. Lock held. */
+static int fill_view(const struct agent *a, struct registry_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->text = strdup(a->have_progress ? a->text : "idle\n");
+	v->json = strdup(a->have_progress ? a->json : "");
+	if(!v->text || !v->json) {
+		registry_view_free(v);
+		return -ENOMEM;
+	}
+	v->text_len = strlen(v->text);
+	v->json_len = strlen(v->json);
+	return 0;
+}
+
+/* The agent, created if needed, with the lock taken. NULL (unlocked) when out of memory. */
+static struct agent *lock_agent(struct registry *r, uint64_t id)
+{
+	struct agent *a;
+
+	pthread_mutex_lock(&r->lock);
+	a = agent_get(r, id);
+	if(!a)
+		pthread_mutex_unlock(&r->lock);
+	return a;
+}
+
+int registry_progress(struct registry *r, const struct api_cancel *c, uint64_t id, struct registry_view *v)
+{
+	struct agent *a = lock_agent(r, id);
+	int rc;
+
+	memset(v, 0, sizeof(*v));
+	if(!a)
+		return -ENOMEM;
+	rc = poll_agent(r, a, c, false);
+	if(rc == 0)
+		rc = fill_view(a, v);
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+int registry_wait(struct registry *r, const struct api_cancel *c, uint64_t id, struct registry_view *v)
+{
+	double deadline = now_seconds() + r->cfg.wait_timeout;
+	struct agent *a = lock_agent(r, id);
+	int rc;
+
+	memset(v, 0, sizeof(*v));
+	if(!a)
+		return -ENOMEM;
+	for(;;) {
+		double next;
+
+		rc = poll_agent(r, a, c, false);
+		if(rc != 0)
+			break;
+		if(!a->progress_id || terminal(a)) {
+			rc = fill_view(a, v);
+			if(rc == 0 && strcmp(a->progress.status, "failed") == 0)
+				rc = -EREMOTEIO; /* the reason is in the error line, set by the poll */
+			break;
+		}
+		if(now_seconds() >= deadline) {
+			agent_error(a, "wait", "timed out after %g s", r->cfg.wait_timeout);
+			rc = -ETIMEDOUT;
+			break;
+		}
+		next = fmin(a->polled_at + r->cfg.poll_interval, deadline);
+		while(now_seconds() < next && !cancelled(c))
+			wait_changed(r, next - now_seconds());
+		if(cancelled(c)) {
+			rc = -EINTR;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+int registry_refetch(struct registry *r, const struct api_cancel *c, uint64_t id)
+{
+	struct api_error e = {0};
+	struct agent *a = lock_agent(r, id);
+	char *pid = NULL;
+	int rc;
+
+	if(!a)
+		return -ENOMEM;
+	if(a->refetching) {
+		agent_error(a, "refetch", "a refetch of this agent is already being sent");
+		pthread_mutex_unlock(&r->lock);
+		return -EBUSY;
+	}
+	a->refetching = true;
+	rc = poll_agent(r, a, c, true);
+	if(rc == -EREMOTEIO) {
+		rc = 0; /* the stored id is unknown or expired: that import is over */
+	} else if(rc == 0 && a->progress_id && !terminal(a)) {
+		agent_error(a, "refetch", "an auto-fetch is already running (progress_id %s)",
+			    a->progress_id);
+		rc = -EBUSY;
+	}
+	if(rc != 0)
+		goto out;
+	pthread_mutex_unlock(&r->lock);
+	rc = api_auto_fetch(r->api, c, id, &pid, &e);
+	pthread_mutex_lock(&r->lock);
+	if(rc != 0) {
+		if(rc != -EINTR)
+			agent_error(a, "refetch", "%s", e.msg);
+		goto out;
+	}
+	free(a->progress_id);
+	a->progress_id = pid;
+	a->known = true;
+	agent_forget_progress(a);
+	free(a->error);
+	a->error = NULL;
+	log_info("agent %llu: auto-fetch started, progress_id %s", (unsigned long long)id, pid);
+	rc = save_state(r);
+	if(rc != 0) {
+		agent_error(a, "refetch", "started, but the progress id could not be saved in %s: %s",
+			    r->state_dir, strerror(-rc));
+		rc = -EIO;
+	}
+out:
+	a->refetching = false;
+	pthread_cond_broadcast(&r->changed);
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+int registry_error(struct registry *r, uint64_t id, char **text, size_t *len)
+{
+	size_t at;
+	int rc = 0;
+
+	pthread_mutex_lock(&r->lock);
+	if(find_index(r, id, &at) && r->agents[at]->error) {
+		if(asprintf(text, "%s\n", r->agents[at]->error) < 0)
+			rc = -ENOMEM;
+	} else {
+		*text = strdup("");
+		if(!*text)
+			rc = -ENOMEM;
+	}
+	pthread_mutex_unlock(&r->lock);
+	*len = rc == 0 ? strlen(*text) : 0;
+	return rc;
+}
+
+void registry_note_error(struct registry *r, uint64_t id, const char *op, const char *message)
+{
+	struct agent *a = lock_agent(r, id);
+
+	if(!a)
+		return;
+	agent_error(a, op, "%s", message);
+	pthread_mutex_unlock(&r->lock);
+}
+
+size_t registry_known_size(struct registry *r, uint64_t id, enum registry_file f)
+{
+	const struct agent *a = NULL;
+	size_t at, size = 0;
+
+	pthread_mutex_lock(&r->lock);
+	if(find_index(r, id, &at))
+		a = r->agents[at];
+	switch(f) {
+	case REGISTRY_PROGRESS:
+		/* Not polled yet: a page, so that readers trusting st_size still read it all. */
+		size = !a || !a->progress_id ? strlen("idle\n") : a->have_progress ? strlen(a->text) : 4096;
+		break;
+	case REGISTRY_PROGRESS_JSON:
+		size = !a || !a->progress_id ? 0 : a->have_progress ? strlen(a->json) : 4096;
+		break;
+	case REGISTRY_ERROR:
+		size = a && a->error ? strlen(a->error) + 1 : 0;
+		break;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return size;
+}

@@ -1,0 +1,546 @@
+/* api.c - Cekura endpoints -> typed results.
+ *
+ *   POST /test_framework/v2/aiagents/42/auto-fetch/          -> progress id
+ *   GET  /test_framework/v2/aiagents/42/auto-fetch-progress/?progress_id=...
+ *   GET  /test_framework/v2/aiagents/short_list/?page_size=100 (and every `next`)
+ *   GET  /test_framework/v2/aiagents/42/
+ *
+ * Responses are decoded strictly: a field of the wrong type is EPROTO with a
+ * message naming it, never a guess. Stage objects follow the reference's rule
+ * (name from name|key|stage|label|title, state from status|state).
+ */
+#include "cekurafs/api.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cekurafs/errmap.h"
+#include "cekurafs/json.h"
+#include "cekurafs/log.h"
+#include "cekurafs/state.h"
+
+#define AGENTS_PATH "/test_framework/v2/aiagents/"
+#define MAX_PAGES   100000 /* a `next` chain longer than this is a loop */
+
+struct api {
+	struct http_transport *transport; /* owned */
+	struct http_policy policy;
+	struct http_health health;
+	char *base_url; /* owned */
+	char *key;	/* owned; wiped on free */
+};
+
+static void on_health_change(bool offline, const char *why)
+{
+	if(offline)
+		log_warn("API unreachable (%s): calls fail fast until it answers again", why);
+	else
+		log_info("API reachable again");
+}
+
+struct api *api_new(struct http_transport *transport, const char *base_url, const char *key,
+		    const struct http_policy *policy)
+{
+	struct api *api = calloc(1, sizeof(*api));
+
+	if(!api)
+		return NULL;
+	api->transport = transport;
+	api->policy = *policy;
+	api->health.on_change = on_health_change;
+	atomic_init(&api->health.offline, false);
+	api->base_url = strdup(base_url);
+	api->key = strdup(key);
+	if(!api->base_url || !api->key) {
+		api_free(api);
+		return NULL;
+	}
+	for(size_t n = strlen(api->base_url); n > 0 && api->base_url[n - 1] == '/'; n--)
+		api->base_url[n - 1] = '\0';
+	return api;
+}
+
+void api_free(struct api *api)
+{
+	if(!api)
+		return;
+	if(api->transport)
+		api->transport->destroy(api->transport);
+	if(api->key) {
+		explicit_bzero(api->key, strlen(api->key));
+		free(api->key);
+	}
+	free(api->base_url);
+	free(api);
+}
+
+double api_timeout(const struct api *api)
+{
+	return api->policy.timeout;
+}
+
+static int fail(struct api_error *e, int err, long status, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(struct api_error *e, int err, long status, const char *fmt, ...)
+{
+	va_list ap;
+
+	e->err = err;
+	e->status = status;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	return -err;
+}
+
+/* Copies s[0..n) into buf as one line: control bytes become spaces. */
+static void one_line(char *buf, size_t size, const char *s, size_t n)
+{
+	size_t o = 0;
+
+	for(size_t i = 0; i < n && o + 1 < size; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		buf[o++] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+	}
+	buf[o] = '\0';
+}
+
+void api_decode_detail(const char *body, size_t len, char *buf, size_t size)
+{
+	struct json_doc d;
+	char *text = NULL;
+	int tok;
+
+	snprintf(buf, size, "(no detail)");
+	if(len == 0 || json_parse(&d, body, len) != 0)
+		return;
+	tok = json_find(&d, 0, "detail");
+	if(tok >= 0 && json_string(&d, tok, &text) == 0) {
+		one_line(buf, size, text, strlen(text));
+	} else if(json_type(&d, 0) == JSON_OBJECT && json_size(&d, 0) > 0) {
+		/* Field errors: {"field": ["message", ...]}; show the first. */
+		char *field = NULL;
+		int value = 2;
+
+		if(json_type(&d, value) == JSON_ARRAY && json_size(&d, value) > 0)
+			value = 3;
+		if(json_string(&d, 1, &field) == 0 && json_string(&d, value, &text) == 0) {
+			char both[1024];
+
+			snprintf(both, sizeof(both), "%s: %s", field, text);
+			one_line(buf, size, both, strlen(both));
+		}
+		free(field);
+	}
+	free(text);
+	json_free(&d);
+}
+
+/* Makes a call and turns every failure into an api_error. On 2xx returns 0
+ * with resp holding the body; otherwise -errno and resp freed. */
+static int call(struct api *api, const struct api_cancel *c, const char *method, const char *url,
+		bool idempotent, struct http_response *resp, struct api_error *e)
+{
+	struct http_request req = {
+		.method = method,
+		.url = url,
+		.key = api->key,
+		.cancelled = c ? c->cancelled : NULL,
+		.cancel_arg = c ? c->arg : NULL,
+	};
+	int err;
+
+	http_send(api->transport, &api->policy, &api->health, &req, idempotent, resp);
+	err = errmap_errno(resp->outcome, resp->status);
+	log_debug("%s %s -> %s %ld in %.3f s", method, url, err ? strerror(err) : "ok", resp->status,
+		  resp->elapsed);
+	if(err == 0)
+		return 0;
+	if(resp->outcome == HTTP_DONE) {
+		char detail[400];
+
+		api_decode_detail(resp->body, resp->len, detail, sizeof(detail));
+		fail(e, err, resp->status, "HTTP %ld: %s", resp->status, detail);
+	} else {
+		char what[128];
+
+		errmap_describe(resp->outcome, api->policy.timeout, what, sizeof(what));
+		fail(e, err, 0, "%s", what);
+	}
+	http_response_free(resp);
+	return -err;
+}
+
+static int malformed(struct api_error *e, const char *what)
+{
+	return fail(e, EPROTO, 0, "malformed response: %s", what);
+}
+
+static char *url_of(const struct api *api, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static char *url_of(const struct api *api, const char *fmt, ...)
+{
+	char *path = NULL, *url = NULL;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&path, fmt, ap);
+	va_end(ap);
+	if(n < 0)
+		return NULL;
+	if(asprintf(&url, "%s%s", api->base_url, path) < 0)
+		url = NULL;
+	free(path);
+	return url;
+}
+
+/* ---- decoders ---- */
+
+static const char *const name_keys[] = {"name", "key", "stage", "label", "title"};
+static const char *const state_keys[] = {"status", "state"};
+
+static bool key_in(const struct json_doc *d, int tok, const char *const *keys, size_t n)
+{
+	for(size_t i = 0; i < n; i++)
+		if(json_key_is(d, tok, keys[i]))
+			return true;
+	return false;
+}
+
+/* The first of keys present in obj as a string, copied into *out (NULL when none). */
+static int first_string(const struct json_doc *d, int obj, const char *const *keys, size_t n, char **out)
+{
+	*out = NULL;
+	for(size_t i = 0; i < n; i++) {
+		int tok = json_find(d, obj, keys[i]);
+
+		if(tok >= 0 && json_type(d, tok) == JSON_STRING)
+			return json_string(d, tok, out);
+	}
+	return 0;
+}
+
+/* Other string values of a stage object, as "key=value key=value". */
+static int stage_extra(const struct json_doc *d, int obj, char **out)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&text, &len);
+	int tok = obj + 1, rc = 0;
+
+	if(!mem)
+		return -ENOMEM;
+	for(int i = 0; i < json_size(d, obj); i++) {
+		int value = tok + 1;
+
+		if(json_type(d, value) == JSON_STRING && !key_in(d, tok, name_keys, 5) &&
+		   !key_in(d, tok, state_keys, 2)) {
+			char *k = NULL, *v = NULL;
+
+			if(json_string(d, tok, &k) == 0 && json_string(d, value, &v) == 0)
+				fprintf(mem, "%s%s=%s", len ? " " : "", k, v);
+			else
+				rc = -EPROTO;
+			fflush(mem);
+			free(k);
+			free(v);
+		}
+		tok = json_next(d, value);
+	}
+	fclose(mem);
+	if(rc != 0 || len == 0) {
+		free(text);
+		text = NULL;
+	}
+	*out = text;
+	return rc;
+}
+
+static int decode_stages(const struct json_doc *d, int arr, struct progress *out)
+{
+	int n = json_size(d, arr), tok = arr + 1;
+
+	out->stages = calloc(n > 0 ? (size_t)n : 1, sizeof(*out->stages));
+	if(!out->stages)
+		return -ENOMEM;
+	for(int i = 0; i < n; i++) {
+		struct progress_stage *s = &out->stages[i];
+		int rc;
+
+		if(json_type(d, tok) != JSON_OBJECT)
+			return -EPROTO;
+		out->nstages++;
+		rc = first_string(d, tok, name_keys, 5, &s->name);
+		if(rc == 0)
+			rc = first_string(d, tok, state_keys, 2, &s->state);
+		if(rc == 0)
+			rc = stage_extra(d, tok, &s->extra);
+		if(rc != 0)
+			return rc;
+		tok = json_next(d, tok);
+	}
+	return 0;
+}
+
+int api_decode_progress(const char *body, size_t len, struct progress *out)
+{
+	struct json_doc d;
+	int rc, status, stage, stages, error;
+
+	memset(out, 0, sizeof(*out));
+	rc = json_parse(&d, body, len);
+	if(rc != 0)
+		return rc;
+	status = json_find(&d, 0, "status");
+	stage = json_find(&d, 0, "current_stage");
+	stages = json_find(&d, 0, "stages");
+	error = json_find(&d, 0, "error");
+	rc = -EPROTO;
+	if(json_type(&d, status) != JSON_STRING || json_type(&d, stages) != JSON_ARRAY)
+		goto out;
+	if(stage >= 0 && json_type(&d, stage) != JSON_STRING && json_type(&d, stage) != JSON_NULL)
+		goto out;
+	if(error >= 0 && json_type(&d, error) != JSON_STRING && json_type(&d, error) != JSON_NULL)
+		goto out;
+	rc = json_string(&d, status, &out->status);
+	if(rc == 0)
+		rc = json_type(&d, stage) == JSON_STRING ? json_string(&d, stage, &out->current_stage)
+							 : ((out->current_stage = strdup("")) ? 0 : -ENOMEM);
+	if(rc == 0 && json_type(&d, error) == JSON_STRING)
+		rc = json_string(&d, error, &out->error);
+	if(rc == 0)
+		rc = decode_stages(&d, stages, out);
+out:
+	json_free(&d);
+	if(rc != 0)
+		progress_free(out);
+	return rc;
+}
+
+int api_decode_auto_fetch(const char *body, size_t len, char **progress_id)
+{
+	struct json_doc d;
+	int rc, tok;
+
+	*progress_id = NULL;
+	rc = json_parse(&d, body, len);
+	if(rc != 0)
+		return rc;
+	tok = json_find(&d, 0, "progress_id");
+	rc = json_string(&d, tok, progress_id);
+	json_free(&d);
+	if(rc == 0 && !state_valid_progress_id(*progress_id)) {
+		free(*progress_id);
+		*progress_id = NULL;
+		rc = -EPROTO;
+	}
+	return rc;
+}
+
+static int push_id(uint64_t **ids, size_t *n, size_t *cap, uint64_t id)
+{
+	if(*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 128;
+		uint64_t *p = realloc(*ids, ncap * sizeof(*p));
+
+		if(!p)
+			return -ENOMEM;
+		*ids = p;
+		*cap = ncap;
+	}
+	(*ids)[(*n)++] = id;
+	return 0;
+}
+
+int api_decode_agent_page(const char *body, size_t len, uint64_t **ids, size_t *n, size_t *cap, char **next)
+{
+	struct json_doc d;
+	int rc, results, next_tok, tok;
+
+	*next = NULL;
+	rc = json_parse(&d, body, len);
+	if(rc != 0)
+		return rc;
+	results = json_find(&d, 0, "results");
+	next_tok = json_find(&d, 0, "next");
+	rc = -EPROTO;
+	if(json_type(&d, results) != JSON_ARRAY)
+		goto out;
+	if(next_tok >= 0 && json_type(&d, next_tok) != JSON_STRING && json_type(&d, next_tok) != JSON_NULL)
+		goto out;
+	tok = results + 1;
+	for(int i = 0; i < json_size(&d, results); i++) {
+		int64_t id;
+
+		if(json_int(&d, json_find(&d, tok, "id"), &id) != 0 || id <= 0)
+			goto out;
+		if(push_id(ids, n, cap, (uint64_t)id) != 0) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		tok = json_next(&d, tok);
+	}
+	rc = 0;
+	if(json_type(&d, next_tok) == JSON_STRING)
+		rc = json_string(&d, next_tok, next);
+out:
+	json_free(&d);
+	return rc;
+}
+
+/* ---- calls ---- */
+
+static int cmp_id(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* A `next` must stay on our API: the key is never sent anywhere else. */
+static bool same_origin(const struct api *api, const char *url)
+{
+	size_t n = strlen(api->base_url);
+
+	return strncmp(url, api->base_url, n) == 0 && url[n] == '/';
+}
+
+int api_list_agents(struct api *api, const struct api_cancel *c, uint64_t **ids, size_t *n,
+		    struct api_error *e)
+{
+	char *url = url_of(api, AGENTS_PATH "short_list/?page_size=100");
+	size_t cap = 0;
+	int rc = 0, pages = 0;
+
+	*ids = NULL;
+	*n = 0;
+	while(url && rc == 0) {
+		struct http_response resp;
+		char *next = NULL;
+
+		if(++pages > MAX_PAGES) {
+			rc = malformed(e, "the agent list never ends");
+			break;
+		}
+		rc = call(api, c, "GET", url, true, &resp, e);
+		if(rc == 0) {
+			rc = api_decode_agent_page(resp.body, resp.len, ids, n, &cap, &next);
+			if(rc == -EPROTO)
+				malformed(e, "an agent list page is not {\"results\": [{\"id\": int}], "
+					     "\"next\": url}");
+			else if(rc != 0)
+				fail(e, -rc, 0, "%s", strerror(-rc));
+			http_response_free(&resp);
+		}
+		free(url);
+		url = next;
+		if(url && rc == 0 && !same_origin(api, url))
+			rc = malformed(e, "`next` points away from api_url");
+	}
+	if(rc == 0 && pages == 0)
+		rc = fail(e, ENOMEM, 0, "out of memory");
+	free(url);
+	if(rc != 0) {
+		free(*ids);
+		*ids = NULL;
+		*n = 0;
+		return rc;
+	}
+	qsort(*ids, *n, sizeof(**ids), cmp_id);
+	return 0;
+}
+
+int api_get_agent(struct api *api, const struct api_cancel *c, uint64_t id, struct api_error *e)
+{
+	char *url = url_of(api, AGENTS_PATH "%llu/", (unsigned long long)id);
+	struct http_response resp;
+	int rc;
+
+	if(!url)
+		return fail(e, ENOMEM, 0, "out of memory");
+	rc = call(api, c, "GET", url, true, &resp, e);
+	if(rc == 0)
+		http_response_free(&resp);
+	free(url);
+	return rc;
+}
+
+int api_auto_fetch(struct api *api, const struct api_cancel *c, uint64_t id, char **progress_id,
+		   struct api_error *e)
+{
+	char *url = url_of(api, AGENTS_PATH "%llu/auto-fetch/", (unsigned long long)id);
+	struct http_response resp;
+	int rc;
+
+	*progress_id = NULL;
+	if(!url)
+		return fail(e, ENOMEM, 0, "out of memory");
+	rc = call(api, c, "POST", url, false, &resp, e);
+	free(url);
+	if(rc != 0)
+		return rc;
+	rc = api_decode_auto_fetch(resp.body, resp.len, progress_id);
+	if(rc == -EPROTO)
+		malformed(e, "no usable \"progress_id\" string");
+	else if(rc != 0)
+		fail(e, -rc, 0, "%s", strerror(-rc));
+	http_response_free(&resp);
+	return rc;
+}
+
+int api_progress(struct api *api, const struct api_cancel *c, uint64_t id, const char *progress_id,
+		 struct progress *out, char **raw, struct api_error *e)
+{
+	char *url;
+	struct http_response resp;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	*raw = NULL;
+	if(!state_valid_progress_id(progress_id))
+		return fail(e, EINVAL, 0, "invalid progress id");
+	url = url_of(api, AGENTS_PATH "%llu/auto-fetch-progress/?progress_id=%s", (unsigned long long)id,
+		     progress_id);
+	if(!url)
+		return fail(e, ENOMEM, 0, "out of memory");
+	rc = call(api, c, "GET", url, true, &resp, e);
+	free(url);
+	if(rc != 0)
+		return rc;
+	rc = api_decode_progress(resp.body, resp.len, out);
+	if(rc == -EPROTO)
+		malformed(e, "not a progress object (status, current_stage, stages, error)");
+	else if(rc != 0)
+		fail(e, -rc, 0, "%s", strerror(-rc));
+	if(rc == 0) {
+		*raw = resp.body ? resp.body : strdup("");
+		resp.body = NULL;
+		if(!*raw) {
+			progress_free(out);
+			rc = fail(e, ENOMEM, 0, "out of memory");
+		}
+	}
+	http_response_free(&resp);
+	return rc;
+}
+
+int api_check(struct api *api, struct api_error *e)
+{
+	char *url = url_of(api, AGENTS_PATH "short_list/?page_size=1");
+	struct http_response resp;
+	int rc;
+
+	if(!url)
+		return fail(e, ENOMEM, 0, "out of memory");
+	rc = call(api, NULL, "GET", url, true, &resp, e);
+	if(rc == 0)
+		http_response_free(&resp);
+	free(url);
+	return rc;
+}

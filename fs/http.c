@@ -1,0 +1,382 @@
+/* http.c - the call policy (budget, retries, offline fast-fail) and the
+ * libcurl transport (one shared connection pool, timeouts, size cap).
+ *
+ * The policy is transport-agnostic so unit tests drive it with a fake; the
+ * curl transport makes exactly one exchange per call and never retries by itself.
+ */
+#include "cekurafs/http.h"
+
+#include <curl/curl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cekurafs/log.h"
+
+#define OFFLINE_CONNECT_TIMEOUT 1.0  /* seconds: "fail within about a second" */
+#define SLEEP_SLICE		0.05 /* seconds between two looks at `cancelled` */
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A uniform double in [0, 1), from a per-thread xorshift generator. */
+static double jitter_unit(void)
+{
+	static _Thread_local uint64_t s;
+
+	if(s == 0)
+		s = (uint64_t)(now_seconds() * 1e9) ^ (uint64_t)(uintptr_t)&s ^ 0x9E3779B97F4A7C15u;
+	s ^= s << 13;
+	s ^= s >> 7;
+	s ^= s << 17;
+	return (double)(s >> 11) / (double)(1ull << 53);
+}
+
+static bool is_cancelled(const struct http_request *req)
+{
+	return req->cancelled && req->cancelled(req->cancel_arg);
+}
+
+/* Sleeps seconds, in slices, unless cancelled. Returns false when cancelled. */
+static bool sleep_unless_cancelled(const struct http_request *req, double seconds)
+{
+	double end = now_seconds() + seconds;
+
+	for(;;) {
+		double left = end - now_seconds();
+		struct timespec ts;
+
+		if(is_cancelled(req))
+			return false;
+		if(left <= 0)
+			return true;
+		if(left > SLEEP_SLICE)
+			left = SLEEP_SLICE;
+		ts.tv_sec = (time_t)left;
+		ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
+		nanosleep(&ts, NULL);
+	}
+}
+
+bool http_never_sent(enum http_outcome outcome)
+{
+	return outcome == HTTP_REFUSED || outcome == HTTP_UNREACHABLE || outcome == HTTP_CONNECT_TIMEOUT;
+}
+
+static bool worth_retrying(const struct http_response *r, bool idempotent)
+{
+	if(http_never_sent(r->outcome))
+		return true;
+	if(!idempotent)
+		return false;
+	if(r->outcome == HTTP_DONE)
+		return r->status >= 500 || r->status == 429;
+	return r->outcome == HTTP_RESET || r->outcome == HTTP_BAD_RESPONSE;
+}
+
+static void update_health(struct http_health *health, const struct http_response *r)
+{
+	bool offline;
+
+	if(!health)
+		return;
+	if(r->outcome == HTTP_INTERRUPTED)
+		return;
+	offline = http_never_sent(r->outcome);
+	if(atomic_exchange(&health->offline, offline) != offline && health->on_change) {
+		const char *why = r->outcome == HTTP_REFUSED	       ? "connection refused"
+				  : r->outcome == HTTP_CONNECT_TIMEOUT ? "connect timed out"
+				  : r->outcome == HTTP_UNREACHABLE     ? "host unreachable"
+								       : "it answered";
+		health->on_change(offline, why);
+	}
+}
+
+void http_response_free(struct http_response *resp)
+{
+	free(resp->body);
+	resp->body = NULL;
+	resp->len = 0;
+}
+
+void http_send(struct http_transport *t, const struct http_policy *policy, struct http_health *health,
+	       const struct http_request *req, bool idempotent, struct http_response *resp)
+{
+	double start = now_seconds();
+	double deadline = start + policy->timeout;
+	struct http_request attempt = *req;
+
+	memset(resp, 0, sizeof(*resp));
+	resp->outcome = HTTP_TIMEOUT;
+	for(int n = 0;; n++) {
+		double left = deadline - now_seconds();
+		bool offline = health && atomic_load(&health->offline);
+		double delay;
+
+		attempt.timeout = left;
+		attempt.connect_timeout = fmin(policy->connect_timeout, left);
+		if(offline)
+			attempt.connect_timeout = fmin(attempt.connect_timeout, OFFLINE_CONNECT_TIMEOUT);
+		http_response_free(resp);
+		t->exchange(t, &attempt, resp);
+		update_health(health, resp);
+		if(n >= policy->max_retries || offline || !worth_retrying(resp, idempotent))
+			break;
+		/* Full jitter: anywhere in [0, backoff * 2^n); Retry-After is a floor. */
+		delay = jitter_unit() * policy->backoff * (double)(1u << n);
+		if(resp->retry_after >= 0)
+			delay = fmax(delay, resp->retry_after);
+		if(now_seconds() + delay >= deadline)
+			break; /* no room for another try: report this failure */
+		log_debug("%s %s: attempt %d failed, retrying in %.2f s", req->method, req->url, n + 1,
+			  delay);
+		if(!sleep_unless_cancelled(req, delay)) {
+			http_response_free(resp);
+			resp->outcome = HTTP_INTERRUPTED;
+			break;
+		}
+	}
+	resp->elapsed = now_seconds() - start;
+}
+
+/* ---- the libcurl transport ---- */
+
+struct curl_transport {
+	struct http_transport base; /* first: the interface */
+	CURLSH *share;
+	pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+	char *cacert; /* owned, may be NULL */
+};
+
+struct body_sink {
+	char *buf;
+	size_t len, cap;
+	bool too_large;
+};
+
+struct progress_ctx {
+	const struct http_request *req;
+};
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *arg)
+{
+	struct curl_transport *ct = arg;
+
+	(void)h;
+	(void)access;
+	pthread_mutex_lock(&ct->locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *arg)
+{
+	struct curl_transport *ct = arg;
+
+	(void)h;
+	pthread_mutex_unlock(&ct->locks[data]);
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct body_sink *s = arg;
+	size_t n = size * nmemb;
+
+	if(s->len + n > HTTP_MAX_BODY) {
+		s->too_large = true;
+		return 0; /* makes curl stop with CURLE_WRITE_ERROR */
+	}
+	if(s->len + n + 1 > s->cap) {
+		size_t cap = s->cap ? s->cap : 4096;
+		char *p;
+
+		while(cap < s->len + n + 1)
+			cap *= 2;
+		p = realloc(s->buf, cap);
+		if(!p)
+			return 0;
+		s->buf = p;
+		s->cap = cap;
+	}
+	memcpy(s->buf + s->len, data, n);
+	s->len += n;
+	s->buf[s->len] = '\0';
+	return n;
+}
+
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct progress_ctx *p = arg;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return is_cancelled(p->req) ? 1 : 0;
+}
+
+static long to_ms(double seconds)
+{
+	return seconds <= 0.001 ? 1 : (long)(seconds * 1000.0);
+}
+
+static enum http_outcome classify(CURL *h, CURLcode rc, const struct body_sink *sink)
+{
+	curl_off_t connect_us = 0;
+
+	switch(rc) {
+	case CURLE_OK:
+		return HTTP_DONE;
+	case CURLE_COULDNT_CONNECT:
+		return HTTP_REFUSED;
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return HTTP_UNREACHABLE;
+	case CURLE_OPERATION_TIMEDOUT:
+		curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connect_us);
+		return connect_us == 0 ? HTTP_CONNECT_TIMEOUT : HTTP_TIMEOUT;
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_GOT_NOTHING:
+		return HTTP_RESET;
+	case CURLE_PARTIAL_FILE:
+	case CURLE_WEIRD_SERVER_REPLY:
+	case CURLE_BAD_CONTENT_ENCODING:
+		return HTTP_BAD_RESPONSE;
+	case CURLE_FILESIZE_EXCEEDED:
+		return HTTP_TOO_LARGE;
+	case CURLE_WRITE_ERROR:
+		return sink->too_large ? HTTP_TOO_LARGE : HTTP_FAILED;
+	case CURLE_ABORTED_BY_CALLBACK:
+		return HTTP_INTERRUPTED;
+	default:
+		return HTTP_FAILED;
+	}
+}
+
+static double retry_after_of(CURL *h)
+{
+	struct curl_header *hdr = NULL;
+	char *end;
+	double v;
+
+	if(curl_easy_header(h, "Retry-After", 0, CURLH_HEADER, -1, &hdr) != CURLHE_OK)
+		return -1;
+	v = strtod(hdr->value, &end);
+	if(end == hdr->value || v < 0 || v > 86400)
+		return -1; /* an HTTP date, or nonsense: fall back to our own backoff */
+	return v;
+}
+
+static void curl_exchange(struct http_transport *t, const struct http_request *req,
+			  struct http_response *resp)
+{
+	struct curl_transport *ct = (struct curl_transport *)t;
+	struct body_sink sink = {0};
+	struct progress_ctx pctx = {.req = req};
+	struct curl_slist *headers = NULL;
+	char key_header[512];
+	CURL *h;
+	CURLcode rc;
+
+	memset(resp, 0, sizeof(*resp));
+	resp->retry_after = -1;
+	h = curl_easy_init();
+	snprintf(key_header, sizeof(key_header), "X-CEKURA-API-KEY: %s", req->key ? req->key : "");
+	headers = curl_slist_append(headers, key_header);
+	headers = curl_slist_append(headers, "Accept: application/json");
+	if(!h || !headers) {
+		resp->outcome = HTTP_FAILED;
+		goto out;
+	}
+	curl_easy_setopt(h, CURLOPT_SHARE, ct->share);
+	curl_easy_setopt(h, CURLOPT_URL, req->url);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "cekurafs/" CEKURAFS_VERSION);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, to_ms(req->timeout));
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, to_ms(req->connect_timeout));
+	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HTTP_MAX_BODY);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, &pctx);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	if(ct->cacert)
+		curl_easy_setopt(h, CURLOPT_CAINFO, ct->cacert);
+	/* CURLOPT_VERBOSE is never set: its trace would print the key header. */
+	if(strcmp(req->method, "POST") == 0) {
+		curl_easy_setopt(h, CURLOPT_POST, 1L);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
+	}
+	rc = curl_easy_perform(h);
+	resp->outcome = classify(h, rc, &sink);
+	if(resp->outcome == HTTP_DONE) {
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+		resp->retry_after = retry_after_of(h);
+		resp->body = sink.buf;
+		resp->len = sink.len;
+		sink.buf = NULL;
+	} else {
+		log_debug("%s %s: %s", req->method, req->url, curl_easy_strerror(rc));
+	}
+out:
+	explicit_bzero(key_header, sizeof(key_header));
+	free(sink.buf);
+	curl_slist_free_all(headers);
+	if(h)
+		curl_easy_cleanup(h);
+}
+
+static void curl_destroy(struct http_transport *t)
+{
+	struct curl_transport *ct = (struct curl_transport *)t;
+
+	if(!ct)
+		return;
+	curl_share_cleanup(ct->share);
+	for(int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_destroy(&ct->locks[i]);
+	free(ct->cacert);
+	free(ct);
+}
+
+struct http_transport *http_curl_new(const char *cacert)
+{
+	struct curl_transport *ct = calloc(1, sizeof(*ct));
+
+	if(!ct)
+		return NULL;
+	for(int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&ct->locks[i], NULL);
+	ct->base.exchange = curl_exchange;
+	ct->base.destroy = curl_destroy;
+	ct->share = curl_share_init();
+	if(!ct->share)
+		goto fail;
+	if(cacert) {
+		ct->cacert = strdup(cacert);
+		if(!ct->cacert)
+			goto fail;
+	}
+	curl_share_setopt(ct->share, CURLSHOPT_LOCKFUNC, share_lock);
+	curl_share_setopt(ct->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+	curl_share_setopt(ct->share, CURLSHOPT_USERDATA, ct);
+	curl_share_setopt(ct->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+	curl_share_setopt(ct->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	curl_share_setopt(ct->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	return &ct->base;
+fail:
+	curl_destroy(&ct->base);
+	return NULL;
+}

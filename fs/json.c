@@ -1,0 +1,366 @@
+/* json.c - strict parsing over jsmn, typed reads, string unescaping.
+ *
+ * jsmn tokenises without allocating and without recursion, so deep nesting
+ * costs tokens, not stack. It is lenient about primitives and trailing data,
+ * so json_parse() checks both: a response is one JSON value or it is EPROTO.
+ */
+#define JSMN_STATIC
+#define JSMN_STRICT
+#include <jsmn.h>
+
+#include "cekurafs/json.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct json_token {
+	jsmntok_t t;
+};
+
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* JSON number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+static bool number_ok(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	if(i < n && s[i] == '-')
+		i++;
+	if(i >= n)
+		return false;
+	if(s[i] == '0') {
+		i++;
+	} else if(is_digit(s[i])) {
+		while(i < n && is_digit(s[i]))
+			i++;
+	} else {
+		return false;
+	}
+	if(i < n && s[i] == '.') {
+		size_t start = ++i;
+
+		while(i < n && is_digit(s[i]))
+			i++;
+		if(i == start)
+			return false;
+	}
+	if(i < n && (s[i] == 'e' || s[i] == 'E')) {
+		size_t start;
+
+		i++;
+		if(i < n && (s[i] == '+' || s[i] == '-'))
+			i++;
+		start = i;
+		while(i < n && is_digit(s[i]))
+			i++;
+		if(i == start)
+			return false;
+	}
+	return i == n;
+}
+
+static bool word_is(const char *s, size_t n, const char *word)
+{
+	return n == strlen(word) && memcmp(s, word, n) == 0;
+}
+
+static bool primitive_ok(const char *s, size_t n)
+{
+	return word_is(s, n, "true") || word_is(s, n, "false") || word_is(s, n, "null") || number_ok(s, n);
+}
+
+static const jsmntok_t *tok_at(const struct json_doc *doc, int tok)
+{
+	if(tok < 0 || tok >= doc->ntoks)
+		return NULL;
+	return &doc->toks[tok].t;
+}
+
+int json_parse(struct json_doc *doc, const char *text, size_t len)
+{
+	jsmn_parser p;
+	jsmntok_t *toks;
+	int n;
+	size_t end;
+
+	memset(doc, 0, sizeof(*doc));
+	jsmn_init(&p);
+	n = jsmn_parse(&p, text, len, NULL, 0);
+	if(n <= 0 || n > JSON_MAX_TOKENS)
+		return -EPROTO;
+	toks = calloc((size_t)n, sizeof(*toks));
+	if(!toks)
+		return -ENOMEM;
+	jsmn_init(&p);
+	if(jsmn_parse(&p, text, len, toks, (unsigned)n) != n)
+		goto bad;
+	/* Exactly one top-level value: the first token spans to the end. */
+	end = (size_t)toks[0].end;
+	if(toks[0].type == JSMN_STRING)
+		end++; /* the closing quote */
+	while(end < len && is_space(text[end]))
+		end++;
+	if(end != len)
+		goto bad;
+	for(int i = 0; i < n; i++) {
+		if(toks[i].type == JSMN_PRIMITIVE &&
+		   !primitive_ok(text + toks[i].start, (size_t)(toks[i].end - toks[i].start)))
+			goto bad;
+	}
+	/* jsmntok_t and struct json_token share their layout. */
+	doc->toks = (struct json_token *)(void *)toks;
+	doc->ntoks = n;
+	doc->text = text;
+	doc->len = len;
+	return 0;
+bad:
+	free(toks);
+	return -EPROTO;
+}
+
+void json_free(struct json_doc *doc)
+{
+	free(doc->toks);
+	memset(doc, 0, sizeof(*doc));
+}
+
+enum json_type json_type(const struct json_doc *doc, int tok)
+{
+	const jsmntok_t *t = tok_at(doc, tok);
+	char c;
+
+	if(!t)
+		return JSON_NONE;
+	switch(t->type) {
+	case JSMN_OBJECT:
+		return JSON_OBJECT;
+	case JSMN_ARRAY:
+		return JSON_ARRAY;
+	case JSMN_STRING:
+		return JSON_STRING;
+	case JSMN_PRIMITIVE:
+		c = doc->text[t->start];
+		if(c == 't' || c == 'f')
+			return JSON_BOOL;
+		if(c == 'n')
+			return JSON_NULL;
+		return JSON_NUMBER;
+	default:
+		return JSON_NONE;
+	}
+}
+
+int json_size(const struct json_doc *doc, int tok)
+{
+	enum json_type type = json_type(doc, tok);
+
+	if(type != JSON_OBJECT && type != JSON_ARRAY)
+		return 0;
+	return doc->toks[tok].t.size;
+}
+
+int json_next(const struct json_doc *doc, int tok)
+{
+	/* Each token owes `size` children (an object key owes its value), so walk
+	 * until nothing is owed: no recursion, whatever the depth. */
+	int pending = 1;
+
+	while(pending > 0 && tok < doc->ntoks) {
+		pending += doc->toks[tok].t.size - 1;
+		tok++;
+	}
+	return tok;
+}
+
+bool json_key_is(const struct json_doc *doc, int tok, const char *key)
+{
+	const jsmntok_t *t = tok_at(doc, tok);
+
+	return t && t->type == JSMN_STRING && word_is(doc->text + t->start, (size_t)(t->end - t->start), key);
+}
+
+int json_find(const struct json_doc *doc, int obj, const char *key)
+{
+	int n, tok;
+
+	if(json_type(doc, obj) != JSON_OBJECT)
+		return -1;
+	n = doc->toks[obj].t.size;
+	tok = obj + 1;
+	for(int i = 0; i < n; i++) {
+		if(json_key_is(doc, tok, key))
+			return tok + 1 < doc->ntoks ? tok + 1 : -1;
+		tok = json_next(doc, tok + 1);
+	}
+	return -1;
+}
+
+static int hex4(const char *s, unsigned *out)
+{
+	unsigned v = 0;
+
+	for(int i = 0; i < 4; i++) {
+		char c = s[i];
+
+		v <<= 4;
+		if(c >= '0' && c <= '9')
+			v |= (unsigned)(c - '0');
+		else if(c >= 'a' && c <= 'f')
+			v |= (unsigned)(c - 'a' + 10);
+		else if(c >= 'A' && c <= 'F')
+			v |= (unsigned)(c - 'A' + 10);
+		else
+			return -EPROTO;
+	}
+	*out = v;
+	return 0;
+}
+
+static size_t put_utf8(char *o, unsigned cp)
+{
+	if(cp < 0x80) {
+		o[0] = (char)cp;
+		return 1;
+	}
+	if(cp < 0x800) {
+		o[0] = (char)(0xC0 | (cp >> 6));
+		o[1] = (char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if(cp < 0x10000) {
+		o[0] = (char)(0xE0 | (cp >> 12));
+		o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		o[2] = (char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	o[0] = (char)(0xF0 | (cp >> 18));
+	o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+	o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+	o[3] = (char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
+/* Decodes the \u escape at s[i] (s[i] == 'u'); advances *i past it. */
+static int unicode_escape(const char *s, size_t n, size_t *i, unsigned *cp)
+{
+	unsigned hi, lo;
+
+	if(*i + 5 > n || hex4(s + *i + 1, &hi) != 0)
+		return -EPROTO;
+	*i += 5;
+	if(hi >= 0xD800 && hi <= 0xDBFF && *i + 6 <= n && s[*i] == '\\' && s[*i + 1] == 'u' &&
+	   hex4(s + *i + 2, &lo) == 0 && lo >= 0xDC00 && lo <= 0xDFFF) {
+		*i += 6;
+		*cp = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+		return 0;
+	}
+	*cp = (hi == 0 || (hi >= 0xD800 && hi <= 0xDFFF)) ? 0xFFFD : hi;
+	return 0;
+}
+
+int json_string(const struct json_doc *doc, int tok, char **out)
+{
+	const jsmntok_t *t = tok_at(doc, tok);
+	const char *s;
+	size_t n, i = 0, o = 0;
+	char *buf;
+
+	if(!t || t->type != JSMN_STRING)
+		return -EPROTO;
+	s = doc->text + t->start;
+	n = (size_t)(t->end - t->start);
+	/* Decoded text is never longer than the escaped text (\uXXXX is 6 bytes, UTF-8 at most 4). */
+	buf = malloc(n + 1);
+	if(!buf)
+		return -ENOMEM;
+	while(i < n) {
+		unsigned cp;
+
+		if(s[i] != '\\') {
+			buf[o++] = s[i++];
+			continue;
+		}
+		if(++i >= n)
+			goto bad;
+		switch(s[i]) {
+		case '"':
+		case '\\':
+		case '/':
+			buf[o++] = s[i++];
+			break;
+		case 'b':
+			buf[o++] = '\b';
+			i++;
+			break;
+		case 'f':
+			buf[o++] = '\f';
+			i++;
+			break;
+		case 'n':
+			buf[o++] = '\n';
+			i++;
+			break;
+		case 'r':
+			buf[o++] = '\r';
+			i++;
+			break;
+		case 't':
+			buf[o++] = '\t';
+			i++;
+			break;
+		case 'u':
+			if(unicode_escape(s, n, &i, &cp) != 0)
+				goto bad;
+			o += put_utf8(buf + o, cp);
+			break;
+		default:
+			goto bad;
+		}
+	}
+	buf[o] = '\0';
+	*out = buf;
+	return 0;
+bad:
+	free(buf);
+	return -EPROTO;
+}
+
+int json_int(const struct json_doc *doc, int tok, int64_t *out)
+{
+	const jsmntok_t *t = tok_at(doc, tok);
+	const char *s;
+	size_t n, i = 0;
+	bool neg = false;
+	uint64_t v = 0, limit;
+
+	if(json_type(doc, tok) != JSON_NUMBER)
+		return -EPROTO;
+	s = doc->text + t->start;
+	n = (size_t)(t->end - t->start);
+	if(s[0] == '-') {
+		neg = true;
+		i++;
+	}
+	limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	for(; i < n; i++) {
+		unsigned d;
+
+		if(!is_digit(s[i]))
+			return -EPROTO; /* a fraction or an exponent */
+		d = (unsigned)(s[i] - '0');
+		if(v > (limit - d) / 10)
+			return -EPROTO;
+		v = v * 10 + d;
+	}
+	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
+	return 0;
+}

@@ -1,0 +1,73 @@
+/* log.c - stderr in the foreground, syslog when daemonised, four levels.
+ *
+ *   $ cekurafs -f -o loglevel=debug /mnt/cekura
+ *   cekurafs: info: mounted on /mnt/cekura, API http://127.0.0.1:8000
+ */
+#include "cekurafs/log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+
+static enum log_level threshold = LOGL_INFO;
+static bool to_syslog;
+
+static const char *const level_names[] = {
+	[LOGL_ERROR] = "error",
+	[LOGL_WARN] = "warn",
+	[LOGL_INFO] = "info",
+	[LOGL_DEBUG] = "debug",
+};
+
+static const int syslog_priorities[] = {
+	[LOGL_ERROR] = LOG_ERR,
+	[LOGL_WARN] = LOG_WARNING,
+	[LOGL_INFO] = LOG_INFO,
+	[LOGL_DEBUG] = LOG_DEBUG,
+};
+
+void log_init(enum log_level level, bool use_syslog)
+{
+	threshold = level;
+	if(use_syslog && !to_syslog)
+		openlog("cekurafs", LOG_PID, LOG_DAEMON);
+	to_syslog = use_syslog;
+}
+
+int log_parse_level(const char *name, enum log_level *out)
+{
+	for(size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+		if(strcmp(name, level_names[i]) == 0) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+bool log_enabled(enum log_level level)
+{
+	return level <= threshold;
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	if(!log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	/* One line per message, whatever the caller passed in. */
+	for(char *p = line; *p; p++)
+		if(*p == '\n' || *p == '\r')
+			*p = ' ';
+	if(to_syslog)
+		syslog(syslog_priorities[level], "%s", line);
+	else
+		fprintf(stderr, "cekurafs: %s: %s\n", level_names[level], line);
+}

@@ -1,0 +1,501 @@
+/* main.c - options, configuration, start-up, the FUSE loop. Everything, once.
+ *
+ *   $ export CEKURA_API_KEY=...            # or -o api_key_file=FILE (mode 0600)
+ *   $ cekurafs /mnt/cekura                 # -f to stay in the foreground
+ *   $ echo 1 > /mnt/cekura/agents/42/refetch
+ *   $ fusermount3 -u /mnt/cekura
+ *
+ * It refuses to start, with one line on stderr, when no key is found, the key
+ * file is readable by others, or api_url is plain http to a non-loopback host.
+ */
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cekurafs/agents.h"
+#include "cekurafs/api.h"
+#include "cekurafs/log.h"
+#include "cekurafs/ops.h"
+
+#include <fuse_lowlevel.h>
+#include "cekurafs/state.h"
+
+#define DEFAULT_API_URL	    "https://api.cekura.ai"
+#define DEFAULT_MAX_THREADS 64 /* each blocked `wait` reader holds one */
+#define MAX_KEY		    4096
+
+/* The options as given; strings are owned (fuse_opt allocates them). */
+struct options {
+	char *api_url;
+	char *api_key_file;
+	char *state_dir;
+	char *cacert;
+	char *loglevel;
+	char *poll_interval;
+	char *list_ttl;
+	char *timeout;
+	char *connect_timeout;
+	char *wait_timeout;
+	int show_help;
+	int show_version;
+};
+
+#define OPTION(t, p)                                                                                         \
+	{                                                                                                    \
+		t, offsetof(struct options, p), 1                                                            \
+	}
+static const struct fuse_opt option_spec[] = {
+	OPTION("api_url=%s", api_url),
+	OPTION("api_key_file=%s", api_key_file),
+	OPTION("state_dir=%s", state_dir),
+	OPTION("cacert=%s", cacert),
+	OPTION("loglevel=%s", loglevel),
+	OPTION("poll_interval=%s", poll_interval),
+	OPTION("list_ttl=%s", list_ttl),
+	OPTION("timeout=%s", timeout),
+	OPTION("connect_timeout=%s", connect_timeout),
+	OPTION("wait_timeout=%s", wait_timeout),
+	OPTION("-h", show_help),
+	OPTION("--help", show_help),
+	OPTION("-V", show_version),
+	OPTION("--version", show_version),
+	FUSE_OPT_END,
+};
+
+/* The configuration the daemon runs with. Owns every string. */
+struct config {
+	char *api_url;
+	char *key;
+	char *state_dir;
+	enum log_level level;
+	double poll_interval, list_ttl, timeout, connect_timeout, wait_timeout;
+};
+
+static void show_help(const char *progname)
+{
+	printf("usage: %s [options] <mountpoint>\n\n", progname);
+	printf("The Cekura API as files: agents/<id>/{refetch,progress,progress.json,wait,error}.\n"
+	       "The key comes from -o api_key_file=FILE (mode 0600) or $CEKURA_API_KEY.\n\n"
+	       "cekurafs options:\n"
+	       "    -o api_url=URL          API base URL ($CEKURA_API_URL or " DEFAULT_API_URL ");\n"
+	       "                            plain http:// only to a loopback host\n"
+	       "    -o api_key_file=FILE    file holding the API key; must not be group/world readable\n"
+	       "    -o state_dir=DIR        where progress ids survive restarts\n"
+	       "                            ($XDG_STATE_HOME/cekurafs, /var/lib/cekurafs for root)\n"
+	       "    -o cacert=FILE          CA certificates to verify the API with (a private CA)\n"
+	       "    -o loglevel=LEVEL       error, warn, info (default) or debug\n"
+	       "    -o poll_interval=SECS   least time between two progress polls of an agent (1)\n"
+	       "    -o list_ttl=SECS        how long the agent listing is reused (30)\n"
+	       "    -o timeout=SECS         whole budget of one API call, retries included (30)\n"
+	       "    -o connect_timeout=SECS budget of one connection attempt (10)\n"
+	       "    -o wait_timeout=SECS    longest a read of `wait` blocks (600)\n\n");
+}
+
+static void refuse(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void refuse(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("cekurafs: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* Parses decimal seconds into *out; min is the least value allowed. */
+static int parse_seconds(const char *name, const char *text, double dflt, double min, double *out)
+{
+	char *end;
+	double v;
+
+	if(!text) {
+		*out = dflt;
+		return 0;
+	}
+	errno = 0;
+	v = strtod(text, &end);
+	if(errno || end == text || *end || !isfinite(v) || v < min || v > 1e6) {
+		refuse("-o %s=%s: expected seconds, a decimal number %s %g", name, text,
+		       min > 0 ? ">" : ">=", min > 0 ? 0 : min);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Whether host (as in a URL's authority) is a loopback address. */
+static bool loopback_host(const char *host, size_t len)
+{
+	char buf[64];
+	struct in_addr a4;
+
+	if(len == 0 || len >= sizeof(buf))
+		return false;
+	memcpy(buf, host, len);
+	buf[len] = '\0';
+	if(strcasecmp(buf, "localhost") == 0 || strcmp(buf, "[::1]") == 0)
+		return true;
+	return inet_pton(AF_INET, buf, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
+}
+
+/* https:// anywhere; http:// only to loopback; no user info in the URL. */
+static int check_url(const char *url)
+{
+	const char *host, *end;
+	bool plain = strncmp(url, "http://", 7) == 0;
+
+	if(!plain && strncmp(url, "https://", 8) != 0) {
+		refuse("api_url %s: expected an https:// URL (or http:// to a loopback host)", url);
+		return -1;
+	}
+	host = url + (plain ? 7 : 8);
+	end = host + strcspn(host, "/?#");
+	if(memchr(host, '@', (size_t)(end - host)) || end == host) {
+		refuse("api_url %s: expected scheme://host[:port][/path], without user or password", url);
+		return -1;
+	}
+	if(*host == '[') {
+		const char *close = memchr(host, ']', (size_t)(end - host));
+
+		end = close ? close + 1 : end;
+	} else {
+		end = host + strcspn(host, ":/?#");
+	}
+	if(plain && !loopback_host(host, (size_t)(end - host))) {
+		refuse("api_url %s: plain http is allowed only to a loopback host; use https://", url);
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads the key from the file (which must be ours and private) or the environment. */
+static int load_key(const char *file, char **key)
+{
+	char buf[MAX_KEY + 2];
+	struct stat st;
+	ssize_t n;
+	size_t len;
+	int fd;
+
+	if(!file) {
+		char *env = getenv("CEKURA_API_KEY");
+
+		if(!env || !*env) {
+			refuse("no API key: set CEKURA_API_KEY or use -o api_key_file=FILE");
+			return -1;
+		}
+		*key = strdup(env);
+		/* Scrub it from our environment block, which /proc/PID/environ shows. */
+		explicit_bzero(env, strlen(env));
+		unsetenv("CEKURA_API_KEY");
+		return *key ? 0 : -1;
+	}
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	if(fd < 0) {
+		refuse("api_key_file %s: %s", file, strerror(errno));
+		return -1;
+	}
+	if(fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		refuse("api_key_file %s: not a regular file", file);
+		close(fd);
+		return -1;
+	}
+	if(st.st_uid != getuid()) {
+		refuse("api_key_file %s: owned by uid %u, not by you (uid %u)", file, (unsigned)st.st_uid,
+		       (unsigned)getuid());
+		close(fd);
+		return -1;
+	}
+	if(st.st_mode & 077) {
+		refuse("api_key_file %s: mode %03o lets others read the key; run chmod 600 %s", file,
+		       (unsigned)(st.st_mode & 0777), file);
+		close(fd);
+		return -1;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if(n < 0) {
+		refuse("api_key_file %s: %s", file, strerror(errno));
+		return -1;
+	}
+	buf[n] = '\0';
+	len = strcspn(buf, "\r\n");
+	buf[len] = '\0';
+	while(len > 0 && (buf[len - 1] == ' ' || buf[len - 1] == '\t'))
+		buf[--len] = '\0';
+	if(len == 0 || len > MAX_KEY) {
+		refuse("api_key_file %s: expected the key on its first line", file);
+		explicit_bzero(buf, sizeof(buf));
+		return -1;
+	}
+	*key = strdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	return *key ? 0 : -1;
+}
+
+/* A key goes into an HTTP header: printable ASCII, no spaces. */
+static bool key_ok(const char *key)
+{
+	for(const char *p = key; *p; p++)
+		if(*p <= ' ' || *p > '~')
+			return false;
+	return *key != '\0';
+}
+
+static char *default_state_dir(void)
+{
+	const char *xdg = getenv("XDG_STATE_HOME");
+	const char *home = getenv("HOME");
+	char *dir = NULL;
+
+	if(getuid() == 0)
+		return strdup("/var/lib/cekurafs");
+	if(xdg && *xdg == '/')
+		return asprintf(&dir, "%s/cekurafs", xdg) < 0 ? NULL : dir;
+	if(home && *home == '/')
+		return asprintf(&dir, "%s/.local/state/cekurafs", home) < 0 ? NULL : dir;
+	return NULL;
+}
+
+static void config_free(struct config *cfg)
+{
+	if(cfg->key) {
+		explicit_bzero(cfg->key, strlen(cfg->key));
+		free(cfg->key);
+	}
+	free(cfg->api_url);
+	free(cfg->state_dir);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+/* Turns options into a checked configuration. Returns 0, or -1 after one line on stderr. */
+static int config_load(const struct options *o, struct config *cfg)
+{
+	const char *url = o->api_url ? o->api_url : getenv("CEKURA_API_URL");
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->level = LOGL_INFO;
+	if(o->loglevel && log_parse_level(o->loglevel, &cfg->level) != 0) {
+		refuse("-o loglevel=%s: expected error, warn, info or debug", o->loglevel);
+		return -1;
+	}
+	if(parse_seconds("poll_interval", o->poll_interval, 1, 0, &cfg->poll_interval) ||
+	   parse_seconds("list_ttl", o->list_ttl, 30, 0, &cfg->list_ttl) ||
+	   parse_seconds("timeout", o->timeout, 30, 0.001, &cfg->timeout) ||
+	   parse_seconds("connect_timeout", o->connect_timeout, 10, 0.001, &cfg->connect_timeout) ||
+	   parse_seconds("wait_timeout", o->wait_timeout, 600, 0.001, &cfg->wait_timeout))
+		return -1;
+	cfg->api_url = strdup(url && *url ? url : DEFAULT_API_URL);
+	if(!cfg->api_url || check_url(cfg->api_url) != 0)
+		return -1;
+	if(o->cacert && access(o->cacert, R_OK) != 0) {
+		refuse("cacert %s: %s", o->cacert, strerror(errno));
+		return -1;
+	}
+	cfg->state_dir = o->state_dir ? strdup(o->state_dir) : default_state_dir();
+	if(!cfg->state_dir) {
+		refuse("no state directory: set -o state_dir=DIR (or HOME)");
+		return -1;
+	}
+	if(cfg->state_dir[0] != '/') {
+		refuse("state_dir %s: expected an absolute path", cfg->state_dir);
+		return -1;
+	}
+	if(load_key(o->api_key_file, &cfg->key) != 0)
+		return -1;
+	if(!key_ok(cfg->key)) {
+		refuse("the API key must be one word of printable characters");
+		return -1;
+	}
+	return 0;
+}
+
+/* Loads the progress ids, moving a corrupt file aside. Returns 0 or -1 (refused). */
+static int load_state(const char *dir, struct state_entry **entries, size_t *n)
+{
+	char *moved = NULL;
+	int rc = state_prepare(dir);
+
+	if(rc == 0)
+		rc = state_load(dir, entries, n, &moved);
+	if(rc != 0) {
+		refuse("state_dir %s: %s", dir, strerror(-rc));
+		return -1;
+	}
+	if(moved) {
+		log_warn("state file %s/%s had unreadable lines: moved to %s; kept %zu progress ids", dir,
+			 STATE_FILE, moved, *n);
+		free(moved);
+	}
+	return 0;
+}
+
+static bool args_have(const struct fuse_args *args, const char *what)
+{
+	for(int i = 0; i < args->argc; i++)
+		if(strstr(args->argv[i], what))
+			return true;
+	return false;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct options opts = {0};
+	struct fuse_cmdline_opts cmd = {0};
+	struct config cfg = {0};
+	struct state_entry *entries = NULL;
+	size_t nentries = 0;
+	struct http_policy policy;
+	struct http_transport *transport;
+	struct api *api = NULL;
+	struct api_error e = {0};
+	struct registry *reg = NULL;
+	struct ops_context ctx = {0};
+	struct fuse_loop_config *loop = NULL;
+	struct fuse *fuse = NULL;
+	bool given_threads;
+	int ret = 1;
+
+	if(fuse_opt_parse(&args, &opts, option_spec, NULL) != 0)
+		return 1;
+	if(opts.show_help) {
+		show_help(argv[0]);
+		fuse_cmdline_help();
+		fuse_lib_help(&args);
+		ret = 0;
+		goto out_args;
+	}
+	if(opts.show_version) {
+		printf("cekurafs %s\n", CEKURAFS_VERSION);
+		printf("FUSE library version %s\n", fuse_pkgversion());
+		printf("%s\n", curl_version());
+		ret = 0;
+		goto out_args;
+	}
+	given_threads = args_have(&args, "max_threads=");
+	if(fuse_opt_add_arg(&args, "-ofsname=cekurafs,subtype=cekurafs") != 0)
+		goto out_args;
+	if(fuse_parse_cmdline(&args, &cmd) != 0)
+		goto out_args;
+	if(!cmd.mountpoint) {
+		refuse("no mount point; usage: %s [options] <mountpoint> (see --help)", argv[0]);
+		goto out_cmd;
+	}
+	if(config_load(&opts, &cfg) != 0)
+		goto out_config;
+	log_init(cfg.level, false);
+	if(load_state(cfg.state_dir, &entries, &nentries) != 0)
+		goto out_config;
+	if(curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		refuse("libcurl failed to initialise");
+		goto out_state;
+	}
+	policy = (struct http_policy){
+		.timeout = cfg.timeout,
+		.connect_timeout = cfg.connect_timeout,
+		.max_retries = 3,
+		.backoff = 0.25,
+	};
+	transport = http_curl_new(opts.cacert);
+	api = transport ? api_new(transport, cfg.api_url, cfg.key, &policy) : NULL;
+	if(!api) {
+		if(transport)
+			transport->destroy(transport);
+		refuse("out of memory");
+		goto out_curl;
+	}
+	if(api_check(api, &e) != 0) {
+		if(e.err == EACCES) {
+			refuse("the API rejected the key: %s", e.msg);
+			goto out_api;
+		}
+		log_warn("cannot check the key now (%s): mounting anyway", e.msg);
+	}
+	struct registry_config rcfg = {
+		.poll_interval = cfg.poll_interval,
+		.list_ttl = cfg.list_ttl,
+		.wait_timeout = cfg.wait_timeout,
+		.state_dir = cfg.state_dir,
+	};
+	reg = registry_new(api, &rcfg, entries, nentries);
+	if(!reg) {
+		refuse("out of memory");
+		goto out_api;
+	}
+	ctx.reg = reg;
+	ctx.uid = getuid();
+	ctx.gid = getgid();
+	clock_gettime(CLOCK_REALTIME, &ctx.mounted);
+	fuse = fuse_new(&args, ops_table(), sizeof(*ops_table()), &ctx);
+	if(!fuse)
+		goto out_registry;
+	if(fuse_mount(fuse, cmd.mountpoint) != 0)
+		goto out_fuse;
+	log_info("mounted on %s, API %s, state in %s (%zu progress ids)", cmd.mountpoint, cfg.api_url,
+		 cfg.state_dir, nentries);
+	if(fuse_daemonize(cmd.foreground) != 0)
+		goto out_unmount;
+	log_init(cfg.level, !cmd.foreground);
+	if(fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
+		goto out_unmount;
+	if(cmd.singlethread) {
+		ret = fuse_loop(fuse);
+	} else {
+		loop = fuse_loop_cfg_create();
+		if(!loop)
+			goto out_signals;
+		fuse_loop_cfg_set_clone_fd(loop, (unsigned)cmd.clone_fd);
+		if(cmd.max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(loop, cmd.max_idle_threads);
+		fuse_loop_cfg_set_max_threads(loop, given_threads ? cmd.max_threads : DEFAULT_MAX_THREADS);
+		ret = fuse_loop_mt(fuse, loop);
+		fuse_loop_cfg_destroy(loop);
+	}
+	/* The loop returns the signal number after SIGTERM or SIGINT: a clean stop. */
+	ret = ret >= 0 ? 0 : 1;
+	log_info("unmounting %s", cmd.mountpoint);
+out_signals:
+	fuse_remove_signal_handlers(fuse_get_session(fuse));
+out_unmount:
+	fuse_unmount(fuse);
+out_fuse:
+	fuse_destroy(fuse);
+out_registry:
+	registry_free(reg);
+out_api:
+	api_free(api);
+out_curl:
+	curl_global_cleanup();
+out_state:
+	state_free(entries, nentries);
+out_config:
+	config_free(&cfg);
+out_cmd:
+	free(cmd.mountpoint);
+out_args:
+	fuse_opt_free_args(&args);
+	free(opts.api_url);
+	free(opts.api_key_file);
+	free(opts.state_dir);
+	free(opts.cacert);
+	free(opts.loglevel);
+	free(opts.poll_interval);
+	free(opts.list_ttl);
+	free(opts.timeout);
+	free(opts.connect_timeout);
+	free(opts.wait_timeout);
+	return ret;
+}

@@ -1,0 +1,393 @@
+/* ops.c - the fuse_operations table: path -> node -> handler, nothing more.
+ *
+ * Every operation that would change the tree is EPERM (never ENOSYS); the
+ * truncate and utimens that `: > refetch` and `touch refetch` make succeed
+ * and do nothing.
+ */
+#include "cekurafs/ops.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cekurafs/nodes.h"
+#include "cekurafs/tree.h"
+
+static struct ops_context *context(void)
+{
+	return fuse_get_context()->private_data;
+}
+
+static bool interrupted(void *arg)
+{
+	(void)arg;
+	return fuse_interrupted() != 0;
+}
+
+static struct node_ctx node_ctx(void)
+{
+	struct node_ctx c = {
+		.reg = context()->reg,
+		.cancel = {.cancelled = interrupted},
+	};
+
+	return c;
+}
+
+/* Resolves a path: an agent must exist, a file must be a row of the table. */
+static int resolve(const char *path, struct tree_path *tp, const struct node_kind **kind)
+{
+	struct node_ctx c = node_ctx();
+	int rc = tree_parse(path, tp);
+
+	*kind = NULL;
+	if(rc != 0)
+		return rc;
+	if(tp->kind == TREE_FILE) {
+		*kind = nodes_find(tp->name);
+		if(!*kind)
+			return -ENOENT;
+	}
+	if(tp->kind == TREE_AGENT || tp->kind == TREE_FILE)
+		rc = registry_lookup(c.reg, &c.cancel, tp->agent_id);
+	return rc;
+}
+
+static void fill_stat(struct stat *st, mode_t mode, off_t size)
+{
+	struct ops_context *ctx = context();
+
+	memset(st, 0, sizeof(*st));
+	st->st_mode = mode;
+	st->st_nlink = S_ISDIR(mode) ? 2 : 1;
+	st->st_uid = ctx->uid;
+	st->st_gid = ctx->gid;
+	st->st_size = size;
+	st->st_blksize = 4096;
+	st->st_blocks = (size + 511) / 512;
+	st->st_atim = st->st_mtim = st->st_ctim = ctx->mounted;
+}
+
+static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+	struct node_ctx c = node_ctx();
+	const struct node_kind *kind;
+	struct tree_path tp;
+	int rc = resolve(path, &tp, &kind);
+
+	(void)fi;
+	if(rc != 0)
+		return rc;
+	if(kind)
+		fill_stat(st, S_IFREG | kind->mode, (off_t)nodes_size(&c, kind, tp.agent_id));
+	else
+		fill_stat(st, S_IFDIR | 0555, 0);
+	return 0;
+}
+
+static int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off, struct fuse_file_info *fi,
+		      enum fuse_readdir_flags flags)
+{
+	struct node_ctx c = node_ctx();
+	const struct node_kind *kind, *rows;
+	struct tree_path tp;
+	uint64_t *ids;
+	size_t n;
+	int rc = resolve(path, &tp, &kind);
+
+	(void)off;
+	(void)fi;
+	(void)flags;
+	if(rc != 0)
+		return rc;
+	if(kind)
+		return -ENOTDIR;
+	fill(buf, ".", NULL, 0, 0);
+	fill(buf, "..", NULL, 0, 0);
+	switch(tp.kind) {
+	case TREE_ROOT:
+		fill(buf, "agents", NULL, 0, 0);
+		break;
+	case TREE_AGENTS:
+		rc = registry_list(c.reg, &c.cancel, &ids, &n);
+		for(size_t i = 0; rc == 0 && i < n; i++) {
+			char name[24];
+
+			snprintf(name, sizeof(name), "%llu", (unsigned long long)ids[i]);
+			fill(buf, name, NULL, 0, 0);
+		}
+		if(rc == 0)
+			free(ids);
+		break;
+	case TREE_AGENT:
+		rows = nodes_table(&n);
+		for(size_t i = 0; i < n; i++)
+			fill(buf, rows[i].name, NULL, 0, 0);
+		break;
+	case TREE_FILE:
+		break;
+	}
+	return rc;
+}
+
+static int op_open(const char *path, struct fuse_file_info *fi)
+{
+	struct node_ctx c = node_ctx();
+	const struct node_kind *kind;
+	struct node_handle *h;
+	struct tree_path tp;
+	int rc = resolve(path, &tp, &kind);
+
+	if(rc != 0)
+		return rc;
+	if(!kind)
+		return -EISDIR;
+	rc = nodes_open(&c, kind, tp.agent_id, fi->flags, &h);
+	if(rc != 0)
+		return rc;
+	fi->fh = (uint64_t)(uintptr_t)h;
+	fi->direct_io = 1; /* write results reach the caller unchanged; sizes are not trusted */
+	fi->nonseekable = 0;
+	return 0;
+}
+
+static struct node_handle *handle_of(const struct fuse_file_info *fi)
+{
+	return (struct node_handle *)(uintptr_t)fi->fh;
+}
+
+static int op_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct node_ctx c = node_ctx();
+
+	(void)path;
+	return nodes_read(&c, handle_of(fi), buf, size, off);
+}
+
+static int op_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct node_ctx c = node_ctx();
+
+	(void)path;
+	return nodes_write(&c, handle_of(fi), buf, size, off);
+}
+
+static int op_release(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	nodes_release(handle_of(fi));
+	return 0;
+}
+
+static int op_flush(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	(void)fi;
+	return 0;
+}
+
+static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+	(void)path;
+	(void)datasync;
+	(void)fi;
+	return 0;
+}
+
+/* Truncate and utimens: a no-op on files that can be written (`: > refetch`, `touch refetch`). */
+static int accept_on_writable(const char *path)
+{
+	const struct node_kind *kind;
+	struct tree_path tp;
+	int rc = resolve(path, &tp, &kind);
+
+	if(rc != 0)
+		return rc;
+	if(!kind)
+		return -EPERM;
+	return kind->write ? 0 : -EACCES;
+}
+
+static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	(void)size;
+	(void)fi;
+	return accept_on_writable(path);
+}
+
+static int op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+{
+	(void)tv;
+	(void)fi;
+	return accept_on_writable(path);
+}
+
+/* Everything that would change the tree. */
+static int deny_path(const char *path)
+{
+	(void)path;
+	return -EPERM;
+}
+
+static int op_mknod(const char *path, mode_t mode, dev_t dev)
+{
+	(void)mode;
+	(void)dev;
+	return deny_path(path);
+}
+
+static int op_mkdir(const char *path, mode_t mode)
+{
+	(void)mode;
+	return deny_path(path);
+}
+
+static int op_unlink(const char *path)
+{
+	return deny_path(path);
+}
+
+static int op_rmdir(const char *path)
+{
+	return deny_path(path);
+}
+
+static int op_symlink(const char *target, const char *path)
+{
+	(void)target;
+	return deny_path(path);
+}
+
+static int op_rename(const char *from, const char *to, unsigned int flags)
+{
+	(void)to;
+	(void)flags;
+	return deny_path(from);
+}
+
+static int op_link(const char *from, const char *to)
+{
+	(void)to;
+	return deny_path(from);
+}
+
+static int op_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	(void)mode;
+	(void)fi;
+	return deny_path(path);
+}
+
+static int op_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+{
+	(void)uid;
+	(void)gid;
+	(void)fi;
+	return deny_path(path);
+}
+
+static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	(void)mode;
+	(void)fi;
+	return deny_path(path);
+}
+
+static int op_setxattr(const char *path, const char *name, const char *value, size_t size, int flags)
+{
+	(void)name;
+	(void)value;
+	(void)size;
+	(void)flags;
+	return deny_path(path);
+}
+
+static int op_removexattr(const char *path, const char *name)
+{
+	(void)name;
+	return deny_path(path);
+}
+
+static int op_getxattr(const char *path, const char *name, char *value, size_t size)
+{
+	(void)path;
+	(void)name;
+	(void)value;
+	(void)size;
+	return -ENODATA;
+}
+
+static int op_listxattr(const char *path, char *list, size_t size)
+{
+	(void)path;
+	(void)list;
+	(void)size;
+	return 0;
+}
+
+static int op_readlink(const char *path, char *buf, size_t size)
+{
+	(void)buf;
+	(void)size;
+	(void)path;
+	return -EINVAL; /* nothing here is a symbolic link */
+}
+
+static int op_statfs(const char *path, struct statvfs *st)
+{
+	(void)path;
+	memset(st, 0, sizeof(*st));
+	st->f_bsize = 4096;
+	st->f_frsize = 4096;
+	st->f_namemax = 255;
+	return 0;
+}
+
+static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	(void)conn;
+	cfg->intr = 1;	       /* Ctrl-C reaches a blocked read as fuse_interrupted() */
+	cfg->attr_timeout = 0; /* sizes change with every poll */
+	cfg->entry_timeout = 1;
+	cfg->negative_timeout = 0;
+	cfg->use_ino = 0;
+	cfg->nullpath_ok = 0;
+	return fuse_get_context()->private_data;
+}
+
+static const struct fuse_operations operations = {
+	.init = op_init,
+	.getattr = op_getattr,
+	.readdir = op_readdir,
+	.open = op_open,
+	.read = op_read,
+	.write = op_write,
+	.flush = op_flush,
+	.fsync = op_fsync,
+	.release = op_release,
+	.truncate = op_truncate,
+	.utimens = op_utimens,
+	.mknod = op_mknod,
+	.mkdir = op_mkdir,
+	.unlink = op_unlink,
+	.rmdir = op_rmdir,
+	.symlink = op_symlink,
+	.rename = op_rename,
+	.link = op_link,
+	.chmod = op_chmod,
+	.chown = op_chown,
+	.create = op_create,
+	.setxattr = op_setxattr,
+	.getxattr = op_getxattr,
+	.listxattr = op_listxattr,
+	.removexattr = op_removexattr,
+	.readlink = op_readlink,
+	.statfs = op_statfs,
+};
+
+const struct fuse_operations *ops_table(void)
+{
+	return &operations;
+}

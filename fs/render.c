@@ -1,0 +1,151 @@
+/* render.c - progress -> the text of the `progress` and `wait` files. Pure.
+ *
+ * Every value is forced onto its line: a status or stage name is one word
+ * (whitespace becomes '_'), other text one line (control bytes become ' '),
+ * so `read state < progress` and `awk '$1 == "stage"'` keep working whatever
+ * the API sends.
+ */
+#include "cekurafs/render.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct text {
+	char *buf;
+	size_t len;
+	bool failed;
+};
+
+static void text_add(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void text_add(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	char *piece = NULL;
+	int n;
+	char *p;
+
+	if(t->failed)
+		return;
+	va_start(ap, fmt);
+	n = vasprintf(&piece, fmt, ap);
+	va_end(ap);
+	if(n < 0) {
+		t->failed = true;
+		return;
+	}
+	p = realloc(t->buf, t->len + (size_t)n + 1);
+	if(!p) {
+		free(piece);
+		t->failed = true;
+		return;
+	}
+	memcpy(p + t->len, piece, (size_t)n + 1);
+	t->buf = p;
+	t->len += (size_t)n;
+	free(piece);
+}
+
+/* A copy of s with control bytes as ' ' (line) or also spaces as '_' (word). */
+static char *clean(const char *s, bool word, const char *fallback)
+{
+	char *c;
+
+	if(!s || (word && !*s))
+		s = fallback;
+	c = strdup(s);
+	if(!c)
+		return NULL;
+	for(char *p = c; *p; p++) {
+		unsigned char b = (unsigned char)*p;
+
+		if(b < 0x20 || b == 0x7f)
+			*p = word ? '_' : ' ';
+		else if(word && b == ' ')
+			*p = '_';
+	}
+	return c;
+}
+
+bool progress_terminal(const char *status)
+{
+	return status && (strcmp(status, "completed") == 0 || strcmp(status, "failed") == 0);
+}
+
+static bool stage_done(const struct progress_stage *s)
+{
+	return s->state && (strcmp(s->state, "completed") == 0 || strcmp(s->state, "skipped") == 0);
+}
+
+static void add_stage(struct text *t, const struct progress_stage *s, size_t index)
+{
+	char fallback[32];
+	char *name, *state, *extra;
+
+	snprintf(fallback, sizeof(fallback), "stage-%zu", index + 1);
+	name = clean(s->name, true, fallback);
+	state = clean(s->state, true, "unknown");
+	extra = s->extra ? clean(s->extra, false, "") : NULL;
+	if(!name || !state || (s->extra && !extra))
+		t->failed = true;
+	else if(extra)
+		text_add(t, "stage %s %s %s\n", name, state, extra);
+	else
+		text_add(t, "stage %s %s\n", name, state);
+	free(name);
+	free(state);
+	free(extra);
+}
+
+char *render_progress(const struct progress *p, const char *progress_id)
+{
+	struct text t = {0};
+	char *status, *stage, *error = NULL, *id;
+	size_t done = 0;
+
+	if(!p)
+		return strdup("idle\n");
+	status = clean(p->status, true, "unknown");
+	stage = clean(p->current_stage, false, "");
+	id = clean(progress_id, true, "unknown");
+	if(p->error)
+		error = clean(p->error, false, "");
+	if(!status || !stage || !id || (p->error && !error))
+		t.failed = true;
+	for(size_t i = 0; i < p->nstages; i++)
+		done += stage_done(&p->stages[i]);
+	text_add(&t, "%s\nprogress_id: %s\n", status, id);
+	text_add(&t, *stage ? "current_stage: %s\n" : "current_stage:%s\n", stage);
+	text_add(&t, "stages: %zu/%zu\n", done, p->nstages);
+	if(error)
+		text_add(&t, "error: %s\n", error);
+	for(size_t i = 0; i < p->nstages; i++)
+		add_stage(&t, &p->stages[i], i);
+	free(status);
+	free(stage);
+	free(error);
+	free(id);
+	if(t.failed) {
+		free(t.buf);
+		return NULL;
+	}
+	return t.buf;
+}
+
+void progress_free(struct progress *p)
+{
+	if(!p)
+		return;
+	for(size_t i = 0; i < p->nstages; i++) {
+		free(p->stages[i].name);
+		free(p->stages[i].state);
+		free(p->stages[i].extra);
+	}
+	free(p->stages);
+	free(p->status);
+	free(p->current_stage);
+	free(p->error);
+	memset(p, 0, sizeof(*p));
+}

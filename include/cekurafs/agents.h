@@ -1,0 +1,73 @@
+/* agents.h - the agent registry: what the daemon knows of each agent, and the
+ * only place that decides when to call the API.
+ *
+ * Per agent: the stored progress id, the last progress (decoded, rendered and
+ * raw), the last error line. Polls are coalesced: at most one progress GET per
+ * agent per poll_interval, concurrent readers share the one in flight, and a
+ * terminal status is not polled again until the next refetch. Every failure
+ * also becomes the agent's error line ("<operation>: <message>") and a log line.
+ */
+#ifndef CEKURAFS_AGENTS_H
+#define CEKURAFS_AGENTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cekurafs/api.h"
+#include "cekurafs/state.h"
+
+struct registry;
+
+struct registry_config {
+	double poll_interval; /* seconds */
+	double list_ttl;      /* seconds */
+	double wait_timeout;  /* seconds */
+	const char *state_dir;
+};
+
+/* What one read sees: the progress text and the raw JSON at one moment. Owned. */
+struct registry_view {
+	char *text;
+	size_t text_len;
+	char *json;
+	size_t json_len;
+};
+
+enum registry_file { REGISTRY_PROGRESS, REGISTRY_PROGRESS_JSON, REGISTRY_ERROR };
+
+/* Borrows api (which must outlive it) and copies cfg; seeds the progress ids
+ * loaded by state_load(). Returns NULL when out of memory. */
+struct registry *registry_new(struct api *api, const struct registry_config *cfg,
+			      const struct state_entry *entries, size_t n);
+void registry_free(struct registry *r);
+
+/* Every agent id, from a listing at most list_ttl old. *ids is a new array. */
+int registry_list(struct registry *r, const struct api_cancel *c, uint64_t **ids, size_t *n);
+
+/* 0 when agent id exists (a listing, a stored progress id, or asking the API), else -errno. */
+int registry_lookup(struct registry *r, const struct api_cancel *c, uint64_t id);
+
+/* Starts an auto-fetch: -EBUSY when the stored one still runs (fresh poll),
+ * else the POST; the new id is in memory and on disk before 0 is returned. */
+int registry_refetch(struct registry *r, const struct api_cancel *c, uint64_t id);
+
+/* The current progress, polling first when the last poll is older than
+ * poll_interval. A poll that is needed but fails is an error, never stale text. */
+int registry_progress(struct registry *r, const struct api_cancel *c, uint64_t id, struct registry_view *v);
+
+/* Like registry_progress(), but blocks until the status is terminal:
+ * -EREMOTEIO when it failed, -ETIMEDOUT after wait_timeout, -EINTR when cancelled. */
+int registry_wait(struct registry *r, const struct api_cancel *c, uint64_t id, struct registry_view *v);
+
+/* The error line ("" or "<line>\n") as a new string in *text. */
+int registry_error(struct registry *r, uint64_t id, char **text, size_t *len);
+
+/* Records an error line for the agent ("<op>: <message>") and logs it. */
+void registry_note_error(struct registry *r, uint64_t id, const char *op, const char *message);
+
+/* Size of a file's text as currently known, without calling the API. */
+size_t registry_known_size(struct registry *r, uint64_t id, enum registry_file f);
+
+void registry_view_free(struct registry_view *v);
+
+#endif

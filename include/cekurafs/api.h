@@ -1,0 +1,67 @@
+/* api.h - the Cekura endpoints cekurafs uses, as typed calls.
+ *
+ * Each call returns 0 or -errno and, on failure, fills a struct api_error
+ * whose msg is what the agent's `error` file shows after "<operation>: ".
+ * The key lives here and goes only into the request header.
+ */
+#ifndef CEKURAFS_API_H
+#define CEKURAFS_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cekurafs/http.h"
+#include "cekurafs/render.h"
+
+struct api;
+
+struct api_error {
+	int err;       /* positive errno */
+	long status;   /* HTTP status when the API answered, else 0 */
+	char msg[512]; /* "HTTP 400: <detail>", "timed out after 30 s", ... */
+};
+
+/* Lets a FUSE interrupt stop a call: polled during transfers and backoff. */
+struct api_cancel {
+	bool (*cancelled)(void *arg);
+	void *arg;
+};
+
+/* Takes ownership of transport; copies base_url (no trailing '/') and key. */
+struct api *api_new(struct http_transport *transport, const char *base_url, const char *key,
+		    const struct http_policy *policy);
+void api_free(struct api *api);
+
+/* Budget of one call in seconds (for messages). */
+double api_timeout(const struct api *api);
+
+/* Every agent id the key can see, following `next` over all pages.
+ * *ids is a new sorted array the caller frees. */
+int api_list_agents(struct api *api, const struct api_cancel *c, uint64_t **ids, size_t *n,
+		    struct api_error *e);
+
+/* 0 when the agent exists, -ENOENT when the API says 404, else -errno. */
+int api_get_agent(struct api *api, const struct api_cancel *c, uint64_t id, struct api_error *e);
+
+/* Starts an auto-fetch; *progress_id is a new string the caller frees. */
+int api_auto_fetch(struct api *api, const struct api_cancel *c, uint64_t id, char **progress_id,
+		   struct api_error *e);
+
+/* Polls a progress id. On success fills *out (progress_free() it) and *raw,
+ * a copy of the body as sent (the caller frees it). */
+int api_progress(struct api *api, const struct api_cancel *c, uint64_t id, const char *progress_id,
+		 struct progress *out, char **raw, struct api_error *e);
+
+/* One cheap request to check the key at start-up. */
+int api_check(struct api *api, struct api_error *e);
+
+/* The decoders, pure, for tests and fuzzing: 0 or -EPROTO (-ENOMEM). */
+int api_decode_progress(const char *body, size_t len, struct progress *out);
+int api_decode_auto_fetch(const char *body, size_t len, char **progress_id);
+/* Appends a page's ids to *ids (*n, *cap) and returns its `next` (new string, or NULL). */
+int api_decode_agent_page(const char *body, size_t len, uint64_t **ids, size_t *n, size_t *cap, char **next);
+/* The one-line human text of an error body: detail, or "field: message". */
+void api_decode_detail(const char *body, size_t len, char *buf, size_t size);
+
+#endif

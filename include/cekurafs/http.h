@@ -1,0 +1,91 @@
+/* http.h - the HTTP transport interface, and the one policy every API call goes through.
+ *
+ * A transport makes one exchange (one request, one response or one failure).
+ * http_send() wraps any transport with what every call needs: a time budget,
+ * retries with exponential backoff and full jitter (honouring Retry-After),
+ * and offline fast-fail. Unit tests plug in a fake transport; the daemon uses
+ * http_curl_new(), libcurl with one shared connection pool.
+ */
+#ifndef CEKURAFS_HTTP_H
+#define CEKURAFS_HTTP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Largest response body accepted; a larger one is HTTP_TOO_LARGE. */
+#define HTTP_MAX_BODY (16u * 1024 * 1024)
+
+enum http_outcome {
+	HTTP_DONE,	      /* a whole response arrived, whatever its status */
+	HTTP_REFUSED,	      /* the connection was refused */
+	HTTP_UNREACHABLE,     /* the host could not be resolved or reached */
+	HTTP_CONNECT_TIMEOUT, /* no connection within the connect timeout */
+	HTTP_TIMEOUT,	      /* connected, but the response did not come in time */
+	HTTP_RESET,	      /* the connection broke before a whole response came */
+	HTTP_TOO_LARGE,	      /* the body passed HTTP_MAX_BODY */
+	HTTP_BAD_RESPONSE,    /* not HTTP, or a truncated body */
+	HTTP_INTERRUPTED,     /* the caller gave up (a FUSE interrupt) */
+	HTTP_FAILED,	      /* anything else (TLS, ...) */
+};
+
+struct http_request {
+	const char *method;	/* "GET" or "POST" (POST has an empty body) */
+	const char *url;	/* absolute */
+	const char *key;	/* sent as X-CEKURA-API-KEY; never logged */
+	double timeout;		/* seconds, this exchange */
+	double connect_timeout; /* seconds, this exchange */
+	/* Polled during the exchange and the backoff; true stops both. May be NULL. */
+	bool (*cancelled)(void *arg);
+	void *cancel_arg;
+};
+
+/* One exchange's result. body is owned (NUL-terminated, may be NULL when len is 0). */
+struct http_response {
+	enum http_outcome outcome;
+	long status; /* HTTP_DONE only */
+	char *body;
+	size_t len;
+	double retry_after; /* seconds from a Retry-After header, or -1 */
+	double elapsed;	    /* seconds the whole http_send() took */
+};
+
+struct http_transport {
+	/* Makes one exchange; fills every field of resp but elapsed. */
+	void (*exchange)(struct http_transport *t, const struct http_request *req,
+			 struct http_response *resp);
+	void (*destroy)(struct http_transport *t);
+};
+
+struct http_policy {
+	double timeout;		/* whole budget of one call, retries included */
+	double connect_timeout; /* per attempt, capped by what is left of the budget */
+	int max_retries;	/* after the first attempt */
+	double backoff;		/* base of the exponential backoff, seconds */
+};
+
+/* Reachability of the API, shared by every call. While offline, attempts get a
+ * short connect timeout and no retries, so callers fail fast; the first
+ * answer brings it back. on_change (may be NULL) is called once per change. */
+struct http_health {
+	atomic_bool offline;
+	void (*on_change)(bool offline, const char *why);
+};
+
+/* Makes a call under policy: retries a GET (idempotent) on connection errors,
+ * 5xx and 429; a POST only when its connection never opened. Returns the last
+ * exchange's result in resp (the caller frees it with http_response_free()). */
+void http_send(struct http_transport *t, const struct http_policy *policy, struct http_health *health,
+	       const struct http_request *req, bool idempotent, struct http_response *resp);
+
+void http_response_free(struct http_response *resp);
+
+/* Whether an outcome means the request never reached the server. */
+bool http_never_sent(enum http_outcome outcome);
+
+/* A libcurl transport: one share handle (connections, DNS, TLS sessions) for
+ * all threads. cacert may be NULL (system store). Returns NULL on failure.
+ * curl_global_init() must have been called. */
+struct http_transport *http_curl_new(const char *cacert);
+
+#endif

@@ -1,0 +1,65 @@
+/* json.h - small, strict helpers over jsmn.
+ *
+ * A document is parsed once into tokens; values are then found by key and
+ * read with type checks. Every failure is -EPROTO: the caller reports a
+ * response it cannot trust, it never guesses.
+ *
+ *   struct json_doc d;
+ *   if(json_parse(&d, body, len) == 0) {
+ *           int t = json_find(&d, 0, "progress_id");
+ *           ...
+ *           json_free(&d);
+ *   }
+ */
+#ifndef CEKURAFS_JSON_H
+#define CEKURAFS_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Most tokens one document may have; bounds memory on hostile input. */
+#define JSON_MAX_TOKENS (1 << 20)
+
+enum json_type { JSON_NONE, JSON_OBJECT, JSON_ARRAY, JSON_STRING, JSON_NUMBER, JSON_BOOL, JSON_NULL };
+
+struct json_token; /* private */
+
+/* A parsed document. Owns toks; text is borrowed and must outlive it. */
+struct json_doc {
+	const char *text;
+	size_t len;
+	struct json_token *toks;
+	int ntoks;
+};
+
+/* Parses exactly one JSON value (surrounded by optional whitespace).
+ * Returns 0, or -EPROTO (not JSON, truncated, trailing data, too many tokens),
+ * or -ENOMEM. On success the caller calls json_free(). */
+int json_parse(struct json_doc *doc, const char *text, size_t len);
+void json_free(struct json_doc *doc);
+
+/* The type of token tok; JSON_NONE when tok is out of range. */
+enum json_type json_type(const struct json_doc *doc, int tok);
+
+/* Number of elements of an array, or of keys of an object; 0 otherwise. */
+int json_size(const struct json_doc *doc, int tok);
+
+/* The token just after tok and everything inside it (its next sibling). */
+int json_next(const struct json_doc *doc, int tok);
+
+/* The value of key in object obj, or -1 when obj is not an object or has no such key. */
+int json_find(const struct json_doc *doc, int obj, const char *key);
+
+/* Whether key string token tok equals key (no unescaping: keys we look for are plain). */
+bool json_key_is(const struct json_doc *doc, int tok, const char *key);
+
+/* Copies a string value, escapes decoded to UTF-8, into a new NUL-terminated
+ * string the caller frees. \u0000 and lone surrogates become U+FFFD.
+ * Returns 0, -EPROTO when tok is not a valid string, -ENOMEM. */
+int json_string(const struct json_doc *doc, int tok, char **out);
+
+/* Reads an integer value (no fraction, no exponent, in range). Returns 0 or -EPROTO. */
+int json_int(const struct json_doc *doc, int tok, int64_t *out);
+
+#endif

@@ -1,0 +1,57 @@
+/* nodes.h - the files of an agent directory: one table row per kind.
+ *
+ * A row gives a file's name, its mode, how its text is made (a snapshot per
+ * open file) and what a write does. Adding a file is one row and one function;
+ * ops.c only finds the row and calls through it.
+ */
+#ifndef CEKURAFS_NODES_H
+#define CEKURAFS_NODES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cekurafs/agents.h"
+
+/* What a handler needs: the registry, and how to notice the caller gave up. */
+struct node_ctx {
+	struct registry *reg;
+	struct api_cancel cancel;
+};
+
+struct node_handle;
+
+struct node_kind {
+	const char *name;
+	mode_t mode; /* permission bits: 0444 to read, 0200 to write */
+	enum registry_file size_of;
+	bool render_at_open; /* else at the first read (wait: open never blocks) */
+	/* Makes the text one open file serves; NULL for write-only files. */
+	int (*render)(const struct node_ctx *ctx, uint64_t id, char **text, size_t *len);
+	/* Handles a write; NULL for read-only files. Returns size or -errno. */
+	int (*write)(const struct node_ctx *ctx, uint64_t id, const char *buf, size_t size, off_t off);
+};
+
+/* The row named name, or NULL. */
+const struct node_kind *nodes_find(const char *name);
+
+/* The rows, for listing an agent directory. */
+const struct node_kind *nodes_table(size_t *n);
+
+/* The size stat reports for a file of agent id, without calling the API. */
+size_t nodes_size(const struct node_ctx *ctx, const struct node_kind *kind, uint64_t id);
+
+/* Opens a file: checks the access mode against the row (-EACCES), renders
+ * now when the row says so. *h is owned by the caller until nodes_release(). */
+int nodes_open(const struct node_ctx *ctx, const struct node_kind *kind, uint64_t id, int flags,
+	       struct node_handle **h);
+int nodes_read(const struct node_ctx *ctx, struct node_handle *h, char *buf, size_t size, off_t off);
+int nodes_write(const struct node_ctx *ctx, struct node_handle *h, const char *buf, size_t size, off_t off);
+void nodes_release(struct node_handle *h);
+
+/* Parses a write to a trigger file: "1", with optional surrounding
+ * whitespace, at offset 0. Returns 0 or -EINVAL. Pure. */
+int nodes_parse_trigger(const char *buf, size_t size, off_t off);
+
+#endif
