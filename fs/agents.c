@@ -134,8 +134,6 @@ static void agent_forget_progress(struct agent *a)
 	a->json = NULL;
 	a->text = NULL;
 	a->have_progress = false;
-	a->polled_at = 0;
-	a->poll_err = 0;
 }
 
 static void agent_free(struct agent *a)
@@ -576,6 +574,8 @@ int registry_refetch(struct registry *r, const struct api_cancel *c, uint64_t id
 	a->progress_id = pid;
 	a->known = true;
 	agent_forget_progress(a);
+	a->polled_at = 0; /* the new import is polled at the next read */
+	a->poll_err = 0;
 	free(a->error);
 	a->error = NULL;
 	log_info("agent %llu: auto-fetch started, progress_id %s", (unsigned long long)id, pid);

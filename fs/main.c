@@ -439,6 +439,10 @@ int main(int argc, char *argv[])
 	ctx.uid = getuid();
 	ctx.gid = getgid();
 	clock_gettime(CLOCK_REALTIME, &ctx.mounted);
+	if(ops_prepare_interrupts() != 0) {
+		refuse("cannot install the interrupt signal handler: %s", strerror(errno));
+		goto out_registry;
+	}
 	fuse = fuse_new(&args, ops_table(), sizeof(*ops_table()), &ctx);
 	if(!fuse)
 		goto out_registry;

@@ -7,6 +7,7 @@
 #include "cekurafs/ops.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,8 @@
 
 #include "cekurafs/nodes.h"
 #include "cekurafs/tree.h"
+
+#define INTERRUPT_SIGNAL SIGUSR1
 
 static struct ops_context *context(void)
 {
@@ -345,9 +348,31 @@ static int op_statfs(const char *path, struct statvfs *st)
 	return 0;
 }
 
+/* The signal only has to interrupt a blocking call (curl's poll, a sleep);
+ * the handler itself has nothing to do. */
+static void on_interrupt_signal(int sig)
+{
+	(void)sig;
+}
+
+int ops_prepare_interrupts(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_interrupt_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0; /* no SA_RESTART: the blocked call returns EINTR */
+	return sigaction(INTERRUPT_SIGNAL, &sa, NULL);
+}
+
 static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	(void)conn;
+	/* libfuse 3.14 accepts `intr` only here, after fuse_new() would have
+	 * installed its signal handler: ops_prepare_interrupts() did that. */
+	cfg->intr = 1;
+	cfg->intr_signal = INTERRUPT_SIGNAL;
 	cfg->intr = 1;	       /* Ctrl-C reaches a blocked read as fuse_interrupted() */
 	cfg->attr_timeout = 0; /* sizes change with every poll */
 	cfg->entry_timeout = 1;

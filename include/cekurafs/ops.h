@@ -18,4 +18,9 @@ struct ops_context {
 
 const struct fuse_operations *ops_table(void);
 
+/* Installs the handler of the signal libfuse sends a worker thread whose
+ * request was interrupted (Ctrl-C on a blocked `cat wait`), so that the
+ * thread's blocking call returns at once. Call before fuse_new(). 0 or -1. */
+int ops_prepare_interrupts(void);
+
 #endif
