@@ -26,6 +26,10 @@ ALL_CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sani
 LDFLAGS += -fsanitize=address,undefined
 endif
 
+ifeq ($(FUZZ),1)
+ALL_CFLAGS += -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+endif
+
 LIB_MODULES := log tree json errmap render state http api agents nodes ops
 LIB_OBJS := $(LIB_MODULES:%=$(BUILD)/fs/%.o)
 LIB := $(BUILD)/libcekurafs.a
@@ -34,7 +38,7 @@ DAEMON := $(BUILD)/cekurafs
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 UNIT_SUPPORT := $(BUILD)/tests/fake_transport.o
 
-.PHONY: all deps unit integration sanitize check demo format format-check clean
+.PHONY: all deps unit integration sanitize fuzz fuzz-run check demo format format-check clean
 .SECONDARY:
 
 all: $(DAEMON)
@@ -54,6 +58,27 @@ $(BUILD)/tests/%.o: tests/unit/%.c $(wildcard include/cekurafs/*.h tests/unit/*.
 
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(UNIT_SUPPORT) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(PKG_LIBS) -lm -lpthread
+
+# libFuzzer harnesses over the response decoders and the control-file parser
+# (tests/fuzz/), each run for FUZZ_SECONDS from its seed corpus. Needs clang.
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 15
+
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB) | $(BUILD)/tests
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) -lm -lpthread
+
+fuzz:
+	$(MAKE) BUILD=build/fuzz CC=clang FUZZ=1 fuzz-run
+
+fuzz-run: $(FUZZ_TARGETS:%=$(BUILD)/fuzz_%)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(BUILD)/corpus/$$t; \
+		if ! $(BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=1024 \
+			-print_final_stats=1 $(BUILD)/corpus/$$t tests/fuzz/corpus/$$t >$(BUILD)/fuzz_$$t.log 2>&1; then \
+			tail -40 $(BUILD)/fuzz_$$t.log; echo "fuzz_$$t: FAILED (log: $(BUILD)/fuzz_$$t.log)"; exit 1; \
+		fi; \
+		echo "fuzz_$$t: $$(grep -o 'number_of_executed_units: [0-9]*' $(BUILD)/fuzz_$$t.log) in $(FUZZ_SECONDS) s, no crash"; \
+	done
 
 $(BUILD)/fs $(BUILD)/tests:
 	mkdir -p $@
@@ -76,6 +101,7 @@ check: deps
 	$(MAKE) unit
 	$(MAKE) integration
 	$(MAKE) sanitize
+	$(MAKE) fuzz
 
 demo: deps
 	$(MAKE) all
