@@ -176,9 +176,16 @@ static int call(struct api *api, const struct api_cancel *c, const char *method,
 	return -err;
 }
 
-static int malformed(struct api_error *e, const char *what)
+/* Reports a 2xx body that cannot be used: not JSON at all, or not the shape expected. */
+static int malformed(struct api_error *e, const struct http_response *resp, const char *shape)
 {
-	return fail(e, EPROTO, 0, "malformed response: %s", what);
+	struct json_doc d;
+
+	if(resp && json_parse(&d, resp->body ? resp->body : "", resp->len) != 0)
+		return fail(e, EPROTO, 0, "malformed response: not JSON (%zu bytes)", resp->len);
+	if(resp)
+		json_free(&d);
+	return fail(e, EPROTO, 0, "malformed response: %s", shape);
 }
 
 static char *url_of(const struct api *api, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -425,15 +432,16 @@ int api_list_agents(struct api *api, const struct api_cancel *c, uint64_t **ids,
 		char *next = NULL;
 
 		if(++pages > MAX_PAGES) {
-			rc = malformed(e, "the agent list never ends");
+			rc = malformed(e, NULL, "the agent list never ends");
 			break;
 		}
 		rc = call(api, c, "GET", url, true, &resp, e);
 		if(rc == 0) {
 			rc = api_decode_agent_page(resp.body, resp.len, ids, n, &cap, &next);
 			if(rc == -EPROTO)
-				malformed(e, "an agent list page is not {\"results\": [{\"id\": int}], "
-					     "\"next\": url}");
+				malformed(e, &resp,
+					  "an agent list page is not {\"results\": [{\"id\": int}], "
+					  "\"next\": url}");
 			else if(rc != 0)
 				fail(e, -rc, 0, "%s", strerror(-rc));
 			http_response_free(&resp);
@@ -441,7 +449,7 @@ int api_list_agents(struct api *api, const struct api_cancel *c, uint64_t **ids,
 		free(url);
 		url = next;
 		if(url && rc == 0 && !same_origin(api, url))
-			rc = malformed(e, "`next` points away from api_url");
+			rc = malformed(e, NULL, "`next` points away from api_url");
 	}
 	if(rc == 0 && pages == 0)
 		rc = fail(e, ENOMEM, 0, "out of memory");
@@ -487,7 +495,7 @@ int api_auto_fetch(struct api *api, const struct api_cancel *c, uint64_t id, cha
 		return rc;
 	rc = api_decode_auto_fetch(resp.body, resp.len, progress_id);
 	if(rc == -EPROTO)
-		malformed(e, "no usable \"progress_id\" string");
+		malformed(e, &resp, "no usable \"progress_id\" string");
 	else if(rc != 0)
 		fail(e, -rc, 0, "%s", strerror(-rc));
 	http_response_free(&resp);
@@ -515,7 +523,7 @@ int api_progress(struct api *api, const struct api_cancel *c, uint64_t id, const
 		return rc;
 	rc = api_decode_progress(resp.body, resp.len, out);
 	if(rc == -EPROTO)
-		malformed(e, "not a progress object (status, current_stage, stages, error)");
+		malformed(e, &resp, "not a progress object (status, current_stage, stages, error)");
 	else if(rc != 0)
 		fail(e, -rc, 0, "%s", strerror(-rc));
 	if(rc == 0) {
