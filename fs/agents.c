@@ -283,9 +283,10 @@ static int refresh_listing(struct registry *r, const struct api_cancel *c)
 					return -EINTR;
 				wait_changed(r, WAIT_SLICE);
 			}
-			if(r->listing_err)
-				return r->listing_err;
-			continue;
+			if(r->listing_err == -EINTR)
+				continue; /* that reader gave up, not us */
+			/* its result is ours, as fresh as can be whatever list_ttl is */
+			return r->listing_err;
 		}
 		r->listing_busy = true;
 		pthread_mutex_unlock(&r->lock);
@@ -303,6 +304,7 @@ static int refresh_listing(struct registry *r, const struct api_cancel *c)
 		r->listing = ids;
 		r->nlisting = n;
 		r->listed_at = now_seconds();
+		return 0; /* just made: never fetch again here, even with list_ttl=0 */
 	}
 	return 0;
 }
@@ -405,8 +407,11 @@ static int poll_agent(struct registry *r, struct agent *a, const struct api_canc
 	struct api_error e = {0};
 	struct progress p;
 	char *json, *pid;
+	bool overtaken;
 	int rc;
 
+again:
+	overtaken = false;
 	for(;;) {
 		if(!a->progress_id || terminal(a))
 			return 0;
@@ -418,8 +423,10 @@ static int poll_agent(struct registry *r, struct agent *a, const struct api_canc
 					return -EINTR;
 				wait_changed(r, WAIT_SLICE);
 			}
-			if(a->poll_err == -EINTR)
-				continue; /* that reader gave up, not us */
+			/* That reader gave up, not us; or a refetch overtook its poll,
+			 * so there is no answer for the current id yet. */
+			if(a->poll_err == -EINTR || (a->poll_err == 0 && !a->have_progress))
+				continue;
 			return a->poll_err;
 		}
 		if(!force && a->polled_at > 0 && now_seconds() - a->polled_at < r->cfg.poll_interval)
@@ -434,12 +441,16 @@ static int poll_agent(struct registry *r, struct agent *a, const struct api_canc
 	a->polling = false;
 	a->poll_gen++;
 	if(!pid || !a->progress_id || strcmp(pid, a->progress_id) != 0) {
-		/* A refetch replaced the id meanwhile: this answer is of the old import. */
+		/* A refetch replaced the id meanwhile: this answer is of the old
+		 * import, so poll the new one (unless our caller gave up). */
 		if(rc == 0) {
 			progress_free(&p);
 			free(json);
 		}
-		rc = pid ? 0 : -ENOMEM;
+		if(!pid)
+			rc = -ENOMEM;
+		else if(rc != -EINTR)
+			overtaken = true;
 	} else if(rc == 0) {
 		a->polled_at = now_seconds();
 		a->poll_err = 0;
@@ -454,6 +465,8 @@ static int poll_agent(struct registry *r, struct agent *a, const struct api_canc
 	}
 	free(pid);
 	pthread_cond_broadcast(&r->changed);
+	if(overtaken)
+		goto again;
 	return rc;
 }
 
@@ -516,7 +529,7 @@ int registry_wait(struct registry *r, const struct api_cancel *c, uint64_t id, s
 			break;
 		if(!a->progress_id || terminal(a)) {
 			rc = fill_view(a, v);
-			if(rc == 0 && strcmp(a->progress.status, "failed") == 0)
+			if(rc == 0 && terminal(a) && strcmp(a->progress.status, "failed") == 0)
 				rc = -EREMOTEIO; /* the reason is in the error line, set by the poll */
 			break;
 		}

@@ -453,6 +453,12 @@ int api_list_agents(struct api *api, const struct api_cancel *c, uint64_t **ids,
 	}
 	if(rc == 0 && pages == 0)
 		rc = fail(e, ENOMEM, 0, "out of memory");
+	if(rc == 0 && !*ids) {
+		/* no agents: still an array (qsort and the registry's listing want one) */
+		*ids = malloc(sizeof(**ids));
+		if(!*ids)
+			rc = fail(e, ENOMEM, 0, "out of memory");
+	}
 	free(url);
 	if(rc != 0) {
 		free(*ids);

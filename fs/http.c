@@ -19,6 +19,7 @@
 
 #define OFFLINE_CONNECT_TIMEOUT 1.0  /* seconds: "fail within about a second" */
 #define SLEEP_SLICE		0.05 /* seconds between two looks at `cancelled` */
+#define MIN_ATTEMPT		1.0  /* seconds a retry must have left, at most a quarter of the budget */
 
 static double now_seconds(void)
 {
@@ -135,8 +136,10 @@ void http_send(struct http_transport *t, const struct http_policy *policy, struc
 		delay = jitter_unit() * policy->backoff * (double)(1u << n);
 		if(resp->retry_after >= 0)
 			delay = fmax(delay, resp->retry_after);
-		if(now_seconds() + delay >= deadline)
-			break; /* no room for another try: report this failure */
+		/* A try needs room to answer; one squeezed into the last moments of the
+		 * budget would only turn this failure into a timeout. */
+		if(now_seconds() + delay + fmin(MIN_ATTEMPT, policy->timeout / 4) >= deadline)
+			break;
 		log_debug("%s %s: attempt %d failed, retrying in %.2f s", req->method, req->url, n + 1,
 			  delay);
 		if(!sleep_unless_cancelled(req, delay)) {

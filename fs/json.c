@@ -1,11 +1,15 @@
 /* json.c - strict parsing over jsmn, typed reads, string unescaping.
  *
- * jsmn tokenises without allocating and without recursion, so deep nesting
- * costs tokens, not stack. It is lenient about primitives and trailing data,
- * so json_parse() checks both: a response is one JSON value or it is EPROTO.
+ * jsmn tokenises without allocating and without recursion, so nesting costs
+ * tokens, not stack. But it is lenient about primitives, separators and
+ * trailing data, and its work per closing bracket grows with the depth, so
+ * json_parse() checks the grammar and bounds the depth first (and parent
+ * links keep jsmn's work per comma constant): a response is one JSON value or
+ * it is EPROTO.
  */
 #define JSMN_STATIC
 #define JSMN_STRICT
+#define JSMN_PARENT_LINKS
 #include <jsmn.h>
 
 #include "cekurafs/json.h"
@@ -78,6 +82,76 @@ static bool primitive_ok(const char *s, size_t n)
 	return word_is(s, n, "true") || word_is(s, n, "false") || word_is(s, n, "null") || number_ok(s, n);
 }
 
+/* Skips the string starting at s[i] (a '"'); returns the index after it, or
+ * 0 when it is unterminated or holds a raw control byte. */
+static size_t skip_string(const char *s, size_t len, size_t i)
+{
+	for(i++; i < len; i++) {
+		if(s[i] == '"')
+			return i + 1;
+		if((unsigned char)s[i] < 0x20)
+			return 0;
+		if(s[i] == '\\')
+			i++; /* jsmn has checked the escape itself */
+	}
+	return 0;
+}
+
+static bool is_primitive_char(char c)
+{
+	return c == '-' || c == '+' || c == '.' || is_digit(c) || (c >= 'a' && c <= 'z') ||
+	       (c >= 'A' && c <= 'Z');
+}
+
+/* The grammar jsmn does not check: separators, keys that are strings, a value
+ * after every ':' and ','; and the nesting depth, since jsmn's work to close a
+ * bracket grows with it. Iterative. Primitives are checked elsewhere. */
+static bool grammar_ok(const char *s, size_t len)
+{
+	enum { VALUE, VALUE_OR_CLOSE, KEY, KEY_OR_CLOSE, COLON, AFTER_VALUE } want = VALUE;
+	char stack[JSON_MAX_DEPTH];
+	size_t depth = 0, i = 0;
+
+	while(i < len) {
+		char c = s[i];
+
+		if(is_space(c)) {
+			i++;
+		} else if((want == VALUE_OR_CLOSE && c == ']') || (want == KEY_OR_CLOSE && c == '}')) {
+			depth--;
+			want = AFTER_VALUE;
+			i++;
+		} else if((want == VALUE || want == VALUE_OR_CLOSE) && (c == '[' || c == '{')) {
+			if(depth == JSON_MAX_DEPTH)
+				return false;
+			stack[depth++] = c;
+			want = c == '[' ? VALUE_OR_CLOSE : KEY_OR_CLOSE;
+			i++;
+		} else if(want != COLON && want != AFTER_VALUE && c == '"') {
+			i = skip_string(s, len, i);
+			if(i == 0)
+				return false;
+			want = want == KEY || want == KEY_OR_CLOSE ? COLON : AFTER_VALUE;
+		} else if((want == VALUE || want == VALUE_OR_CLOSE) && is_primitive_char(c)) {
+			while(i < len && is_primitive_char(s[i]))
+				i++;
+			want = AFTER_VALUE;
+		} else if(want == COLON && c == ':') {
+			want = VALUE;
+			i++;
+		} else if(want == AFTER_VALUE && depth > 0 && c == ',') {
+			want = stack[depth - 1] == '[' ? VALUE : KEY;
+			i++;
+		} else if(want == AFTER_VALUE && depth > 0 && c == (stack[depth - 1] == '[' ? ']' : '}')) {
+			depth--;
+			i++;
+		} else {
+			return false;
+		}
+	}
+	return want == AFTER_VALUE && depth == 0;
+}
+
 static const jsmntok_t *tok_at(const struct json_doc *doc, int tok)
 {
 	if(tok < 0 || tok >= doc->ntoks)
@@ -93,6 +167,8 @@ int json_parse(struct json_doc *doc, const char *text, size_t len)
 	size_t end;
 
 	memset(doc, 0, sizeof(*doc));
+	if(!grammar_ok(text, len))
+		return -EPROTO;
 	jsmn_init(&p);
 	n = jsmn_parse(&p, text, len, NULL, 0);
 	if(n <= 0 || n > JSON_MAX_TOKENS)

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +22,12 @@ struct node_handle {
 	char *text; /* owned snapshot, NULL until rendered */
 	size_t len;
 	bool served_end;
+	struct node_handle *prev, *next; /* in open_handles */
 };
+
+/* Every handle not yet released, for nodes_release_all(). */
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct node_handle *open_handles;
 
 static int view_text(int rc, struct registry_view *v, char **text, size_t *len, bool json)
 {
@@ -167,6 +173,12 @@ int nodes_open(const struct node_ctx *ctx, const struct node_kind *kind, uint64_
 		return -ENOMEM;
 	h->kind = kind;
 	h->id = id;
+	pthread_mutex_lock(&open_lock);
+	h->next = open_handles;
+	if(open_handles)
+		open_handles->prev = h;
+	open_handles = h;
+	pthread_mutex_unlock(&open_lock);
 	if(kind->render && kind->render_at_open)
 		rc = take_snapshot(ctx, h);
 	if(rc != 0) {
@@ -213,6 +225,20 @@ void nodes_release(struct node_handle *h)
 {
 	if(!h)
 		return;
+	pthread_mutex_lock(&open_lock);
+	if(h->prev)
+		h->prev->next = h->next;
+	else
+		open_handles = h->next;
+	if(h->next)
+		h->next->prev = h->prev;
+	pthread_mutex_unlock(&open_lock);
 	free(h->text);
 	free(h);
+}
+
+void nodes_release_all(void)
+{
+	while(open_handles)
+		nodes_release(open_handles);
 }

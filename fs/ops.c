@@ -13,6 +13,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <fuse_lowlevel.h>
+
 #include "cekurafs/nodes.h"
 #include "cekurafs/tree.h"
 
@@ -23,10 +25,14 @@ static struct ops_context *context(void)
 	return fuse_get_context()->private_data;
 }
 
+/* A reader's Ctrl-C, or the daemon stopping (SIGTERM, unmount): a blocked
+ * `wait` or an API call in flight must end, or the loop would never join it. */
 static bool interrupted(void *arg)
 {
+	struct fuse_session *se = fuse_get_session(fuse_get_context()->fuse);
+
 	(void)arg;
-	return fuse_interrupted() != 0;
+	return fuse_interrupted() != 0 || fuse_session_exited(se) != 0;
 }
 
 static struct node_ctx node_ctx(void)
@@ -382,8 +388,16 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	return fuse_get_context()->private_data;
 }
 
+/* Files still open at unmount are never released by the kernel: free them. */
+static void op_destroy(void *private_data)
+{
+	(void)private_data;
+	nodes_release_all();
+}
+
 static const struct fuse_operations operations = {
 	.init = op_init,
+	.destroy = op_destroy,
 	.getattr = op_getattr,
 	.readdir = op_readdir,
 	.open = op_open,

@@ -21,6 +21,10 @@
 /* Most tokens one document may have; bounds memory on hostile input. */
 #define JSON_MAX_TOKENS (1 << 20)
 
+/* Deepest nesting one document may have; bounds time on hostile input
+ * (responses of the API are a few levels deep). */
+#define JSON_MAX_DEPTH 128
+
 enum json_type { JSON_NONE, JSON_OBJECT, JSON_ARRAY, JSON_STRING, JSON_NUMBER, JSON_BOOL, JSON_NULL };
 
 struct json_token; /* private */
@@ -34,7 +38,8 @@ struct json_doc {
 };
 
 /* Parses exactly one JSON value (surrounded by optional whitespace).
- * Returns 0, or -EPROTO (not JSON, truncated, trailing data, too many tokens),
+ * Returns 0, or -EPROTO (not JSON, truncated, trailing data, too many tokens,
+ * nested deeper than JSON_MAX_DEPTH),
  * or -ENOMEM. On success the caller calls json_free(). */
 int json_parse(struct json_doc *doc, const char *text, size_t len);
 void json_free(struct json_doc *doc);

@@ -50,6 +50,10 @@ int nodes_read(const struct node_ctx *ctx, struct node_handle *h, char *buf, siz
 int nodes_write(const struct node_ctx *ctx, struct node_handle *h, const char *buf, size_t size, off_t off);
 void nodes_release(struct node_handle *h);
 
+/* Frees every handle still open: the kernel sends no release for files that
+ * are open when the daemon stops. Only once no request runs (at destroy). */
+void nodes_release_all(void);
+
 /* Parses a write to a trigger file: "1", with optional surrounding
  * whitespace, at offset 0. Returns 0 or -EINVAL. Pure. */
 int nodes_parse_trigger(const char *buf, size_t size, off_t off);

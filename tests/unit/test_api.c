@@ -1,0 +1,764 @@
+/* test_api.c - the Cekura endpoints against the fake transport: the exact
+ * requests made, the decoders (the stage rules of the API reference), and the
+ * words an error leaves for the agent's `error` file.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cekurafs/api.h"
+#include "cekurafs/log.h"
+#include "fake_transport.h"
+
+#define AGENTS FAKE_BASE_URL "/test_framework/v2/aiagents/"
+
+struct rig {
+	struct fake *f;
+	struct api *api;
+	struct api_error e;
+};
+
+static int setup(void **state)
+{
+	static struct rig rig;
+
+	memset(&rig, 0, sizeof(rig));
+	rig.f = fake_new();
+	rig.api = api_new(fake_transport(rig.f), FAKE_BASE_URL, FAKE_KEY, fake_policy());
+	if(!rig.api)
+		return -1;
+	*state = &rig;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct rig *rig = *state;
+
+	api_free(rig->api);
+	fake_free(rig->f);
+	return 0;
+}
+
+static int decode(const char *body, struct progress *p)
+{
+	return api_decode_progress(body, strlen(body), p);
+}
+
+/* ---- the progress decoder ---- */
+
+static void test_progress_decodes_every_field(void **state)
+{
+	const char *body = "{\"agent_id\": 42, \"status\": \"in_progress\", \"current_stage\": \"tools\", "
+			   "\"stages\": [{\"name\": \"system_prompt\", \"status\": \"completed\"}, "
+			   "{\"name\": \"tools\", \"status\": \"in_progress\"}], \"error\": null}";
+	struct progress p;
+
+	(void)state;
+	assert_int_equal(decode(body, &p), 0);
+	assert_string_equal(p.status, "in_progress");
+	assert_string_equal(p.current_stage, "tools");
+	assert_null(p.error);
+	assert_int_equal(p.nstages, 2);
+	assert_string_equal(p.stages[0].name, "system_prompt");
+	assert_string_equal(p.stages[0].state, "completed");
+	assert_null(p.stages[0].extra);
+	assert_string_equal(p.stages[1].name, "tools");
+	assert_string_equal(p.stages[1].state, "in_progress");
+	progress_free(&p);
+}
+
+static void test_stage_name_comes_from_any_of_the_documented_keys(void **state)
+{
+	static const char *const keys[] = {"name", "key", "stage", "label", "title"};
+
+	(void)state;
+	for(size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		char *body = NULL;
+		struct progress p;
+
+		assert_true(
+			asprintf(&body,
+				 "{\"status\": \"in_progress\", \"current_stage\": \"\", \"error\": null, "
+				 "\"stages\": [{\"%s\": \"tools\", \"status\": \"pending\"}]}",
+				 keys[i]) > 0);
+		assert_int_equal(decode(body, &p), 0);
+		assert_int_equal(p.nstages, 1);
+		if(!p.stages[0].name || strcmp(p.stages[0].name, "tools") != 0)
+			fail_msg("stage name from \"%s\" not taken", keys[i]);
+		assert_null(p.stages[0].extra); /* a name key is not an extra */
+		progress_free(&p);
+		free(body);
+	}
+}
+
+static void test_stage_name_is_the_first_present_in_documented_order(void **state)
+{
+	const char *body =
+		"{\"status\": \"s\", \"current_stage\": \"\", \"error\": null, \"stages\": ["
+		"{\"title\": \"t\", \"label\": \"l\", \"stage\": \"s\", \"key\": \"k\", \"name\": \"n\"},"
+		"{\"title\": \"t\", \"label\": \"l\", \"stage\": \"s\", \"key\": \"k\"},"
+		"{\"title\": \"t\", \"label\": \"l\", \"stage\": \"s\"},"
+		"{\"title\": \"t\", \"label\": \"l\"},"
+		"{\"title\": \"t\"},"
+		"{\"name\": 5, \"key\": null, \"stage\": \"from-stage\"}]}";
+	static const char *const want[] = {"n", "k", "s", "l", "t", "from-stage"};
+	struct progress p;
+
+	(void)state;
+	assert_int_equal(decode(body, &p), 0);
+	assert_int_equal(p.nstages, 6);
+	for(size_t i = 0; i < 6; i++) {
+		assert_string_equal(p.stages[i].name, want[i]);
+		assert_null(p.stages[i].extra); /* the other name keys are not extras either */
+	}
+	progress_free(&p);
+}
+
+static void test_stage_state_comes_from_status_then_state(void **state)
+{
+	const char *body = "{\"status\": \"s\", \"current_stage\": \"\", \"error\": null, \"stages\": ["
+			   "{\"name\": \"a\", \"status\": \"completed\", \"state\": \"pending\"},"
+			   "{\"name\": \"b\", \"state\": \"skipped\"},"
+			   "{\"name\": \"c\", \"status\": 3, \"state\": \"failed\"},"
+			   "{\"name\": \"d\"}]}";
+	struct progress p;
+
+	(void)state;
+	assert_int_equal(decode(body, &p), 0);
+	assert_string_equal(p.stages[0].state, "completed");
+	assert_string_equal(p.stages[1].state, "skipped");
+	assert_string_equal(p.stages[2].state, "failed");
+	assert_null(p.stages[3].state);
+	progress_free(&p);
+}
+
+static void test_other_stage_keys_are_kept_for_display(void **state)
+{
+	const char *body =
+		"{\"status\": \"failed\", \"current_stage\": \"tools\", \"error\": \"x\", \"stages\": ["
+		"{\"name\": \"tools\", \"status\": \"failed\", \"error\": \"Bad key\", \"count\": 3, "
+		"\"nested\": {\"message\": \"no\"}, \"message\": \"caf\\u00e9\", \"ok\": true},"
+		"{}]}";
+	struct progress p;
+
+	(void)state;
+	assert_int_equal(decode(body, &p), 0);
+	assert_int_equal(p.nstages, 2);
+	assert_string_equal(p.stages[0].extra, "error=Bad key message=caf\xc3\xa9");
+	assert_null(p.stages[1].name);
+	assert_null(p.stages[1].state);
+	assert_null(p.stages[1].extra);
+	progress_free(&p);
+}
+
+static void test_null_or_missing_error_and_current_stage_are_accepted(void **state)
+{
+	struct progress p;
+
+	(void)state;
+	assert_int_equal(decode("{\"status\": \"queued\", \"current_stage\": null, \"error\": null, "
+				"\"stages\": []}",
+				&p),
+			 0);
+	assert_string_equal(p.current_stage, "");
+	assert_null(p.error);
+	assert_int_equal(p.nstages, 0);
+	progress_free(&p);
+	assert_int_equal(decode("{\"status\": \"queued\", \"stages\": []}", &p), 0);
+	assert_string_equal(p.current_stage, "");
+	assert_null(p.error);
+	progress_free(&p);
+	assert_int_equal(decode("{\"status\": \"failed\", \"current_stage\": \"\", \"error\": \"boom\", "
+				"\"stages\": [], \"agent_id\": 1, \"unknown\": {\"a\": [1]}}",
+				&p),
+			 0);
+	assert_string_equal(p.error, "boom");
+	progress_free(&p);
+}
+
+static void test_progress_of_the_wrong_shape_is_eproto(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"not json",
+		"[]",
+		"\"in_progress\"",
+		"{\"stages\": []}",
+		"{\"status\": \"s\"}",
+		"{\"status\": 1, \"stages\": []}",
+		"{\"status\": null, \"stages\": []}",
+		"{\"status\": \"s\", \"stages\": {}}",
+		"{\"status\": \"s\", \"stages\": \"none\"}",
+		"{\"status\": \"s\", \"stages\": null}",
+		"{\"status\": \"s\", \"stages\": [], \"current_stage\": 5}",
+		"{\"status\": \"s\", \"stages\": [], \"current_stage\": []}",
+		"{\"status\": \"s\", \"stages\": [], \"error\": 5}",
+		"{\"status\": \"s\", \"stages\": [], \"error\": {\"msg\": \"x\"}}",
+		"{\"status\": \"s\", \"stages\": [\"tools\"]}",
+		"{\"status\": \"s\", \"stages\": [{\"name\": \"a\"}, 1]}",
+		"{\"status\": \"s\", \"stages\": [[]]}",
+		"{\"status\": \"s\", \"stages\": []",
+		"{\"status\": \"s\", \"stages\": []} {}",
+	};
+
+	(void)state;
+	for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct progress p;
+		int rc = decode(bad[i], &p);
+
+		if(rc != -EPROTO)
+			fail_msg("decoding %s gave %d", bad[i], rc);
+		assert_null(p.status);
+		assert_null(p.stages);
+	}
+}
+
+/* ---- the other decoders ---- */
+
+static void test_auto_fetch_decoder_takes_a_valid_progress_id(void **state)
+{
+	const char *body = "{\"progress_id\": \"6f1c0e7a-0b7d-4c41-9a59-3f2d1e0c9b8a\"}";
+	char *id = NULL;
+
+	(void)state;
+	assert_int_equal(api_decode_auto_fetch(body, strlen(body), &id), 0);
+	assert_string_equal(id, "6f1c0e7a-0b7d-4c41-9a59-3f2d1e0c9b8a");
+	free(id);
+}
+
+static void test_auto_fetch_decoder_rejects_unusable_ids(void **state)
+{
+	static const char *const bad[] = {
+		"{\"progress_id\": \"\"}",
+		"{\"progress_id\": \"a b\"}",
+		"{\"progress_id\": \"a/../b\"}",
+		"{\"progress_id\": \"a&x=1\"}",
+		"{\"progress_id\": \"a\\nb\"}",
+		"{\"progress_id\": 42}",
+		"{\"progress_id\": null}",
+		"{\"id\": \"p\"}",
+		"[\"p\"]",
+		"{\"progress_id\": \"caf\\u00e9\"}",
+		"not json",
+		"",
+	};
+
+	(void)state;
+	for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *id = (char *)"untouched";
+
+		if(api_decode_auto_fetch(bad[i], strlen(bad[i]), &id) != -EPROTO)
+			fail_msg("accepted %s", bad[i]);
+		assert_null(id);
+	}
+}
+
+static void test_agent_page_decoder_appends_ids_and_returns_next(void **state)
+{
+	const char *p1 =
+		"{\"count\": 3, \"next\": \"" AGENTS "short_list/?page=2\", \"previous\": null, "
+		"\"results\": [{\"id\": 5, \"agent_name\": \"a\"}, {\"agent_name\": \"b\", \"id\": 3}]}";
+	const char *p2 = "{\"count\": 3, \"next\": null, \"results\": [{\"id\": 9}]}";
+	uint64_t *ids = NULL;
+	size_t n = 0, cap = 0;
+	char *next = NULL;
+
+	(void)state;
+	assert_int_equal(api_decode_agent_page(p1, strlen(p1), &ids, &n, &cap, &next), 0);
+	assert_string_equal(next, AGENTS "short_list/?page=2");
+	free(next);
+	assert_int_equal(api_decode_agent_page(p2, strlen(p2), &ids, &n, &cap, &next), 0);
+	assert_null(next);
+	assert_int_equal(n, 3);
+	assert_int_equal(ids[0], 5);
+	assert_int_equal(ids[1], 3);
+	assert_int_equal(ids[2], 9);
+	free(ids);
+}
+
+static void test_agent_page_decoder_rejects_bad_pages(void **state)
+{
+	static const char *const bad[] = {
+		"{}",
+		"{\"results\": {}}",
+		"{\"results\": [{\"name\": \"no id\"}]}",
+		"{\"results\": [{\"id\": \"5\"}]}",
+		"{\"results\": [{\"id\": 0}]}",
+		"{\"results\": [{\"id\": -3}]}",
+		"{\"results\": [{\"id\": 1.5}]}",
+		"{\"results\": [5]}",
+		"{\"results\": [], \"next\": 2}",
+		"{\"results\": [], \"next\": {}}",
+		"[]",
+		"",
+	};
+
+	(void)state;
+	for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint64_t *ids = NULL;
+		size_t n = 0, cap = 0;
+		char *next = NULL;
+
+		if(api_decode_agent_page(bad[i], strlen(bad[i]), &ids, &n, &cap, &next) != -EPROTO)
+			fail_msg("accepted %s", bad[i]);
+		assert_null(next);
+		free(ids);
+	}
+}
+
+static void assert_detail(const char *body, const char *want)
+{
+	char buf[400];
+
+	memset(buf, 'x', sizeof(buf));
+	api_decode_detail(body, body ? strlen(body) : 0, buf, sizeof(buf));
+	assert_string_equal(buf, want);
+}
+
+static void test_detail_is_taken_word_for_word(void **state)
+{
+	(void)state;
+	assert_detail("{\"detail\": \"Agent has no provider configured\"}",
+		      "Agent has no provider configured");
+	assert_detail("{\"detail\": \"Quote \\\"x\\\" and caf\\u00e9\"}", "Quote \"x\" and caf\xc3\xa9");
+	assert_detail("{\"detail\": \"two\\nlines\"}", "two lines");
+	assert_detail("{\"detail\": \"\"}", "");
+}
+
+static void test_field_errors_read_field_colon_message(void **state)
+{
+	(void)state;
+	assert_detail("{\"progress_id\": [\"This field is required.\"]}",
+		      "progress_id: This field is required.");
+	assert_detail("{\"provider\": [\"first\", \"second\"], \"other\": [\"x\"]}", "provider: first");
+	assert_detail("{\"provider\": \"not a list\"}", "provider: not a list");
+	assert_detail("{\"non_field_errors\": [\"Bad\\ncombination\"]}", "non_field_errors: Bad combination");
+}
+
+static void test_bodies_without_detail_say_so(void **state)
+{
+	(void)state;
+	assert_detail("", "(no detail)");
+	assert_detail(NULL, "(no detail)");
+	assert_detail("<html>502 Bad Gateway</html>", "(no detail)");
+	assert_detail("{}", "(no detail)");
+	assert_detail("[\"x\"]", "(no detail)");
+	assert_detail("{\"provider\": []}", "(no detail)");
+	assert_detail("{\"provider\": [5]}", "(no detail)");
+	assert_detail("{\"detail\": {\"x\": 1}}", "(no detail)");
+}
+
+static void test_a_long_detail_is_cut_to_the_buffer(void **state)
+{
+	char body[2000], buf[32];
+
+	(void)state;
+	snprintf(body, sizeof(body), "{\"detail\": \"%0900d\"}", 7);
+	api_decode_detail(body, strlen(body), buf, sizeof(buf));
+	assert_int_equal(strlen(buf), sizeof(buf) - 1);
+}
+
+/* ---- calls ---- */
+
+static void test_auto_fetch_posts_and_returns_the_progress_id(void **state)
+{
+	struct rig *rig = *state;
+	char *id = NULL;
+	const struct fake_request *req;
+
+	fake_expect(rig->f, "POST", "/42/auto-fetch/", HTTP_DONE, 202, "{\"progress_id\": \"p-1\"}");
+	assert_int_equal(api_auto_fetch(rig->api, NULL, 42, &id, &rig->e), 0);
+	assert_string_equal(id, "p-1");
+	free(id);
+	assert_int_equal(fake_nrequests(rig->f), 1);
+	req = fake_request(rig->f, 0);
+	assert_string_equal(req->method, "POST");
+	assert_string_equal(req->url, AGENTS "42/auto-fetch/");
+	assert_string_equal(req->key, FAKE_KEY);
+}
+
+static void test_a_refused_auto_fetch_keeps_the_detail_word_for_word(void **state)
+{
+	struct rig *rig = *state;
+	char *id = (char *)"untouched";
+
+	fake_expect(rig->f, "POST", "/42/auto-fetch/", HTTP_DONE, 400,
+		    "{\"detail\": \"Agent has no provider configured\"}");
+	assert_int_equal(api_auto_fetch(rig->api, NULL, 42, &id, &rig->e), -EREMOTEIO);
+	assert_null(id);
+	assert_int_equal(rig->e.err, EREMOTEIO);
+	assert_int_equal(rig->e.status, 400);
+	assert_string_equal(rig->e.msg, "HTTP 400: Agent has no provider configured");
+	assert_int_equal(fake_count(rig->f, "POST", "/auto-fetch/"), 1);
+}
+
+static void test_a_field_error_body_becomes_field_colon_message(void **state)
+{
+	struct rig *rig = *state;
+	char *id = NULL;
+
+	fake_expect(rig->f, "POST", "/7/auto-fetch/", HTTP_DONE, 400,
+		    "{\"provider\": [\"No credentials stored for this provider.\"]}");
+	assert_int_equal(api_auto_fetch(rig->api, NULL, 7, &id, &rig->e), -EREMOTEIO);
+	assert_string_equal(rig->e.msg, "HTTP 400: provider: No credentials stored for this provider.");
+}
+
+static void test_an_unusable_progress_id_is_eproto(void **state)
+{
+	struct rig *rig = *state;
+	char *id = (char *)"untouched";
+
+	fake_expect(rig->f, "POST", "/42/auto-fetch/", HTTP_DONE, 202, "{\"progress_id\": \"../../etc\"}");
+	assert_int_equal(api_auto_fetch(rig->api, NULL, 42, &id, &rig->e), -EPROTO);
+	assert_null(id);
+	assert_int_equal(rig->e.err, EPROTO);
+	assert_string_equal(rig->e.msg, "malformed response: no usable \"progress_id\" string");
+	fake_expect(rig->f, "POST", "/42/auto-fetch/", HTTP_DONE, 202, "<html>accepted</html>");
+	assert_int_equal(api_auto_fetch(rig->api, NULL, 42, &id, &rig->e), -EPROTO);
+	assert_string_equal(rig->e.msg, "malformed response: not JSON (21 bytes)");
+}
+
+static void test_a_post_is_sent_once_even_when_it_fails(void **state)
+{
+	struct rig *rig = *state;
+	char *id = NULL;
+
+	fake_default(rig->f, "POST", "/auto-fetch/", HTTP_DONE, 503, "{\"detail\": \"down\"}");
+	assert_int_equal(api_auto_fetch(rig->api, NULL, 42, &id, &rig->e), -EIO);
+	assert_string_equal(rig->e.msg, "HTTP 503: down");
+	assert_int_equal(fake_count(rig->f, "POST", NULL), 1);
+}
+
+static void test_progress_gets_the_id_in_the_query_and_keeps_the_raw_body(void **state)
+{
+	struct rig *rig = *state;
+	const char *body = "{\"agent_id\": 42, \"status\": \"completed\", \"current_stage\": \"\", "
+			   "\"stages\": [{\"key\": \"tools\", \"state\": \"completed\"}], \"error\": null}";
+	struct progress p;
+	char *raw = NULL;
+
+	fake_expect(rig->f, "GET", "/42/auto-fetch-progress/?progress_id=p-1$", HTTP_DONE, 200, body);
+	assert_int_equal(api_progress(rig->api, NULL, 42, "p-1", &p, &raw, &rig->e), 0);
+	assert_string_equal(raw, body);
+	assert_string_equal(p.status, "completed");
+	assert_string_equal(p.stages[0].name, "tools");
+	assert_string_equal(p.stages[0].state, "completed");
+	assert_string_equal(fake_request(rig->f, 0)->url, AGENTS "42/auto-fetch-progress/?progress_id=p-1");
+	progress_free(&p);
+	free(raw);
+}
+
+static void test_progress_with_an_invalid_id_sends_nothing(void **state)
+{
+	struct rig *rig = *state;
+	struct progress p;
+	char *raw = NULL;
+
+	assert_int_equal(api_progress(rig->api, NULL, 42, "a&b", &p, &raw, &rig->e), -EINVAL);
+	assert_int_equal(api_progress(rig->api, NULL, 42, "", &p, &raw, &rig->e), -EINVAL);
+	assert_int_equal(api_progress(rig->api, NULL, 42, NULL, &p, &raw, &rig->e), -EINVAL);
+	assert_null(raw);
+	assert_int_equal(fake_nrequests(rig->f), 0);
+}
+
+static void test_an_unknown_progress_id_is_eremoteio_with_the_detail(void **state)
+{
+	struct rig *rig = *state;
+	struct progress p;
+	char *raw = NULL;
+
+	fake_expect(rig->f, "GET", "/auto-fetch-progress/", HTTP_DONE, 400,
+		    "{\"detail\": \"Invalid progress_id\"}");
+	assert_int_equal(api_progress(rig->api, NULL, 42, "gone", &p, &raw, &rig->e), -EREMOTEIO);
+	assert_string_equal(rig->e.msg, "HTTP 400: Invalid progress_id");
+	assert_null(raw);
+	assert_null(p.status);
+	assert_int_equal(fake_nrequests(rig->f), 1); /* a 400 is not retried */
+}
+
+static void test_a_progress_body_of_the_wrong_shape_is_eproto(void **state)
+{
+	struct rig *rig = *state;
+	struct progress p;
+	char *raw = NULL;
+
+	fake_expect(rig->f, "GET", "/auto-fetch-progress/", HTTP_DONE, 200,
+		    "{\"status\": 3, \"stages\": []}");
+	assert_int_equal(api_progress(rig->api, NULL, 42, "p", &p, &raw, &rig->e), -EPROTO);
+	assert_string_equal(
+		rig->e.msg,
+		"malformed response: not a progress object (status, current_stage, stages, error)");
+	assert_null(raw);
+	fake_expect_raw(rig->f, "GET", "/auto-fetch-progress/", HTTP_DONE, 200, "{\"status\"\0", 10);
+	assert_int_equal(api_progress(rig->api, NULL, 42, "p", &p, &raw, &rig->e), -EPROTO);
+	assert_string_equal(rig->e.msg, "malformed response: not JSON (10 bytes)");
+}
+
+static void test_listing_follows_next_over_every_page_and_sorts(void **state)
+{
+	struct rig *rig = *state;
+	uint64_t *ids = NULL;
+	size_t n = 0;
+
+	fake_expect(rig->f, "GET", "short_list/?page_size=100$", HTTP_DONE, 200,
+		    "{\"count\": 6, \"next\": \"" AGENTS "short_list/?page=2&page_size=100\", "
+		    "\"results\": [{\"id\": 40}, {\"id\": 3}]}");
+	fake_expect(rig->f, "GET", "page=2&", HTTP_DONE, 200,
+		    "{\"count\": 6, \"next\": \"" AGENTS "short_list/?page=3&page_size=100\", "
+		    "\"results\": [{\"id\": 9223372036854775807}, {\"id\": 1}]}");
+	fake_expect(rig->f, "GET", "page=3&", HTTP_DONE, 200,
+		    "{\"count\": 6, \"next\": null, \"results\": [{\"id\": 17}, {\"id\": 2}]}");
+	assert_int_equal(api_list_agents(rig->api, NULL, &ids, &n, &rig->e), 0);
+	assert_int_equal(n, 6);
+	assert_int_equal(ids[0], 1);
+	assert_int_equal(ids[1], 2);
+	assert_int_equal(ids[2], 3);
+	assert_int_equal(ids[3], 17);
+	assert_int_equal(ids[4], 40);
+	assert_true(ids[5] == (uint64_t)INT64_MAX);
+	free(ids);
+	assert_int_equal(fake_nrequests(rig->f), 3);
+	assert_string_equal(fake_request(rig->f, 0)->url, AGENTS "short_list/?page_size=100");
+	assert_string_equal(fake_request(rig->f, 1)->url, AGENTS "short_list/?page=2&page_size=100");
+	assert_int_equal(fake_pending(rig->f), 0);
+}
+
+static void test_an_empty_listing_is_no_agents(void **state)
+{
+	struct rig *rig = *state;
+	uint64_t *ids = NULL;
+	size_t n = 99;
+
+	fake_expect(rig->f, "GET", "short_list/", HTTP_DONE, 200,
+		    "{\"count\": 0, \"next\": null, \"results\": []}");
+	assert_int_equal(api_list_agents(rig->api, NULL, &ids, &n, &rig->e), 0);
+	assert_int_equal(n, 0);
+	assert_non_null(ids); /* an empty array, not "no listing" */
+	free(ids);
+}
+
+static void test_next_pointing_elsewhere_is_refused_and_gets_no_key(void **state)
+{
+	static const char *const away[] = {
+		"https://evil.example/test_framework/v2/aiagents/short_list/?page=2",
+		"https://api.test.evil.example/test_framework/v2/aiagents/short_list/?page=2",
+		"https://api.test@evil.example/test_framework/v2/aiagents/short_list/?page=2",
+		"https://api.test:8443/test_framework/v2/aiagents/short_list/?page=2",
+		"http://api.test/test_framework/v2/aiagents/short_list/?page=2",
+		"/test_framework/v2/aiagents/short_list/?page=2",
+		"https://api.test",
+	};
+	struct rig *rig = *state;
+
+	for(size_t i = 0; i < sizeof(away) / sizeof(away[0]); i++) {
+		uint64_t sentinel = 0, *ids = &sentinel;
+		size_t n = 99;
+		char *page = NULL;
+
+		assert_true(asprintf(&page, "{\"next\": \"%s\", \"results\": [{\"id\": 1}]}", away[i]) > 0);
+		fake_expect(rig->f, "GET", "short_list/?page_size=100", HTTP_DONE, 200, page);
+		fake_default(rig->f, NULL, "page=2", HTTP_DONE, 200, "{\"next\": null, \"results\": []}");
+		if(api_list_agents(rig->api, NULL, &ids, &n, &rig->e) != -EPROTO)
+			fail_msg("followed %s", away[i]);
+		assert_null(ids);
+		assert_int_equal(n, 0);
+		assert_string_equal(rig->e.msg, "malformed response: `next` points away from api_url");
+		free(page);
+	}
+	/* only the first pages were asked for: nothing went elsewhere, with or without the key */
+	assert_int_equal(fake_nrequests(rig->f), sizeof(away) / sizeof(away[0]));
+	assert_int_equal(fake_count(rig->f, NULL, "page=2"), 0);
+	assert_int_equal(fake_count(rig->f, NULL, "evil"), 0);
+}
+
+static void test_a_failing_page_fails_the_listing(void **state)
+{
+	struct rig *rig = *state;
+	uint64_t *ids = NULL;
+	size_t n = 99;
+
+	fake_expect(rig->f, "GET", "short_list/?page_size=100", HTTP_DONE, 200,
+		    "{\"next\": \"" AGENTS "short_list/?page=2\", \"results\": [{\"id\": 1}]}");
+	fake_default(rig->f, "GET", "page=2", HTTP_DONE, 503, NULL);
+	assert_int_equal(api_list_agents(rig->api, NULL, &ids, &n, &rig->e), -EIO);
+	assert_null(ids);
+	assert_int_equal(n, 0);
+	assert_string_equal(rig->e.msg, "HTTP 503: (no detail)");
+	fake_expect(rig->f, "GET", "short_list/?page_size=100", HTTP_DONE, 200,
+		    "{\"results\": [{\"id\": \"1\"}]}");
+	assert_int_equal(api_list_agents(rig->api, NULL, &ids, &n, &rig->e), -EPROTO);
+	assert_null(ids);
+}
+
+static void test_get_agent_maps_404_to_enoent(void **state)
+{
+	struct rig *rig = *state;
+
+	fake_expect(rig->f, "GET", "/aiagents/42/$", HTTP_DONE, 200, "{\"id\": 42}");
+	fake_expect(rig->f, "GET", "/aiagents/43/$", HTTP_DONE, 404, "{\"detail\": \"Not found.\"}");
+	fake_expect(rig->f, "GET", "/aiagents/44/$", HTTP_DONE, 403, "{\"detail\": \"Forbidden\"}");
+	assert_int_equal(api_get_agent(rig->api, NULL, 42, &rig->e), 0);
+	assert_int_equal(api_get_agent(rig->api, NULL, 43, &rig->e), -ENOENT);
+	assert_string_equal(rig->e.msg, "HTTP 404: Not found.");
+	assert_int_equal(api_get_agent(rig->api, NULL, 44, &rig->e), -EACCES);
+	assert_string_equal(fake_request(rig->f, 0)->url, AGENTS "42/");
+	assert_int_equal(fake_nrequests(rig->f), 3);
+}
+
+static void test_check_asks_for_one_agent_and_reports_a_rejected_key(void **state)
+{
+	struct rig *rig = *state;
+
+	fake_expect(rig->f, "GET", "short_list/?page_size=1$", HTTP_DONE, 401,
+		    "{\"detail\": \"Invalid API key\"}");
+	assert_int_equal(api_check(rig->api, &rig->e), -EACCES);
+	assert_string_equal(rig->e.msg, "HTTP 401: Invalid API key");
+	fake_expect(rig->f, "GET", "short_list/?page_size=1$", HTTP_DONE, 200, "{\"results\": []}");
+	assert_int_equal(api_check(rig->api, &rig->e), 0);
+}
+
+static void test_transport_failures_are_described_with_the_budget(void **state)
+{
+	struct http_policy policy = *fake_policy();
+	struct fake *f = fake_new();
+	struct api *api;
+	struct api_error e;
+
+	(void)state;
+	policy.timeout = 0.1;
+	api = api_new(fake_transport(f), FAKE_BASE_URL, FAKE_KEY, &policy);
+	assert_non_null(api);
+	assert_true(api_timeout(api) == 0.1);
+	fake_expect(f, "GET", "/aiagents/1/", HTTP_DONE, 200, "{}")->delay = 5;
+	assert_int_equal(api_get_agent(api, NULL, 1, &e), -ETIMEDOUT);
+	assert_string_equal(e.msg, "timed out after 0.1 s");
+	assert_int_equal(e.status, 0);
+	fake_default(f, "GET", "/aiagents/2/", HTTP_REFUSED, 0, NULL);
+	assert_int_equal(api_get_agent(api, NULL, 2, &e), -ECONNREFUSED);
+	assert_string_equal(e.msg, "cannot connect to the API: connection refused");
+	api_free(api);
+	fake_free(f);
+}
+
+static void test_the_key_is_sent_on_every_request_and_nowhere_else(void **state)
+{
+	struct rig *rig = *state;
+	uint64_t *ids = NULL;
+	size_t n = 0;
+	char *id = NULL, *raw = NULL;
+	struct progress p;
+
+	fake_expect(rig->f, "GET", "short_list/", HTTP_DONE, 200,
+		    "{\"next\": \"" AGENTS "short_list/?page=2\", \"results\": [{\"id\": 1}]}");
+	fake_expect(rig->f, "GET", "page=2", HTTP_DONE, 200, "{\"next\": null, \"results\": []}");
+	fake_expect(rig->f, "GET", "/aiagents/1/$", HTTP_DONE, 503, NULL);
+	fake_expect(rig->f, "GET", "/aiagents/1/$", HTTP_DONE, 200, "{}");
+	fake_expect(rig->f, "POST", "/1/auto-fetch/", HTTP_DONE, 400, "{\"detail\": \"no\"}");
+	fake_expect(rig->f, "GET", "progress_id=p", HTTP_DONE, 200,
+		    "{\"status\": \"queued\", \"stages\": []}");
+	assert_int_equal(api_list_agents(rig->api, NULL, &ids, &n, &rig->e), 0);
+	free(ids);
+	assert_int_equal(api_get_agent(rig->api, NULL, 1, &rig->e), 0);
+	assert_int_equal(api_auto_fetch(rig->api, NULL, 1, &id, &rig->e), -EREMOTEIO);
+	assert_null(strstr(rig->e.msg, FAKE_KEY));
+	assert_int_equal(api_progress(rig->api, NULL, 1, "p", &p, &raw, &rig->e), 0);
+	progress_free(&p);
+	free(raw);
+	assert_int_equal(fake_nrequests(rig->f), 6);
+	for(size_t i = 0; i < fake_nrequests(rig->f); i++) {
+		const struct fake_request *req = fake_request(rig->f, i);
+
+		assert_non_null(req->key);
+		assert_string_equal(req->key, FAKE_KEY);
+		assert_null(strstr(req->url, FAKE_KEY));
+	}
+}
+
+static void test_base_url_trailing_slashes_are_dropped(void **state)
+{
+	struct fake *f = fake_new();
+	struct api *api = api_new(fake_transport(f), FAKE_BASE_URL "//", FAKE_KEY, fake_policy());
+	struct api_error e;
+
+	(void)state;
+	fake_expect(f, "GET", "/aiagents/5/", HTTP_DONE, 200, "{}");
+	assert_int_equal(api_get_agent(api, NULL, 5, &e), 0);
+	assert_string_equal(fake_request(f, 0)->url, AGENTS "5/");
+	api_free(api);
+	fake_free(f);
+}
+
+static void test_api_free_destroys_the_transport(void **state)
+{
+	struct fake *f = fake_new();
+	struct api *api = api_new(fake_transport(f), FAKE_BASE_URL, FAKE_KEY, fake_policy());
+
+	(void)state;
+	assert_false(fake_destroyed(f));
+	api_free(api);
+	assert_true(fake_destroyed(f));
+	fake_free(f);
+	api_free(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_progress_decodes_every_field),
+		cmocka_unit_test(test_stage_name_comes_from_any_of_the_documented_keys),
+		cmocka_unit_test(test_stage_name_is_the_first_present_in_documented_order),
+		cmocka_unit_test(test_stage_state_comes_from_status_then_state),
+		cmocka_unit_test(test_other_stage_keys_are_kept_for_display),
+		cmocka_unit_test(test_null_or_missing_error_and_current_stage_are_accepted),
+		cmocka_unit_test(test_progress_of_the_wrong_shape_is_eproto),
+		cmocka_unit_test(test_auto_fetch_decoder_takes_a_valid_progress_id),
+		cmocka_unit_test(test_auto_fetch_decoder_rejects_unusable_ids),
+		cmocka_unit_test(test_agent_page_decoder_appends_ids_and_returns_next),
+		cmocka_unit_test(test_agent_page_decoder_rejects_bad_pages),
+		cmocka_unit_test(test_detail_is_taken_word_for_word),
+		cmocka_unit_test(test_field_errors_read_field_colon_message),
+		cmocka_unit_test(test_bodies_without_detail_say_so),
+		cmocka_unit_test(test_a_long_detail_is_cut_to_the_buffer),
+		cmocka_unit_test_setup_teardown(test_auto_fetch_posts_and_returns_the_progress_id, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_a_refused_auto_fetch_keeps_the_detail_word_for_word,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_field_error_body_becomes_field_colon_message, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_an_unusable_progress_id_is_eproto, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_post_is_sent_once_even_when_it_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_progress_gets_the_id_in_the_query_and_keeps_the_raw_body,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_progress_with_an_invalid_id_sends_nothing, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_an_unknown_progress_id_is_eremoteio_with_the_detail,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_progress_body_of_the_wrong_shape_is_eproto, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_listing_follows_next_over_every_page_and_sorts, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_an_empty_listing_is_no_agents, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_next_pointing_elsewhere_is_refused_and_gets_no_key,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_failing_page_fails_the_listing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_get_agent_maps_404_to_enoent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_asks_for_one_agent_and_reports_a_rejected_key,
+						setup, teardown),
+		cmocka_unit_test(test_transport_failures_are_described_with_the_budget),
+		cmocka_unit_test_setup_teardown(test_the_key_is_sent_on_every_request_and_nowhere_else, setup,
+						teardown),
+		cmocka_unit_test(test_base_url_trailing_slashes_are_dropped),
+		cmocka_unit_test(test_api_free_destroys_the_transport),
+	};
+
+	log_init(LOGL_ERROR, false);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

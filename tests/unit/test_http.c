@@ -1,0 +1,523 @@
+/* test_http.c - the call policy every API request goes through (http_send):
+ * which failures are retried and how often, Retry-After as a floor, the time
+ * budget, the offline fast-fail, and cancellation of a backoff.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cekurafs/http.h"
+#include "fake_transport.h"
+
+#define URL FAKE_BASE_URL "/test_framework/v2/aiagents/42/"
+
+static int offline_changes, online_changes;
+static char last_why[64];
+
+static void on_change(bool offline, const char *why)
+{
+	if(offline)
+		offline_changes++;
+	else
+		online_changes++;
+	snprintf(last_why, sizeof(last_why), "%s", why);
+}
+
+struct rig {
+	struct fake *f;
+	struct http_policy policy;
+	struct http_health health;
+	struct http_request req;
+	struct http_response resp;
+};
+
+static int setup(void **state)
+{
+	static struct rig rig;
+
+	memset(&rig, 0, sizeof(rig));
+	rig.f = fake_new();
+	rig.policy = *fake_policy();
+	atomic_init(&rig.health.offline, false);
+	rig.health.on_change = on_change;
+	rig.req.method = "GET";
+	rig.req.url = URL;
+	rig.req.key = FAKE_KEY;
+	offline_changes = online_changes = 0;
+	last_why[0] = '\0';
+	*state = &rig;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct rig *rig = *state;
+
+	http_response_free(&rig->resp);
+	fake_free(rig->f);
+	return 0;
+}
+
+static void send_call(struct rig *rig, bool idempotent)
+{
+	http_response_free(&rig->resp);
+	http_send(fake_transport(rig->f), &rig->policy, &rig->health, &rig->req, idempotent, &rig->resp);
+}
+
+static void test_a_get_is_retried_on_503_until_it_succeeds(void **state)
+{
+	struct rig *rig = *state;
+
+	fake_expect(rig->f, "GET", URL "$", HTTP_DONE, 503, "busy");
+	fake_expect(rig->f, "GET", URL "$", HTTP_DONE, 503, "busy");
+	fake_expect(rig->f, "GET", URL "$", HTTP_DONE, 200, "{\"id\": 42}");
+	send_call(rig, true);
+	assert_int_equal(rig->resp.outcome, HTTP_DONE);
+	assert_int_equal(rig->resp.status, 200);
+	assert_string_equal(rig->resp.body, "{\"id\": 42}");
+	assert_int_equal(rig->resp.len, 10);
+	assert_int_equal(fake_nrequests(rig->f), 3);
+	assert_int_equal(fake_pending(rig->f), 0);
+	assert_true(rig->resp.elapsed >= 0 && rig->resp.elapsed < 1.0);
+}
+
+static void test_a_get_gives_up_after_max_retries_with_the_last_status(void **state)
+{
+	struct rig *rig = *state;
+
+	fake_expect(rig->f, "GET", URL, HTTP_DONE, 503, NULL);
+	fake_expect(rig->f, "GET", URL, HTTP_DONE, 500, NULL);
+	fake_expect(rig->f, "GET", URL, HTTP_DONE, 503, NULL);
+	fake_expect(rig->f, "GET", URL, HTTP_DONE, 502, "{\"detail\": \"bad gateway\"}");
+	fake_expect(rig->f, "GET", URL, HTTP_DONE, 200, NULL); /* never reached */
+	send_call(rig, true);
+	assert_int_equal(rig->resp.outcome, HTTP_DONE);
+	assert_int_equal(rig->resp.status, 502);
+	assert_string_equal(rig->resp.body, "{\"detail\": \"bad gateway\"}");
+	assert_int_equal(fake_nrequests(rig->f), 1 + 3);
+	assert_int_equal(fake_pending(rig->f), 1);
+}
+
+static void test_max_retries_zero_makes_one_attempt(void **state)
+{
+	struct rig *rig = *state;
+
+	rig->policy.max_retries = 0;
+	fake_default(rig->f, "GET", URL, HTTP_DONE, 503, NULL);
+	send_call(rig, true);
+	assert_int_equal(rig->resp.status, 503);
+	assert_int_equal(fake_nrequests(rig->f), 1);
+}
+
+static void test_a_get_is_retried_after_connection_failures(void **state)
+{
+	struct rig *rig = *state;
+
+	fake_expect(rig->f, "GET", URL, HTTP_RESET, 0, NULL);
+	fake_expect(rig->f, "GET", URL, HTTP_BAD_RESPONSE, 0, NULL);
+	fake_expect(rig->f, "GET", URL, HTTP_DONE, 200, "{}");
+	send_call(rig, true);
+	assert_int_equal(rig->resp.outcome, HTTP_DONE);
+	assert_int_equal(rig->resp.status, 200);
+	assert_int_equal(fake_nrequests(rig->f), 3);
+}
+
+static void test_answers_that_will_not_change_are_not_retried(void **state)
+{
+	static const long statuses[] = {200, 202, 400, 401, 403, 404, 409};
+	struct rig *rig = *state;
+
+	for(size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+		size_t before = fake_nrequests(rig->f);
+
+		fake_expect(rig->f, "GET", URL, HTTP_DONE, statuses[i], "{}");
+		send_call(rig, true);
+		assert_int_equal(rig->resp.status, statuses[i]);
+		assert_int_equal(fake_nrequests(rig->f), before + 1);
+	}
+	fake_expect(rig->f, "GET", URL, HTTP_TOO_LARGE, 0, NULL);
+	send_call(rig, true);
+	assert_int_equal(rig->resp.outcome, HTTP_TOO_LARGE);
+	assert_int_equal(fake_pending(rig->f), 0);
+	assert_int_equal(fake_nrequests(rig->f), 8);
+}
+
+static void test_429_honours_retry_after_as_a_floor(void **state)
+{
+	struct rig *rig = *state;
+	double start;
+
+	fake_expect(rig->f, "GET", URL, HTTP_DONE, 429, "{\"detail\": \"slow down\"}")->retry_after = 0.05;
+	fake_expect(rig->f, "GET", URL, HTTP_DONE, 200, "{}");
+	start = fake_now();
+	send_call(rig, true);
+	assert_int_equal(rig->resp.status, 200);
+	assert_int_equal(fake_nrequests(rig->f), 2);
+	/* the backoff alone would be at most 1 ms */
+	assert_true(fake_request(rig->f, 1)->at - fake_request(rig->f, 0)->at >= 0.05);
+	assert_true(fake_now() - start >= 0.05);
+	assert_true(rig->resp.elapsed >= 0.05);
+}
+
+static void test_429_without_retry_after_uses_the_backoff(void **state)
+{
+	struct rig *rig = *state;
+
+	fake_expect(rig->f, "GET", URL, HTTP_DONE, 429, NULL);
+	fake_expect(rig->f, "GET", URL, HTTP_DONE, 429, NULL);
+	fake_expect(rig->f, "GET", URL, HTTP_DONE, 429, NULL);
+	fake_expect(rig->f, "GET", URL, HTTP_DONE, 429, "{\"detail\": \"still slow\"}");
+	send_call(rig, true);
+	assert_int_equal(rig->resp.status, 429);
+	assert_int_equal(fake_nrequests(rig->f), 4);
+	assert_true(rig->resp.elapsed < 0.5);
+}
+
+static void test_a_post_is_not_retried_after_a_reset(void **state)
+{
+	struct rig *rig = *state;
+
+	rig->req.method = "POST";
+	fake_expect(rig->f, "POST", URL, HTTP_RESET, 0, NULL);
+	fake_expect(rig->f, "POST", URL, HTTP_DONE, 202, "{}");
+	send_call(rig, false);
+	assert_int_equal(rig->resp.outcome, HTTP_RESET);
+	assert_int_equal(fake_count(rig->f, "POST", URL), 1);
+}
+
+static void test_a_post_is_not_retried_after_5xx_429_or_a_timeout(void **state)
+{
+	struct rig *rig = *state;
+
+	rig->req.method = "POST";
+	fake_expect(rig->f, "POST", URL, HTTP_DONE, 503, NULL);
+	send_call(rig, false);
+	assert_int_equal(rig->resp.status, 503);
+	fake_expect(rig->f, "POST", URL, HTTP_DONE, 429, NULL)->retry_after = 0;
+	send_call(rig, false);
+	assert_int_equal(rig->resp.status, 429);
+	fake_expect(rig->f, "POST", URL, HTTP_TIMEOUT, 0, NULL);
+	send_call(rig, false);
+	assert_int_equal(rig->resp.outcome, HTTP_TIMEOUT);
+	fake_expect(rig->f, "POST", URL, HTTP_BAD_RESPONSE, 0, NULL);
+	send_call(rig, false);
+	assert_int_equal(rig->resp.outcome, HTTP_BAD_RESPONSE);
+	assert_int_equal(fake_count(rig->f, "POST", URL), 4);
+}
+
+static void test_a_post_is_retried_when_its_connection_never_opened(void **state)
+{
+	struct rig *rig = *state;
+
+	rig->req.method = "POST";
+	fake_expect(rig->f, "POST", URL, HTTP_REFUSED, 0, NULL);
+	fake_expect(rig->f, "POST", URL, HTTP_DONE, 202, "{\"progress_id\": \"p\"}");
+	send_call(rig, false);
+	assert_int_equal(rig->resp.outcome, HTTP_DONE);
+	assert_int_equal(rig->resp.status, 202);
+	assert_int_equal(fake_count(rig->f, "POST", URL), 2);
+}
+
+static void test_a_post_is_retried_after_connect_timeout_or_unreachable(void **state)
+{
+	struct rig *rig = *state;
+
+	rig->req.method = "POST";
+	rig->health.on_change = NULL;
+	fake_expect(rig->f, "POST", URL, HTTP_CONNECT_TIMEOUT, 0, NULL);
+	fake_expect(rig->f, "POST", URL, HTTP_DONE, 202, "{}");
+	send_call(rig, false);
+	assert_int_equal(rig->resp.status, 202);
+	fake_expect(rig->f, "POST", URL, HTTP_UNREACHABLE, 0, NULL);
+	fake_expect(rig->f, "POST", URL, HTTP_DONE, 202, "{}");
+	send_call(rig, false);
+	assert_int_equal(rig->resp.status, 202);
+	assert_int_equal(fake_count(rig->f, "POST", URL), 4);
+}
+
+static void test_a_retry_after_beyond_the_budget_stops_retrying(void **state)
+{
+	struct rig *rig = *state;
+	double start = fake_now();
+
+	rig->policy.timeout = 0.3;
+	fake_expect(rig->f, "GET", URL, HTTP_DONE, 429, "{\"detail\": \"wait an hour\"}")->retry_after = 3600;
+	fake_expect(rig->f, "GET", URL, HTTP_DONE, 200, "{}");
+	send_call(rig, true);
+	assert_int_equal(rig->resp.status, 429); /* reported at once, not after the budget */
+	assert_int_equal(fake_nrequests(rig->f), 1);
+	assert_true(fake_now() - start < 0.2);
+}
+
+static void test_retries_stop_when_the_budget_runs_out(void **state)
+{
+	struct rig *rig = *state;
+
+	rig->policy.timeout = 0.25;
+	rig->policy.max_retries = 10;
+	/* 503 at 0, 0.1 and 0.2 s; the next wait would end past the budget */
+	fake_default(rig->f, "GET", URL, HTTP_DONE, 503, NULL)->retry_after = 0.1;
+	send_call(rig, true);
+	assert_int_equal(rig->resp.outcome, HTTP_DONE);
+	assert_int_equal(rig->resp.status, 503);
+	assert_in_range(fake_nrequests(rig->f), 2, 3);
+	assert_true(rig->resp.elapsed < 0.25);
+}
+
+static void test_each_attempt_gets_what_is_left_of_the_budget(void **state)
+{
+	struct rig *rig = *state;
+	const struct fake_request *first, *second;
+
+	rig->policy.timeout = 2.0;
+	rig->policy.connect_timeout = 10.0;
+	fake_expect(rig->f, "GET", URL, HTTP_DONE, 503, NULL)->delay = 0.1;
+	fake_expect(rig->f, "GET", URL, HTTP_DONE, 200, NULL);
+	send_call(rig, true);
+	assert_int_equal(rig->resp.status, 200);
+	first = fake_request(rig->f, 0);
+	second = fake_request(rig->f, 1);
+	assert_true(first->timeout <= 2.0 && first->timeout > 1.9);
+	assert_true(second->timeout < first->timeout - 0.09);
+	assert_true(first->connect_timeout <= first->timeout); /* capped by the budget */
+	assert_string_equal(first->key, FAKE_KEY);
+	assert_string_equal(first->method, "GET");
+}
+
+static void test_a_stalled_exchange_is_a_timeout(void **state)
+{
+	struct rig *rig = *state;
+
+	rig->policy.timeout = 0.1;
+	fake_default(rig->f, "GET", URL, HTTP_DONE, 200, "{}")->delay = 10;
+	send_call(rig, true);
+	assert_int_equal(rig->resp.outcome, HTTP_TIMEOUT);
+	assert_true(rig->resp.elapsed < 1.0);
+}
+
+static void test_a_refused_connection_turns_the_api_offline_and_calls_fail_fast(void **state)
+{
+	struct rig *rig = *state;
+	size_t before;
+
+	rig->policy.connect_timeout = 5.0;
+	fake_default(rig->f, "GET", URL, HTTP_REFUSED, 0, NULL);
+	send_call(rig, true);
+	assert_int_equal(rig->resp.outcome, HTTP_REFUSED);
+	assert_true(atomic_load(&rig->health.offline));
+	assert_int_equal(offline_changes, 1);
+	assert_string_equal(last_why, "connection refused");
+	/* the attempt after the change already counts as offline: no more retries */
+	assert_int_equal(fake_nrequests(rig->f), 2);
+	assert_true(fake_request(rig->f, 0)->connect_timeout > 4.0);
+	assert_true(fake_request(rig->f, 1)->connect_timeout <= 1.0);
+	before = fake_nrequests(rig->f);
+	send_call(rig, true);
+	assert_int_equal(rig->resp.outcome, HTTP_REFUSED);
+	assert_int_equal(fake_nrequests(rig->f), before + 1); /* a single attempt */
+	assert_int_equal(offline_changes, 1);		      /* still offline: no new change */
+	assert_int_equal(online_changes, 0);
+}
+
+static void test_the_first_answer_brings_the_api_back_online(void **state)
+{
+	struct rig *rig = *state;
+
+	atomic_store(&rig->health.offline, true);
+	fake_expect(rig->f, "GET", URL, HTTP_DONE, 503, NULL);
+	fake_expect(rig->f, "GET", URL, HTTP_DONE, 200, "{}");
+	send_call(rig, true);
+	/* offline: one attempt only, but it answered, so the API is back */
+	assert_int_equal(rig->resp.status, 503);
+	assert_int_equal(fake_nrequests(rig->f), 1);
+	assert_false(atomic_load(&rig->health.offline));
+	assert_int_equal(online_changes, 1);
+	assert_int_equal(offline_changes, 0);
+	send_call(rig, true);
+	assert_int_equal(rig->resp.status, 200);
+	assert_int_equal(online_changes, 1);
+}
+
+static void test_on_change_is_called_once_per_change(void **state)
+{
+	struct rig *rig = *state;
+
+	fake_expect(rig->f, "GET", URL, HTTP_UNREACHABLE, 0, NULL);
+	fake_expect(rig->f, "GET", URL, HTTP_CONNECT_TIMEOUT, 0, NULL);
+	fake_expect(rig->f, "GET", URL, HTTP_REFUSED, 0, NULL);
+	fake_expect(rig->f, "GET", URL, HTTP_DONE, 200, NULL);
+	fake_expect(rig->f, "GET", URL, HTTP_DONE, 200, NULL);
+	fake_expect(rig->f, "GET", URL, HTTP_REFUSED, 0, NULL);
+	send_call(rig, true); /* unreachable, then (offline) connect timeout */
+	assert_int_equal(rig->resp.outcome, HTTP_CONNECT_TIMEOUT);
+	assert_int_equal(offline_changes, 1);
+	assert_string_equal(last_why, "host unreachable");
+	send_call(rig, true); /* refused, a single attempt */
+	assert_int_equal(offline_changes, 1);
+	send_call(rig, true); /* answered */
+	assert_int_equal(online_changes, 1);
+	send_call(rig, true); /* answered again: no change */
+	assert_int_equal(online_changes, 1);
+	rig->policy.max_retries = 0;
+	send_call(rig, true); /* refused */
+	assert_int_equal(offline_changes, 2);
+	assert_int_equal(fake_nrequests(rig->f), 6);
+}
+
+static void test_health_may_be_absent(void **state)
+{
+	struct rig *rig = *state;
+
+	fake_expect(rig->f, "GET", URL, HTTP_REFUSED, 0, NULL);
+	fake_expect(rig->f, "GET", URL, HTTP_DONE, 200, NULL);
+	http_send(fake_transport(rig->f), &rig->policy, NULL, &rig->req, true, &rig->resp);
+	assert_int_equal(rig->resp.status, 200);
+	assert_int_equal(fake_nrequests(rig->f), 2);
+}
+
+struct flag {
+	atomic_bool set;
+	atomic_int looks;
+};
+
+static bool flag_cancelled(void *arg)
+{
+	struct flag *flag = arg;
+
+	atomic_fetch_add(&flag->looks, 1);
+	return atomic_load(&flag->set);
+}
+
+struct sender {
+	struct rig *rig;
+	double took;
+};
+
+static void *send_thread(void *arg)
+{
+	struct sender *s = arg;
+	double start = fake_now();
+
+	send_call(s->rig, true);
+	s->took = fake_now() - start;
+	return NULL;
+}
+
+static void test_cancelling_interrupts_the_backoff(void **state)
+{
+	struct rig *rig = *state;
+	struct flag flag;
+	struct sender s = {.rig = rig};
+	pthread_t t;
+
+	atomic_init(&flag.set, false);
+	atomic_init(&flag.looks, 0);
+	rig->req.cancelled = flag_cancelled;
+	rig->req.cancel_arg = &flag;
+	fake_expect(rig->f, "GET", URL, HTTP_DONE, 503, NULL)->retry_after = 3;
+	fake_expect(rig->f, "GET", URL, HTTP_DONE, 200, NULL);
+	assert_int_equal(pthread_create(&t, NULL, send_thread, &s), 0);
+	assert_true(fake_wait_requests(rig->f, 1, 2.0));
+	atomic_store(&flag.set, true);
+	pthread_join(t, NULL);
+	assert_int_equal(rig->resp.outcome, HTTP_INTERRUPTED);
+	assert_null(rig->resp.body);
+	assert_int_equal(fake_nrequests(rig->f), 1); /* no attempt after the cancel */
+	assert_true(s.took < 1.0);
+	assert_true(atomic_load(&flag.looks) > 0);
+}
+
+static void test_no_retry_is_squeezed_into_the_end_of_the_budget(void **state)
+{
+	struct rig *rig = *state;
+
+	/* 4.5 s of Retry-After leaves 0.5 s of the 5 s budget: too little to try
+	 * again, so the caller gets the 503 (EIO), not a timeout. */
+	fake_expect(rig->f, "GET", URL, HTTP_DONE, 503, NULL)->retry_after = 4.5;
+	fake_expect(rig->f, "GET", URL, HTTP_DONE, 200, NULL);
+	send_call(rig, true);
+	assert_int_equal(rig->resp.outcome, HTTP_DONE);
+	assert_int_equal(rig->resp.status, 503);
+	assert_int_equal(fake_nrequests(rig->f), 1);
+	assert_true(rig->resp.elapsed < 1.0);
+}
+
+static void test_an_interrupted_exchange_does_not_change_health(void **state)
+{
+	struct rig *rig = *state;
+
+	fake_expect(rig->f, "GET", URL, HTTP_INTERRUPTED, 0, NULL);
+	send_call(rig, true);
+	assert_int_equal(rig->resp.outcome, HTTP_INTERRUPTED);
+	assert_int_equal(fake_nrequests(rig->f), 1);
+	assert_false(atomic_load(&rig->health.offline));
+	assert_int_equal(offline_changes + online_changes, 0);
+}
+
+static void test_only_connection_failures_are_never_sent(void **state)
+{
+	(void)state;
+	assert_true(http_never_sent(HTTP_REFUSED));
+	assert_true(http_never_sent(HTTP_UNREACHABLE));
+	assert_true(http_never_sent(HTTP_CONNECT_TIMEOUT));
+	assert_false(http_never_sent(HTTP_DONE));
+	assert_false(http_never_sent(HTTP_TIMEOUT));
+	assert_false(http_never_sent(HTTP_RESET));
+	assert_false(http_never_sent(HTTP_BAD_RESPONSE));
+	assert_false(http_never_sent(HTTP_TOO_LARGE));
+	assert_false(http_never_sent(HTTP_INTERRUPTED));
+	assert_false(http_never_sent(HTTP_FAILED));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_a_get_is_retried_on_503_until_it_succeeds, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_a_get_gives_up_after_max_retries_with_the_last_status,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_max_retries_zero_makes_one_attempt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_get_is_retried_after_connection_failures, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_answers_that_will_not_change_are_not_retried, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_429_honours_retry_after_as_a_floor, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_429_without_retry_after_uses_the_backoff, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_a_post_is_not_retried_after_a_reset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_post_is_not_retried_after_5xx_429_or_a_timeout, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_a_post_is_retried_when_its_connection_never_opened,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_post_is_retried_after_connect_timeout_or_unreachable,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_retry_after_beyond_the_budget_stops_retrying, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_retries_stop_when_the_budget_runs_out, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_each_attempt_gets_what_is_left_of_the_budget, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_a_stalled_exchange_is_a_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_refused_connection_turns_the_api_offline_and_calls_fail_fast, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_the_first_answer_brings_the_api_back_online, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_on_change_is_called_once_per_change, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_health_may_be_absent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cancelling_interrupts_the_backoff, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_retry_is_squeezed_into_the_end_of_the_budget, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_an_interrupted_exchange_does_not_change_health, setup,
+						teardown),
+		cmocka_unit_test(test_only_connection_failures_are_never_sent),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,435 @@
+/* test_nodes.c - the files of an agent directory: the trigger parser, the
+ * table, access modes at open, and what open, read and write do (against the
+ * fake transport).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cekurafs/log.h"
+#include "cekurafs/nodes.h"
+#include "fake_transport.h"
+
+#define POLL  "/42/auto-fetch-progress/"
+#define FETCH "/42/auto-fetch/"
+
+#define IN_PROGRESS                                                                                          \
+	"{\"status\": \"in_progress\", \"current_stage\": \"tools\", \"stages\": "                           \
+	"[{\"name\": \"tools\", \"status\": \"in_progress\"}], \"error\": null}"
+#define COMPLETED                                                                                            \
+	"{\"status\": \"completed\", \"current_stage\": \"\", \"stages\": "                                  \
+	"[{\"name\": \"tools\", \"status\": \"completed\"}], \"error\": null}"
+#define FAILED                                                                                               \
+	"{\"status\": \"failed\", \"current_stage\": \"tools\", \"stages\": "                                \
+	"[{\"name\": \"tools\", \"status\": \"failed\"}], \"error\": \"boom\"}"
+#define IN_PROGRESS_TEXT                                                                                     \
+	"in_progress\nprogress_id: p-1\ncurrent_stage: tools\nstages: 0/1\nstage tools in_progress\n"
+#define COMPLETED_TEXT "completed\nprogress_id: p-1\ncurrent_stage:\nstages: 1/1\nstage tools completed\n"
+
+/* ---- the trigger parser ---- */
+
+static void assert_trigger(const char *buf, size_t size, off_t off, int want)
+{
+	int got = nodes_parse_trigger(buf, size, off);
+
+	if(got != want)
+		fail_msg("nodes_parse_trigger(\"%.*s\", %zu, %lld) = %d, want %d", (int)size, buf ? buf : "",
+			 size, (long long)off, got, want);
+}
+
+static void test_trigger_accepts_1_with_surrounding_whitespace(void **state)
+{
+	(void)state;
+	assert_trigger("1", 1, 0, 0);
+	assert_trigger("1\n", 2, 0, 0);
+	assert_trigger(" 1 \n", 4, 0, 0);
+	assert_trigger("\t1\r\n", 4, 0, 0);
+	assert_trigger("\n\n1\n\n", 5, 0, 0);
+	assert_trigger("1xyz", 1, 0, 0); /* only size bytes count */
+}
+
+static void test_trigger_rejects_anything_else(void **state)
+{
+	static const char *const bad[] = {"",	 "\n",	 " ",  "2",	      "11", "1 1", "one",
+					  "0",	 "1.",	 "+1", "-1",	      "01", "1\v", "\v1",
+					  "yes", "true", "l",  "\xef\xbc\x91" /* fullwidth 1 */};
+
+	(void)state;
+	for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_trigger(bad[i], strlen(bad[i]), 0, -EINVAL);
+	assert_trigger(NULL, 0, 0, -EINVAL);
+}
+
+static void test_trigger_must_be_at_offset_zero(void **state)
+{
+	(void)state;
+	assert_trigger("1", 1, 1, -EINVAL);
+	assert_trigger("1\n", 2, 2, -EINVAL);
+	assert_trigger("1", 1, 4096, -EINVAL);
+}
+
+static void test_trigger_rejects_nul_bytes(void **state)
+{
+	(void)state;
+	assert_trigger("1\0", 2, 0, -EINVAL);
+	assert_trigger("\0"
+		       "1",
+		       2, 0, -EINVAL);
+	assert_trigger("1\n\0", 3, 0, -EINVAL);
+	assert_trigger("\0", 1, 0, -EINVAL);
+}
+
+/* ---- the table ---- */
+
+static void test_every_documented_file_has_a_row(void **state)
+{
+	static const struct {
+		const char *name;
+		mode_t mode;
+		bool readable;
+	} want[] = {
+		{"refetch", 0200, false}, {"progress", 0444, true}, {"progress.json", 0444, true},
+		{"wait", 0444, true},	  {"error", 0444, true},
+	};
+
+	(void)state;
+	for(size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		const struct node_kind *k = nodes_find(want[i].name);
+
+		assert_non_null(k);
+		assert_string_equal(k->name, want[i].name);
+		assert_int_equal(k->mode, want[i].mode);
+		assert_int_equal(k->render != NULL, want[i].readable);
+		assert_int_equal(k->write != NULL, !want[i].readable);
+	}
+}
+
+static void test_unknown_names_have_no_row(void **state)
+{
+	static const char *const bad[] = {
+		"",  "Progress", "progress.jso", "progress.json2", "refetch ", " refetch",
+		".", "..",	 "config",	 "progress/",	   "PROGRESS", "error.txt"};
+
+	(void)state;
+	for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if(nodes_find(bad[i]))
+			fail_msg("\"%s\" has a row", bad[i]);
+}
+
+static void test_the_table_lists_each_row_once(void **state)
+{
+	size_t n = 0;
+	const struct node_kind *rows = nodes_table(&n);
+
+	(void)state;
+	assert_int_equal(n, 5);
+	for(size_t i = 0; i < n; i++) {
+		assert_ptr_equal(nodes_find(rows[i].name), &rows[i]);
+		for(size_t j = i + 1; j < n; j++)
+			assert_string_not_equal(rows[i].name, rows[j].name);
+	}
+	assert_false(nodes_find("wait")->render_at_open); /* open never blocks */
+	assert_true(nodes_find("progress")->render_at_open);
+}
+
+/* ---- open, read, write against a registry ---- */
+
+struct rig {
+	struct fake *f;
+	struct api *api;
+	struct registry *reg;
+	struct node_ctx ctx;
+};
+
+/* A registry without a state directory that knows agent 42's progress id "p-1". */
+static int setup(void **state)
+{
+	static struct rig rig;
+	struct registry_config cfg = {.poll_interval = 0, .list_ttl = 60, .wait_timeout = 5};
+	struct state_entry e = {.agent_id = 42, .progress_id = (char *)"p-1"};
+
+	memset(&rig, 0, sizeof(rig));
+	rig.f = fake_new();
+	rig.api = api_new(fake_transport(rig.f), FAKE_BASE_URL, FAKE_KEY, fake_policy());
+	rig.reg = rig.api ? registry_new(rig.api, &cfg, &e, 1) : NULL;
+	if(!rig.reg)
+		return -1;
+	rig.ctx.reg = rig.reg;
+	*state = &rig;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct rig *rig = *state;
+
+	registry_free(rig->reg);
+	api_free(rig->api);
+	fake_free(rig->f);
+	return 0;
+}
+
+static int open_file(struct rig *rig, const char *name, uint64_t id, int flags, struct node_handle **h)
+{
+	const struct node_kind *k = nodes_find(name);
+
+	assert_non_null(k);
+	return nodes_open(&rig->ctx, k, id, flags, h);
+}
+
+/* Reads the whole file through h, as cat does, into a new string. */
+static char *read_all(struct rig *rig, struct node_handle *h, int *rc)
+{
+	static char buf[8192];
+	size_t len = 0;
+	int n;
+
+	while((n = nodes_read(&rig->ctx, h, buf + len, 7, (off_t)len)) > 0)
+		len += (size_t)n;
+	*rc = n;
+	buf[len] = '\0';
+	return buf;
+}
+
+static void test_a_write_only_file_cannot_be_opened_for_reading(void **state)
+{
+	struct rig *rig = *state;
+	struct node_handle *h = (struct node_handle *)rig;
+
+	assert_int_equal(open_file(rig, "refetch", 42, O_RDONLY, &h), -EACCES);
+	assert_null(h);
+	assert_int_equal(open_file(rig, "refetch", 42, O_RDWR, &h), -EACCES);
+	assert_null(h);
+	assert_int_equal(fake_nrequests(rig->f), 0);
+}
+
+static void test_read_only_files_cannot_be_opened_for_writing(void **state)
+{
+	static const char *const names[] = {"progress", "progress.json", "wait", "error"};
+	struct rig *rig = *state;
+
+	for(size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct node_handle *h = (struct node_handle *)rig;
+
+		assert_int_equal(open_file(rig, names[i], 42, O_WRONLY, &h), -EACCES);
+		assert_null(h);
+		assert_int_equal(open_file(rig, names[i], 42, O_RDWR | O_APPEND, &h), -EACCES);
+		assert_int_equal(open_file(rig, names[i], 42, O_WRONLY | O_TRUNC, &h), -EACCES);
+	}
+	assert_int_equal(fake_nrequests(rig->f), 0);
+}
+
+static void test_opening_or_truncating_refetch_triggers_nothing(void **state)
+{
+	struct rig *rig = *state;
+	struct node_handle *h = NULL;
+
+	assert_int_equal(open_file(rig, "refetch", 42, O_WRONLY | O_TRUNC, &h), 0);
+	assert_non_null(h);
+	nodes_release(h);
+	assert_int_equal(open_file(rig, "refetch", 42, O_WRONLY | O_APPEND, &h), 0);
+	nodes_release(h);
+	assert_int_equal(fake_nrequests(rig->f), 0);
+}
+
+static void test_writing_1_to_refetch_starts_an_auto_fetch(void **state)
+{
+	struct rig *rig = *state;
+	struct node_handle *h = NULL;
+
+	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, COMPLETED); /* the check: not running */
+	fake_expect(rig->f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-2\"}");
+	assert_int_equal(open_file(rig, "refetch", 42, O_WRONLY | O_TRUNC, &h), 0);
+	assert_int_equal(nodes_write(&rig->ctx, h, "1\n", 2, 0), 2);
+	nodes_release(h);
+	assert_int_equal(fake_count(rig->f, "POST", FETCH), 1);
+	assert_int_equal(fake_pending(rig->f), 0);
+}
+
+static void test_bad_input_to_refetch_is_einval_and_sends_nothing(void **state)
+{
+	struct rig *rig = *state;
+	struct node_handle *h = NULL;
+	char *line = NULL;
+	size_t len = 0;
+
+	assert_int_equal(open_file(rig, "refetch", 42, O_WRONLY, &h), 0);
+	assert_int_equal(nodes_write(&rig->ctx, h, "2\n", 2, 0), -EINVAL);
+	assert_int_equal(registry_error(rig->reg, 42, &line, &len), 0);
+	assert_string_equal(line, "refetch: invalid input: write \"1\" to start an auto-fetch\n");
+	free(line);
+	assert_int_equal(nodes_write(&rig->ctx, h, "1", 1, 1), -EINVAL);
+	assert_int_equal(registry_error(rig->reg, 42, &line, &len), 0);
+	assert_string_equal(line, "refetch: invalid input: write \"1\" at the start of the file\n");
+	free(line);
+	assert_int_equal(nodes_write(&rig->ctx, h, "", 0, 0), -EINVAL);
+	nodes_release(h);
+	assert_int_equal(fake_nrequests(rig->f), 0);
+}
+
+static void test_a_refused_refetch_fails_the_write(void **state)
+{
+	struct rig *rig = *state;
+	struct node_handle *h = NULL;
+	int rc;
+
+	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 400, "{\"detail\": \"Invalid progress_id\"}");
+	fake_expect(rig->f, "POST", FETCH, HTTP_DONE, 400,
+		    "{\"detail\": \"Agent has no provider configured\"}");
+	assert_int_equal(open_file(rig, "refetch", 42, O_WRONLY, &h), 0);
+	assert_int_equal(nodes_write(&rig->ctx, h, "1\n", 2, 0), -EREMOTEIO);
+	nodes_release(h);
+	assert_int_equal(open_file(rig, "error", 42, O_RDONLY, &h), 0);
+	assert_string_equal(read_all(rig, h, &rc), "refetch: HTTP 400: Agent has no provider configured\n");
+	assert_int_equal(rc, 0);
+	nodes_release(h);
+}
+
+static void test_reads_and_writes_through_the_wrong_handle_are_eacces(void **state)
+{
+	struct rig *rig = *state;
+	struct node_handle *h = NULL;
+	char buf[16];
+
+	fake_default(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
+	assert_int_equal(open_file(rig, "refetch", 42, O_WRONLY, &h), 0);
+	assert_int_equal(nodes_read(&rig->ctx, h, buf, sizeof(buf), 0), -EACCES);
+	nodes_release(h);
+	assert_int_equal(open_file(rig, "progress", 42, O_RDONLY, &h), 0);
+	assert_int_equal(nodes_write(&rig->ctx, h, "1", 1, 0), -EACCES);
+	nodes_release(h);
+	assert_int_equal(fake_count(rig->f, "POST", NULL), 0);
+}
+
+static void test_one_open_file_serves_one_snapshot(void **state)
+{
+	struct rig *rig = *state;
+	struct node_handle *h = NULL;
+	int rc;
+
+	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
+	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, COMPLETED);
+	assert_int_equal(open_file(rig, "progress", 42, O_RDONLY, &h), 0);
+	assert_int_equal(fake_nrequests(rig->f), 1); /* rendered at open */
+	/* read in 7-byte pieces: every piece from the one snapshot, however the API moves on */
+	assert_string_equal(read_all(rig, h, &rc), IN_PROGRESS_TEXT);
+	assert_int_equal(rc, 0);
+	assert_int_equal(fake_nrequests(rig->f), 1);
+	/* a new read from the start after the end was served takes a new snapshot */
+	assert_string_equal(read_all(rig, h, &rc), COMPLETED_TEXT);
+	assert_int_equal(fake_nrequests(rig->f), 2);
+	nodes_release(h);
+}
+
+static void test_progress_json_serves_the_raw_body(void **state)
+{
+	struct rig *rig = *state;
+	struct node_handle *h = NULL;
+	int rc;
+
+	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
+	assert_int_equal(open_file(rig, "progress.json", 42, O_RDONLY, &h), 0);
+	assert_string_equal(read_all(rig, h, &rc), IN_PROGRESS);
+	nodes_release(h);
+	/* no auto-fetch known: empty */
+	assert_int_equal(open_file(rig, "progress.json", 7, O_RDONLY, &h), 0);
+	assert_string_equal(read_all(rig, h, &rc), "");
+	assert_int_equal(rc, 0);
+	nodes_release(h);
+	assert_int_equal(fake_nrequests(rig->f), 1);
+}
+
+static void test_opening_progress_fails_when_the_poll_fails(void **state)
+{
+	struct rig *rig = *state;
+	struct node_handle *h = (struct node_handle *)rig;
+
+	fake_default(rig->f, "GET", POLL, HTTP_DONE, 503, NULL);
+	assert_int_equal(open_file(rig, "progress", 42, O_RDONLY, &h), -EIO);
+	assert_null(h);
+}
+
+static void test_opening_wait_never_blocks_its_first_read_does(void **state)
+{
+	struct rig *rig = *state;
+	struct node_handle *h = NULL;
+	int rc;
+
+	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, COMPLETED);
+	assert_int_equal(open_file(rig, "wait", 42, O_RDONLY, &h), 0);
+	assert_int_equal(fake_nrequests(rig->f), 0);
+	assert_string_equal(read_all(rig, h, &rc), COMPLETED_TEXT);
+	assert_int_equal(rc, 0);
+	assert_int_equal(fake_nrequests(rig->f), 1);
+	nodes_release(h);
+}
+
+static void test_reading_wait_fails_when_the_import_failed(void **state)
+{
+	struct rig *rig = *state;
+	struct node_handle *h = NULL;
+	char buf[64];
+
+	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, FAILED);
+	assert_int_equal(open_file(rig, "wait", 42, O_RDONLY, &h), 0);
+	assert_int_equal(nodes_read(&rig->ctx, h, buf, sizeof(buf), 0), -EREMOTEIO);
+	nodes_release(h);
+	/* progress shows the failed status as text, without failing */
+	assert_int_equal(open_file(rig, "progress", 42, O_RDONLY, &h), 0);
+	assert_int_equal(nodes_read(&rig->ctx, h, buf, 7, 0), 7);
+	assert_memory_equal(buf, "failed\n", 7);
+	nodes_release(h);
+}
+
+static void test_sizes_are_known_without_asking_the_api(void **state)
+{
+	struct rig *rig = *state;
+
+	assert_int_equal(nodes_size(&rig->ctx, nodes_find("refetch"), 42), 0);
+	assert_int_equal(nodes_size(&rig->ctx, nodes_find("progress"), 7), strlen("idle\n"));
+	assert_int_equal(nodes_size(&rig->ctx, nodes_find("progress.json"), 7), 0);
+	assert_int_equal(nodes_size(&rig->ctx, nodes_find("error"), 7), 0);
+	assert_true(nodes_size(&rig->ctx, nodes_find("progress"), 42) > 0); /* never a dishonest 0 */
+	registry_note_error(rig->reg, 7, "refetch", "x");
+	assert_int_equal(nodes_size(&rig->ctx, nodes_find("error"), 7), strlen("refetch: x\n"));
+	assert_int_equal(fake_nrequests(rig->f), 0);
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_trigger_accepts_1_with_surrounding_whitespace),
+		cmocka_unit_test(test_trigger_rejects_anything_else),
+		cmocka_unit_test(test_trigger_must_be_at_offset_zero),
+		cmocka_unit_test(test_trigger_rejects_nul_bytes),
+		cmocka_unit_test(test_every_documented_file_has_a_row),
+		cmocka_unit_test(test_unknown_names_have_no_row),
+		cmocka_unit_test(test_the_table_lists_each_row_once),
+		T(test_a_write_only_file_cannot_be_opened_for_reading),
+		T(test_read_only_files_cannot_be_opened_for_writing),
+		T(test_opening_or_truncating_refetch_triggers_nothing),
+		T(test_writing_1_to_refetch_starts_an_auto_fetch),
+		T(test_bad_input_to_refetch_is_einval_and_sends_nothing),
+		T(test_a_refused_refetch_fails_the_write),
+		T(test_reads_and_writes_through_the_wrong_handle_are_eacces),
+		T(test_one_open_file_serves_one_snapshot),
+		T(test_progress_json_serves_the_raw_body),
+		T(test_opening_progress_fails_when_the_poll_fails),
+		T(test_opening_wait_never_blocks_its_first_read_does),
+		T(test_reading_wait_fails_when_the_import_failed),
+		T(test_sizes_are_known_without_asking_the_api),
+	};
+#undef T
+
+	log_init(LOGL_ERROR, false);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,437 @@
+/* test_state.c - the progress-ids file: round trip, mode 0600, atomic
+ * replacement (no temporary file left), corrupt files moved aside with their
+ * good lines kept, and the directory made with mode 0700.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cekurafs/state.h"
+
+struct fixture {
+	char dir[64];
+	char file[128];
+};
+
+static int remove_tree(const char *path)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *e;
+
+	if(lstat(path, &st) != 0)
+		return 0;
+	if(!S_ISDIR(st.st_mode))
+		return unlink(path);
+	d = opendir(path);
+	if(!d)
+		return -1;
+	while((e = readdir(d))) {
+		char *child = NULL;
+
+		if(strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if(asprintf(&child, "%s/%s", path, e->d_name) < 0)
+			break;
+		remove_tree(child);
+		free(child);
+	}
+	closedir(d);
+	return rmdir(path);
+}
+
+static int setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+
+	if(!fx)
+		return -1;
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/cekurafs-state-XXXXXX");
+	if(!mkdtemp(fx->dir)) {
+		free(fx);
+		return -1;
+	}
+	snprintf(fx->file, sizeof(fx->file), "%s/%s", fx->dir, STATE_FILE);
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	remove_tree(fx->dir);
+	free(fx);
+	return 0;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = calloc(1, 65536);
+	size_t n;
+
+	assert_non_null(f);
+	assert_non_null(buf);
+	n = fread(buf, 1, 65535, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* Counts the names in dir that start with prefix; copies the first one met into first. */
+static size_t count_entries(const char *dir, const char *prefix, char *first, size_t size)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t n = 0;
+
+	assert_non_null(d);
+	while((e = readdir(d))) {
+		if(strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if(strncmp(e->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		if(n == 0 && first)
+			snprintf(first, size, "%s", e->d_name);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static void test_saved_entries_load_back(void **state)
+{
+	struct fixture *fx = *state;
+	struct state_entry in[] = {
+		{.agent_id = 42, .progress_id = (char *)"6f1c0e7a-0b7d-4c41-9a59-3f2d1e0c9b8a"},
+		{.agent_id = 7, .progress_id = (char *)"a.b_c~d-1"},
+		{.agent_id = 9223372036854775807u, .progress_id = (char *)"x"},
+	};
+	struct state_entry *out = NULL;
+	size_t n = 0;
+	char *moved = (char *)"untouched";
+
+	assert_int_equal(state_save(fx->dir, in, 3), 0);
+	assert_int_equal(state_load(fx->dir, &out, &n, &moved), 0);
+	assert_null(moved);
+	assert_int_equal(n, 3);
+	for(size_t i = 0; i < 3; i++) {
+		assert_true(out[i].agent_id == in[i].agent_id);
+		assert_string_equal(out[i].progress_id, in[i].progress_id);
+	}
+	state_free(out, n);
+}
+
+static void test_file_format_is_a_header_and_a_line_per_agent(void **state)
+{
+	struct fixture *fx = *state;
+	struct state_entry in[] = {{.agent_id = 42, .progress_id = (char *)"p-42"}};
+	char *text;
+
+	assert_int_equal(state_save(fx->dir, in, 1), 0);
+	text = read_file(fx->file);
+	assert_string_equal(text, "# cekurafs progress ids: <agent id> <progress id>\n42 p-42\n");
+	free(text);
+}
+
+static void test_saved_file_is_mode_0600_whatever_the_umask(void **state)
+{
+	struct fixture *fx = *state;
+	struct state_entry in[] = {{.agent_id = 1, .progress_id = (char *)"p"}};
+	struct stat st;
+	mode_t old = umask(0);
+	int rc = state_save(fx->dir, in, 1);
+
+	umask(old);
+	assert_int_equal(rc, 0);
+	assert_int_equal(stat(fx->file, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+}
+
+static void test_saving_over_a_readable_file_makes_it_0600(void **state)
+{
+	struct fixture *fx = *state;
+	struct state_entry in[] = {{.agent_id = 1, .progress_id = (char *)"p"}};
+	struct stat st;
+
+	write_file(fx->file, "1 old\n");
+	assert_int_equal(chmod(fx->file, 0644), 0);
+	assert_int_equal(state_save(fx->dir, in, 1), 0);
+	assert_int_equal(stat(fx->file, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+}
+
+static void test_save_replaces_the_whole_file(void **state)
+{
+	struct fixture *fx = *state;
+	struct state_entry two[] = {{.agent_id = 1, .progress_id = (char *)"a"},
+				    {.agent_id = 2, .progress_id = (char *)"b"}};
+	struct state_entry one[] = {{.agent_id = 2, .progress_id = (char *)"c"}};
+	struct state_entry *out = NULL;
+	size_t n = 0;
+	char *moved = NULL;
+
+	assert_int_equal(state_save(fx->dir, two, 2), 0);
+	assert_int_equal(state_save(fx->dir, one, 1), 0);
+	assert_int_equal(state_load(fx->dir, &out, &n, &moved), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(out[0].agent_id, 2);
+	assert_string_equal(out[0].progress_id, "c");
+	state_free(out, n);
+	assert_int_equal(state_save(fx->dir, NULL, 0), 0);
+	assert_int_equal(state_load(fx->dir, &out, &n, &moved), 0);
+	assert_int_equal(n, 0);
+	state_free(out, n);
+}
+
+static void test_save_leaves_no_temporary_file(void **state)
+{
+	struct fixture *fx = *state;
+	struct state_entry in[] = {{.agent_id = 1, .progress_id = (char *)"p"}};
+	char first[256] = "";
+
+	assert_int_equal(state_save(fx->dir, in, 1), 0);
+	assert_int_equal(state_save(fx->dir, in, 1), 0);
+	assert_int_equal(count_entries(fx->dir, "", first, sizeof(first)), 1);
+	assert_string_equal(first, STATE_FILE);
+}
+
+static void test_save_into_a_missing_directory_fails(void **state)
+{
+	struct fixture *fx = *state;
+	struct state_entry in[] = {{.agent_id = 1, .progress_id = (char *)"p"}};
+	char *missing = NULL;
+
+	assert_true(asprintf(&missing, "%s/nope", fx->dir) > 0);
+	assert_int_equal(state_save(missing, in, 1), -ENOENT);
+	free(missing);
+}
+
+static void test_missing_file_is_no_entries(void **state)
+{
+	struct fixture *fx = *state;
+	struct state_entry *out = (struct state_entry *)1;
+	size_t n = 99;
+	char *moved = (char *)"untouched";
+
+	assert_int_equal(state_load(fx->dir, &out, &n, &moved), 0);
+	assert_null(out);
+	assert_int_equal(n, 0);
+	assert_null(moved);
+	assert_int_equal(count_entries(fx->dir, "", NULL, 0), 0); /* loading creates nothing */
+}
+
+static void test_comments_and_blank_lines_are_skipped(void **state)
+{
+	struct fixture *fx = *state;
+	struct state_entry *out = NULL;
+	size_t n = 0;
+	char *moved = NULL;
+
+	write_file(fx->file, "# a comment\n\n42 p-42\n# another\n7 p-7\n\n");
+	assert_int_equal(state_load(fx->dir, &out, &n, &moved), 0);
+	assert_null(moved);
+	assert_int_equal(n, 2);
+	assert_int_equal(out[0].agent_id, 42);
+	assert_string_equal(out[1].progress_id, "p-7");
+	state_free(out, n);
+	assert_int_equal(access(fx->file, F_OK), 0); /* a good file stays where it is */
+}
+
+static void test_a_corrupt_file_is_moved_aside_keeping_good_lines(void **state)
+{
+	struct fixture *fx = *state;
+	struct state_entry *out = NULL;
+	size_t n = 0;
+	char *moved = NULL;
+	char first[256] = "";
+	char *expect = NULL, *text;
+	const char *content = "# header\n42 p-42\nthis is not a line\n7 p-7\n";
+
+	write_file(fx->file, content);
+	assert_int_equal(state_load(fx->dir, &out, &n, &moved), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(out[0].agent_id, 42);
+	assert_string_equal(out[0].progress_id, "p-42");
+	assert_int_equal(out[1].agent_id, 7);
+	assert_string_equal(out[1].progress_id, "p-7");
+	state_free(out, n);
+	/* the file is gone from its place, kept whole under the name reported */
+	assert_int_equal(access(fx->file, F_OK), -1);
+	assert_int_equal(count_entries(fx->dir, STATE_FILE ".corrupt-", first, sizeof(first)), 1);
+	assert_true(asprintf(&expect, "%s/%s", fx->dir, first) > 0);
+	assert_non_null(moved);
+	assert_string_equal(moved, expect);
+	text = read_file(moved);
+	assert_string_equal(text, content);
+	free(text);
+	free(expect);
+	free(moved);
+}
+
+static void test_every_kind_of_bad_line_counts_as_corrupt(void **state)
+{
+	static const char *const bad[] = {
+		"42\n",
+		"42 \n",
+		"042 p\n",
+		"0 p\n",
+		"-1 p\n",
+		"x p\n",
+		"42 p q\n",
+		"42 p/q\n",
+		" 42 p\n",
+		"42  p\n",
+		"42\tp\n",
+		"42 p\r\n",
+		"9223372036854775808 p\n",
+		"42 p%20\n",
+		"42 \xc3\xa9\n",
+		"42 p \n",
+	};
+	struct fixture *fx = *state;
+
+	for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct state_entry *out = NULL;
+		size_t n = 0;
+		char *moved = NULL;
+
+		write_file(fx->file, bad[i]);
+		assert_int_equal(state_load(fx->dir, &out, &n, &moved), 0);
+		if(!moved)
+			fail_msg("line \"%s\" was accepted", bad[i]);
+		assert_int_equal(n, 0);
+		state_free(out, n);
+		unlink(moved);
+		free(moved);
+	}
+}
+
+static void test_an_unreadable_state_is_an_error(void **state)
+{
+	struct fixture *fx = *state;
+	struct state_entry *out = NULL;
+	size_t n = 0;
+	char *moved = NULL;
+
+	assert_int_equal(mkdir(fx->file, 0700), 0); /* a directory where the file should be */
+	assert_int_not_equal(state_load(fx->dir, &out, &n, &moved), 0);
+	assert_null(out);
+	assert_null(moved);
+}
+
+static void test_valid_progress_ids_are_url_and_file_safe(void **state)
+{
+	char longest[129], too_long[130];
+
+	(void)state;
+	memset(longest, 'a', 128);
+	longest[128] = '\0';
+	memset(too_long, 'a', 129);
+	too_long[129] = '\0';
+	assert_true(state_valid_progress_id("6f1c0e7a-0b7d-4c41-9a59-3f2d1e0c9b8a"));
+	assert_true(state_valid_progress_id("A.b_c~d-1"));
+	assert_true(state_valid_progress_id("x"));
+	assert_true(state_valid_progress_id(longest));
+	assert_false(state_valid_progress_id(too_long));
+	assert_false(state_valid_progress_id(""));
+	assert_false(state_valid_progress_id(NULL));
+	assert_false(state_valid_progress_id("a b"));
+	assert_false(state_valid_progress_id("a/b"));
+	assert_false(state_valid_progress_id("a&b=c"));
+	assert_false(state_valid_progress_id("a?b"));
+	assert_false(state_valid_progress_id("a#b"));
+	assert_false(state_valid_progress_id("a%2Fb"));
+	assert_false(state_valid_progress_id("a\nb"));
+	assert_false(state_valid_progress_id("a+b"));
+	assert_false(state_valid_progress_id("caf\xc3\xa9"));
+}
+
+static void test_prepare_makes_nested_directories_0700(void **state)
+{
+	struct fixture *fx = *state;
+	char *a = NULL, *b = NULL, *c = NULL;
+	struct stat st;
+	mode_t old;
+	int rc;
+
+	assert_true(asprintf(&a, "%s/a", fx->dir) > 0);
+	assert_true(asprintf(&b, "%s/a/b", fx->dir) > 0);
+	assert_true(asprintf(&c, "%s/a/b/c", fx->dir) > 0);
+	old = umask(0);
+	rc = state_prepare(c);
+	umask(old);
+	assert_int_equal(rc, 0);
+	assert_int_equal(stat(a, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(stat(b, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(stat(c, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	/* again: already there is fine */
+	assert_int_equal(state_prepare(c), 0);
+	free(a);
+	free(b);
+	free(c);
+}
+
+static void test_prepare_fails_below_a_file(void **state)
+{
+	struct fixture *fx = *state;
+	char *below = NULL;
+
+	write_file(fx->file, "");
+	assert_true(asprintf(&below, "%s/x", fx->file) > 0);
+	assert_int_equal(state_prepare(below), -ENOTDIR);
+	free(below);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_saved_entries_load_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_format_is_a_header_and_a_line_per_agent, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_saved_file_is_mode_0600_whatever_the_umask, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_saving_over_a_readable_file_makes_it_0600, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_save_replaces_the_whole_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_save_leaves_no_temporary_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_save_into_a_missing_directory_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_file_is_no_entries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_comments_and_blank_lines_are_skipped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_corrupt_file_is_moved_aside_keeping_good_lines, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_every_kind_of_bad_line_counts_as_corrupt, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_an_unreadable_state_is_an_error, setup, teardown),
+		cmocka_unit_test(test_valid_progress_ids_are_url_and_file_safe),
+		cmocka_unit_test_setup_teardown(test_prepare_makes_nested_directories_0700, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prepare_fails_below_a_file, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
