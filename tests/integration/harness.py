@@ -1,0 +1,635 @@
+"""harness.py - real mounts of cekurafs against contrib/cekura-sim, for the integration tests.
+
+    with harness.Env(agents=120) as env:          # simulator + daemon, always cleaned up
+        code, out, err, secs = harness.run(f"ls {env.mnt}/agents")
+        env.sim.log()                             # the API requests the daemon made
+
+Python 3 standard library only. Every wait is a bounded poll on a condition
+(harness.wait_until); nothing sleeps to synchronise. Whatever happens in a test,
+the daemon is stopped (SIGTERM, then `fusermount3 -uz` and SIGKILL as a fallback)
+and the simulator too; a daemon that exits non-zero after SIGTERM, prints a
+sanitizer report or shows the key fails the test that stopped it.
+"""
+
+import errno
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SIM = os.path.join(ROOT, "contrib", "cekura-sim")
+API = "/test_framework/v2/aiagents/"
+KEY = "itest-key-5b1f0c2e9d7a4c6b8e3f"
+
+# Set by run.py (--daemon); CEKURAFS_DAEMON or build/cekurafs otherwise.
+DAEMON = os.environ.get("CEKURAFS_DAEMON", os.path.join(ROOT, "build", "cekurafs"))
+
+# Every simulator and daemon alive, so that the runner's watchdog can kill them.
+_live_lock = threading.Lock()
+_live = []
+# Every mount point this process created (another test run may mount meanwhile).
+created_mounts = []
+
+SANITIZER_MARKS = ("Sanitizer", "runtime error")
+
+
+class HarnessError(AssertionError):
+    """The daemon or the simulator misbehaved outside what a test checks."""
+
+
+def _track(obj):
+    with _live_lock:
+        _live.append(obj)
+
+
+def _untrack(obj):
+    with _live_lock:
+        if obj in _live:
+            _live.remove(obj)
+
+
+def live_objects():
+    with _live_lock:
+        return list(_live)
+
+
+# ---------------------------------------------------------------- waiting and running
+
+def wait_until(cond, timeout=10.0, interval=0.02, what="condition"):
+    """Polls cond() until it returns a true value, which is returned; fails after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+SHELL = "/bin/bash" if os.path.exists("/bin/bash") else "/bin/sh"
+
+
+def run(cmd, shell=True, timeout=20.0, input=None, env=None, executable=None):
+    """Runs a command; returns (exit code, stdout, stderr, elapsed seconds).
+
+    With shell, the shell is bash (its builtins name the errno of a failed write,
+    "echo: write error: Invalid argument", where dash only says "I/O error").
+
+    The command gets its own process group, killed as a whole at the timeout
+    (then AssertionError), so no grandchild survives a hung command."""
+    t0 = time.monotonic()
+    if shell and executable is None:
+        executable = SHELL
+    stdin = subprocess.PIPE if input is not None else subprocess.DEVNULL
+    proc = subprocess.Popen(cmd, shell=shell, executable=executable, stdin=stdin,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True, env=env)
+    try:
+        out, err = proc.communicate(input=input.encode() if isinstance(input, str) else input,
+                                    timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _killpg(proc)
+        proc.communicate()
+        raise AssertionError(f"command timed out after {timeout} s: {cmd!r}")
+    except BaseException:
+        _killpg(proc)
+        proc.communicate()
+        raise
+    return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"), \
+        time.monotonic() - t0
+
+
+def _killpg(proc):
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def fuse_mounts(kind="fuse.cekurafs"):
+    """Mount points of the given file system type, from /proc/mounts (octal escapes decoded)."""
+    points = []
+    with open("/proc/mounts") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) >= 3 and fields[2] == kind:
+                points.append(fields[1].encode().decode("unicode_escape"))
+    return points
+
+
+def is_mounted(path):
+    return os.path.realpath(path) in fuse_mounts()
+
+
+def os_errno(fn, *args, **kwargs):
+    """Calls fn; returns 0 if it succeeded, else the errno of the OSError it raised."""
+    try:
+        fn(*args, **kwargs)
+    except OSError as e:
+        return e.errno
+    return 0
+
+
+def write_file(path, data, flags=os.O_WRONLY | os.O_TRUNC):
+    """open + one write + close, as `printf DATA > path` does; returns 0 or the errno."""
+    def go():
+        fd = os.open(path, flags)
+        try:
+            if data:
+                os.write(fd, data.encode() if isinstance(data, str) else data)
+        finally:
+            os.close(fd)
+    return os_errno(go)
+
+
+def read_file(path):
+    with open(path, "rb") as f:
+        return f.read().decode()
+
+
+def errname(code):
+    return errno.errorcode.get(code, str(code)) if code else "success"
+
+
+# ---------------------------------------------------------------- simulator
+
+class Sim:
+    """contrib/cekura-sim on a free loopback port, with its control endpoints."""
+
+    def __init__(self, key=KEY, agents=120, stage_seconds=0.3, page_cap=None, latency=None,
+                 handshake=None, extra=()):
+        self.key = key
+        self.dir = tempfile.mkdtemp(prefix="cekurafs-sim-")
+        self.port_file = os.path.join(self.dir, "port")
+        self.stderr_path = os.path.join(self.dir, "stderr")
+        args = [SIM, "--key", key, "--port", "0", "--port-file", self.port_file, "--quiet",
+                "--agents", str(agents), "--stage-seconds", str(stage_seconds)]
+        if page_cap is not None:
+            args += ["--page-cap", str(page_cap)]
+        if latency is not None:
+            args += ["--latency", str(latency)]
+        if handshake is not None:
+            args += ["--handshake", str(handshake)]
+        args += list(extra)
+        self._stderr = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=self._stderr, start_new_session=True)
+        _track(self)
+        try:
+            def port_ready():
+                if self.proc.poll() is not None:
+                    raise HarnessError(f"cekura-sim exited with {self.proc.returncode}: "
+                                       f"{self.stderr()}")
+                try:
+                    with open(self.port_file) as f:
+                        text = f.read()
+                except FileNotFoundError:
+                    return None
+                return int(text) if text.endswith("\n") else None
+            self.port = wait_until(port_ready, timeout=10, what="the simulator's port file")
+        except BaseException:
+            self.stop()
+            raise
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def stderr(self):
+        try:
+            with open(self.stderr_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def request(self, method, path, body=None, timeout=5):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                return json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as e:
+            raise HarnessError(f"simulator {method} {path}: HTTP {e.code}: {e.read()!r}")
+
+    # -- the control endpoints --
+    def log(self):
+        return self.request("GET", "/_sim/log")
+
+    def clear_log(self):
+        self.request("DELETE", "/_sim/log")
+
+    def reset(self):
+        self.request("POST", "/_sim/reset")
+
+    def add_fault(self, **rule):
+        return self.request("POST", "/_sim/faults", rule)
+
+    def faults(self):
+        return self.request("GET", "/_sim/faults")
+
+    def clear_faults(self):
+        self.request("DELETE", "/_sim/faults")
+
+    def config(self, **changes):
+        if changes:
+            return self.request("POST", "/_sim/config", changes)
+        return self.request("GET", "/_sim/config")
+
+    def imports(self):
+        return self.request("GET", "/_sim/imports")
+
+    def stats(self):
+        return self.request("GET", "/_sim/stats")
+
+    def api_get(self, path, key=None):
+        """An API request as a client would make it (recorded in the log)."""
+        req = urllib.request.Request(self.url + path,
+                                     headers={"X-CEKURA-API-KEY": key or self.key})
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return json.loads(resp.read())
+
+    # -- views of the log --
+    def requests(self, agent=None, method=None, kind=None, since=0):
+        """Log entries, filtered: agent id; method; kind in
+        {"list", "agent", "auto-fetch", "progress"}; seq > since."""
+        out = []
+        for e in self.log():
+            if e["seq"] <= since:
+                continue
+            if method and e["method"] != method:
+                continue
+            path = e["path"]
+            if kind == "list" and path not in (API, API + "short_list/"):
+                continue
+            if kind == "progress" and not path.endswith("/auto-fetch-progress/"):
+                continue
+            if kind == "auto-fetch" and not path.endswith("/auto-fetch/"):
+                continue
+            if kind == "agent" and not (path.startswith(API) and path.count("/") == 5
+                                        and path != API + "short_list/"):
+                continue
+            if agent is not None and not path.startswith(f"{API}{agent}/"):
+                continue
+            out.append(e)
+        return out
+
+    def posts(self, agent, since=0):
+        return self.requests(agent=agent, method="POST", kind="auto-fetch", since=since)
+
+    def polls(self, agent, since=0):
+        return self.requests(agent=agent, method="GET", kind="progress", since=since)
+
+    def last_seq(self):
+        log = self.log()
+        return log[-1]["seq"] if log else 0
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                _killpg(self.proc)
+                self.proc.wait(timeout=5)
+        self._stderr.close()
+        _untrack(self)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def kill(self):
+        _killpg(self.proc)
+
+
+# ---------------------------------------------------------------- daemon
+
+class Daemon:
+    """build/cekurafs -f on a temporary mount point, its stderr in a file.
+
+    key_via: "env" (CEKURA_API_KEY), "file" (-o api_key_file=, mode 0600) or None."""
+
+    DEFAULT_OPTS = {"poll_interval": "0.2", "list_ttl": "30", "timeout": "5",
+                    "connect_timeout": "2", "wait_timeout": "20"}
+
+    def __init__(self, sim, key=None, state_dir=None, opts=None, key_via="env", binary=None,
+                 mnt=None, key_file_mode=0o600):
+        self.sim = sim
+        self.key = key if key is not None else (sim.key if sim else KEY)
+        self.binary = binary or DAEMON
+        self.dir = tempfile.mkdtemp(prefix="cekurafs-daemon-")
+        self.mnt = mnt or os.path.join(self.dir, "mnt")
+        os.makedirs(self.mnt, exist_ok=True)
+        created_mounts.append(os.path.realpath(self.mnt))
+        self.state_dir = state_dir or os.path.join(self.dir, "state")
+        self.opts = dict(self.DEFAULT_OPTS)
+        if sim:
+            self.opts["api_url"] = sim.url
+        self.opts["state_dir"] = self.state_dir
+        self.opts.update(opts or {})
+        self.key_via = key_via
+        self.key_file_mode = key_file_mode
+        self.proc = None
+        self.stopped = False
+        self.stderr_path = None
+        self.runs = 0
+        self.exit_codes = []
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def option_string(self):
+        return ",".join(k if v is None else f"{k}={v}" for k, v in self.opts.items())
+
+    def argv(self):
+        return [self.binary, "-f", "-o", self.option_string(), self.mnt]
+
+    def environ(self):
+        env = {k: v for k, v in os.environ.items() if k not in ("CEKURA_API_KEY", "CEKURA_API_URL")}
+        # Sanitizer builds: report to stderr, fail hard, find leaks at exit.
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=86")
+        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1:exitcode=87")
+        if self.key_via == "env":
+            env["CEKURA_API_KEY"] = self.key
+        elif self.key_via == "file":
+            path = os.path.join(self.dir, "key")
+            with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+                f.write(self.key + "\n")
+            os.chmod(path, self.key_file_mode)
+            self.opts["api_key_file"] = path
+        return env
+
+    def start(self, wait=True):
+        """Starts the daemon; with wait, returns once the mount is live."""
+        assert self.proc is None or self.proc.poll() is not None, "daemon already running"
+        env = self.environ()
+        self.runs += 1
+        self.stopped = False
+        self.stderr_path = os.path.join(self.dir, f"stderr.{self.runs}")
+        with open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=err, env=env,
+                                         start_new_session=True)
+        _track(self)
+        if wait:
+            try:
+                self.wait_mounted()
+            except BaseException:
+                self.stop(check=False)
+                raise
+        return self
+
+    def wait_mounted(self, timeout=15):
+        def live():
+            if self.proc.poll() is not None:
+                raise HarnessError(f"cekurafs exited with {self.proc.returncode} before mounting: "
+                                   f"{self.stderr().strip()}")
+            if not is_mounted(self.mnt):
+                return False
+            try:
+                os.stat(os.path.join(self.mnt, "agents"))
+            except OSError:
+                return False
+            return True
+        wait_until(live, timeout=timeout, what=f"the mount on {self.mnt}")
+
+    def stderr(self):
+        if not self.stderr_path:
+            return ""
+        try:
+            with open(self.stderr_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def problems(self, stopped_by_signal=True):
+        """What is wrong with the daemon's run so far, as a list of sentences."""
+        found = []
+        err = self.stderr()
+        for mark in SANITIZER_MARKS:
+            if mark in err:
+                found.append(f"daemon stderr contains {mark!r}:\n{err[-6000:]}")
+                break
+        if self.key and self.key in err:
+            found.append("daemon stderr shows the API key")
+        if self.proc is not None and self.proc.poll() is not None and stopped_by_signal \
+                and self.proc.returncode != 0:
+            found.append(f"daemon exited with {self.proc.returncode} after SIGTERM/SIGINT:\n"
+                         f"{err[-3000:]}")
+        return found
+
+    def stop(self, sig=signal.SIGTERM, check=True, timeout=10):
+        """Stops the daemon (sig, then fallbacks) and makes sure nothing stays mounted.
+        Returns the exit code. With check, raises HarnessError on any problem()."""
+        if self.proc is None:
+            return None
+        if self.stopped:
+            return self.proc.returncode
+        self.stopped = True
+        notes = []
+        if self.proc.poll() is not None:
+            notes.append(f"daemon had already exited with {self.proc.returncode} before it was "
+                         f"stopped")
+        else:
+            self.barrier()
+            try:
+                self.proc.send_signal(sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                notes.append(f"daemon did not exit within {timeout} s of signal {sig}; its "
+                             f"threads:\n{self.backtrace()}\nits stderr:\n{self.stderr()[-3000:]}")
+                self.force_unmount()
+                try:
+                    self.proc.wait(timeout=3)
+                except subprocess.TimeoutExpired:
+                    _killpg(self.proc)
+                    self.proc.wait(timeout=5)
+        if is_mounted(self.mnt):
+            notes.append("the mount was left behind")
+            self.force_unmount()
+        _untrack(self)
+        code = self.proc.returncode
+        self.exit_codes.append(code)
+        if check:
+            found = self.problems() + notes
+            if found:
+                raise HarnessError("; ".join(found))
+        return code
+
+    def barrier(self, timeout=3):
+        """One request through the mount (a stat of its root; attributes are never
+        cached), so that a release the kernel queued before it (a `ls` that just
+        closed its directory) has been taken by the daemon before a signal stops
+        it: libfuse drops requests still queued at exit, and ASan would report
+        its directory handle as a leak. Bounded: a hung daemon is not waited for."""
+        t = threading.Thread(target=os_errno, args=(os.stat, self.mnt), daemon=True)
+        t.start()
+        t.join(timeout)
+
+    def backtrace(self):
+        """Every thread's stack (gdb, when installed) and kernel wait channel: for hangs."""
+        if not self.alive():
+            return "(not running)"
+        out = []
+        for tid in sorted(os.listdir(f"/proc/{self.pid}/task"), key=int):
+            try:
+                with open(f"/proc/{self.pid}/task/{tid}/wchan") as f:
+                    out.append(f"thread {tid} wchan {f.read()}")
+            except OSError:
+                pass
+        if shutil.which("gdb"):
+            try:
+                res = subprocess.run(["gdb", "-p", str(self.pid), "-batch", "-nx",
+                                      "-ex", "thread apply all bt"], capture_output=True,
+                                     text=True, timeout=30)
+                out.append("\n".join(ln for ln in res.stdout.splitlines()
+                                     if ln.startswith(("#", "Thread"))))
+            except (subprocess.TimeoutExpired, OSError) as e:
+                out.append(f"gdb: {e}")
+        return "\n".join(out)
+
+    def force_unmount(self):
+        subprocess.run(["fusermount3", "-uz", self.mnt], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=10)
+        if self.proc is not None and self.proc.poll() is None:
+            _killpg(self.proc)
+
+    def kill(self):
+        """Emergency stop (the watchdog): lazy unmount, then SIGKILL."""
+        self.force_unmount()
+        if self.proc is not None:
+            _killpg(self.proc)
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- paths --
+    def path(self, *parts):
+        return os.path.join(self.mnt, *[str(p) for p in parts])
+
+    def agent(self, agent_id, name=None):
+        if name is None:
+            return self.path("agents", agent_id)
+        return self.path("agents", agent_id, name)
+
+
+# ---------------------------------------------------------------- environment
+
+class Env:
+    """A simulator and a daemon mounted on it. A context manager: whatever
+    happens inside, the daemon is stopped (and checked) and the simulator too.
+
+        with Env(agents=120, opts={"poll_interval": 0.5}) as env:
+            env.mnt, env.sim, env.daemon, env.agent(42, "progress")
+    """
+
+    def __init__(self, agents=120, stage_seconds=0.3, page_cap=None, latency=None, handshake=None,
+                 opts=None, key_via="env", start=True):
+        self.sim_args = dict(agents=agents, stage_seconds=stage_seconds, page_cap=page_cap,
+                             latency=latency, handshake=handshake)
+        self.opts = opts
+        self.key_via = key_via
+        self.start_daemon = start
+        self.sim = None
+        self.daemon = None
+        self.extra = []  # other daemons started on this simulator
+
+    def __enter__(self):
+        try:
+            self.sim = Sim(**self.sim_args)
+            self.daemon = Daemon(self.sim, opts=self.opts, key_via=self.key_via)
+            if self.start_daemon:
+                self.daemon.start()
+        except BaseException:
+            self.close(check=False)
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close(check=exc_type is None)
+        return False
+
+    def new_daemon(self, **kwargs):
+        """Another daemon on this simulator (stopped and checked by close())."""
+        d = Daemon(self.sim, **kwargs)
+        self.extra.append(d)
+        return d
+
+    def close(self, check=True):
+        problems = []
+        for d in [self.daemon] + self.extra:
+            if d is None:
+                continue
+            try:
+                d.stop(check=check)
+            except HarnessError as e:
+                problems.append(str(e))
+            except BaseException as e:  # keep cleaning up
+                problems.append(f"stopping the daemon: {e!r}")
+            d.cleanup()
+        self.extra = []
+        if self.sim is not None:
+            self.sim.stop()
+        if problems and check:
+            raise HarnessError("; ".join(problems))
+
+    def health(self):
+        """Problems of the running daemon (died, sanitizer report, key shown)."""
+        d = self.daemon
+        if d is None or d.proc is None:
+            return []
+        found = d.problems(stopped_by_signal=False)
+        if not d.alive():
+            found.append(f"daemon died with exit code {d.proc.returncode}:\n{d.stderr()[-3000:]}")
+        elif not is_mounted(d.mnt):
+            found.append("the mount is gone while the daemon runs")
+        return found
+
+    # -- shortcuts --
+    @property
+    def mnt(self):
+        return self.daemon.mnt
+
+    def agent(self, agent_id, name=None):
+        return self.daemon.agent(agent_id, name)
+
+
+def wait_status(env_or_daemon, agent_id, statuses=("completed", "failed"), timeout=15):
+    """Reads `progress` until its first line is one of statuses; returns the text."""
+    d = env_or_daemon.daemon if isinstance(env_or_daemon, Env) else env_or_daemon
+    path = d.agent(agent_id, "progress")
+    seen = []
+
+    def done():
+        try:
+            text = read_file(path)
+        except OSError as e:
+            seen.append(errname(e.errno))
+            return None
+        seen.append(text.split("\n", 1)[0])
+        return text if text.split("\n", 1)[0] in statuses else None
+    try:
+        return wait_until(done, timeout=timeout, interval=0.05,
+                          what=f"agent {agent_id} to reach {statuses}")
+    except AssertionError as e:
+        raise AssertionError(f"{e}; last statuses seen: {seen[-5:]}")
+
+
+def emergency_cleanup():
+    """Kills every simulator and daemon still alive and unmounts their mounts."""
+    for obj in live_objects():
+        try:
+            obj.kill()
+        except Exception:
+            pass
+        _untrack(obj)

@@ -1,0 +1,57 @@
+"""Progress ids survive a restart with the same state_dir; the state file is
+private and names each agent once."""
+
+import os
+
+from harness import read_file, run, wait_status
+
+ENV = {"agents": 120, "stage_seconds": 0.3}
+
+
+def state_lines(d):
+    path = os.path.join(d.state_dir, "progress-ids")
+    assert os.stat(path).st_mode & 0o777 == 0o600, oct(os.stat(path).st_mode)
+    return [ln for ln in read_file(path).splitlines() if ln and not ln.startswith("#")]
+
+
+def test_restart_keeps_the_progress(env):
+    d = env.new_daemon()
+    d.start()
+    assert run(f"echo 1 > {d.agent(42, 'refetch')}")[0] == 0
+    pid = env.sim.imports()["42"][0]
+    assert f"progress_id: {pid}\n" in read_file(d.agent(42, "progress"))
+    assert state_lines(d) == [f"42 {pid}"]
+    assert d.stop() == 0
+
+    since = env.sim.last_seq()
+    d.start()  # same state_dir, fresh mount
+    assert "1 progress ids" in d.stderr(), d.stderr()
+    text = read_file(d.agent(42, "progress"))
+    assert text.split("\n")[1] == f"progress_id: {pid}", text
+    final = wait_status(d, 42)
+    assert f"progress_id: {pid}\n" in final and final.startswith("completed\n"), final
+    assert env.sim.posts(42, since) == []
+    assert all(e["query"] == f"progress_id={pid}" for e in env.sim.polls(42, since))
+    # After a restart a refetch of a completed import goes ahead.
+    assert run(f"echo 1 > {d.agent(42, 'refetch')}")[0] == 0
+    pid2 = env.sim.imports()["42"][1]
+    assert state_lines(d) == [f"42 {pid2}"]
+    d.stop()
+
+
+def test_state_file_holds_one_line_per_agent(env):
+    d = env.new_daemon()
+    d.start()
+    for agent in (51, 52, 56):
+        assert run(f"echo 1 > {d.agent(agent, 'refetch')}")[0] == 0
+    assert run(f"echo 1 > {d.agent(53, 'refetch')}")[0] != 0  # refused: nothing stored
+    pids = {a: env.sim.imports()[str(a)][-1] for a in (51, 52, 56)}
+    assert sorted(state_lines(d)) == sorted(f"{a} {p}" for a, p in pids.items())
+    assert not [f for f in os.listdir(d.state_dir) if f != "progress-ids"], \
+        os.listdir(d.state_dir)  # no temp file left behind
+    d.stop()
+    d.start()
+    for agent, pid in pids.items():
+        assert f"progress_id: {pid}\n" in read_file(d.agent(agent, "progress"))
+    assert read_file(d.agent(53, "progress")) == "idle\n"
+    d.stop()
