@@ -212,14 +212,6 @@ static char *url_of(const struct api *api, const char *fmt, ...)
 static const char *const name_keys[] = {"name", "key", "stage", "label", "title"};
 static const char *const state_keys[] = {"status", "state"};
 
-static bool key_in(const struct json_doc *d, int tok, const char *const *keys, size_t n)
-{
-	for(size_t i = 0; i < n; i++)
-		if(json_key_is(d, tok, keys[i]))
-			return true;
-	return false;
-}
-
 /* The first of keys present in obj as a string, copied into *out (NULL when none). */
 static int first_string(const struct json_doc *d, int obj, const char *const *keys, size_t n, char **out)
 {
@@ -231,42 +223,6 @@ static int first_string(const struct json_doc *d, int obj, const char *const *ke
 			return json_string(d, tok, out);
 	}
 	return 0;
-}
-
-/* Other string values of a stage object, as "key=value key=value". */
-static int stage_extra(const struct json_doc *d, int obj, char **out)
-{
-	char *text = NULL;
-	size_t len = 0;
-	FILE *mem = open_memstream(&text, &len);
-	int tok = obj + 1, rc = 0;
-
-	if(!mem)
-		return -ENOMEM;
-	for(int i = 0; i < json_size(d, obj); i++) {
-		int value = tok + 1;
-
-		if(json_type(d, value) == JSON_STRING && !key_in(d, tok, name_keys, 5) &&
-		   !key_in(d, tok, state_keys, 2)) {
-			char *k = NULL, *v = NULL;
-
-			if(json_string(d, tok, &k) == 0 && json_string(d, value, &v) == 0)
-				fprintf(mem, "%s%s=%s", len ? " " : "", k, v);
-			else
-				rc = -EPROTO;
-			fflush(mem);
-			free(k);
-			free(v);
-		}
-		tok = json_next(d, value);
-	}
-	fclose(mem);
-	if(rc != 0 || len == 0) {
-		free(text);
-		text = NULL;
-	}
-	*out = text;
-	return rc;
 }
 
 static int decode_stages(const struct json_doc *d, int arr, struct progress *out)
@@ -286,8 +242,6 @@ static int decode_stages(const struct json_doc *d, int arr, struct progress *out
 		rc = first_string(d, tok, name_keys, 5, &s->name);
 		if(rc == 0)
 			rc = first_string(d, tok, state_keys, 2, &s->state);
-		if(rc == 0)
-			rc = stage_extra(d, tok, &s->extra);
 		if(rc != 0)
 			return rc;
 		tok = json_next(d, tok);

@@ -82,21 +82,17 @@ static bool stage_done(const struct progress_stage *s)
 static void add_stage(struct text *t, const struct progress_stage *s, size_t index)
 {
 	char fallback[32];
-	char *name, *state, *extra;
+	char *name, *state;
 
 	snprintf(fallback, sizeof(fallback), "stage-%zu", index + 1);
 	name = clean(s->name, true, fallback);
 	state = clean(s->state, true, "unknown");
-	extra = s->extra ? clean(s->extra, false, "") : NULL;
-	if(!name || !state || (s->extra && !extra))
+	if(!name || !state)
 		t->failed = true;
-	else if(extra)
-		text_add(t, "stage %s %s %s\n", name, state, extra);
 	else
 		text_add(t, "stage %s %s\n", name, state);
 	free(name);
 	free(state);
-	free(extra);
 }
 
 char *render_progress(const struct progress *p, const char *progress_id)
@@ -141,7 +137,6 @@ void progress_free(struct progress *p)
 	for(size_t i = 0; i < p->nstages; i++) {
 		free(p->stages[i].name);
 		free(p->stages[i].state);
-		free(p->stages[i].extra);
 	}
 	free(p->stages);
 	free(p->status);

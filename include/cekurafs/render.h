@@ -18,7 +18,6 @@
 struct progress_stage {
 	char *name;  /* owned; from name|key|stage|label|title, or NULL when none */
 	char *state; /* owned; from status|state, or NULL when none */
-	char *extra; /* owned; other string keys as "key=value ...", or NULL */
 };
 
 /* A decoded progress response. Owns every string and the stages array. */

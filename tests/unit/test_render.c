@@ -216,23 +216,6 @@ static void test_missing_or_empty_status_is_unknown(void **state)
 	assert_renders(&empty, "p", "unknown\nprogress_id: p\ncurrent_stage:\nstages: 0/0\n");
 }
 
-static void test_extra_stage_keys_follow_the_state(void **state)
-{
-	struct progress_stage stages[] = {
-		{.name = (char *)"tools",
-		 .state = (char *)"failed",
-		 .extra = (char *)"error=Bad key detail=x"},
-		{.name = (char *)"kb", .state = (char *)"pending", .extra = (char *)"message=two\nlines"},
-	};
-	struct progress p = make("failed", "tools", "Bad key", stages, 2);
-
-	(void)state;
-	assert_renders(&p, "p",
-		       "failed\nprogress_id: p\ncurrent_stage: tools\nstages: 0/2\nerror: Bad key\n"
-		       "stage tools failed error=Bad key detail=x\n"
-		       "stage kb pending message=two lines\n");
-}
-
 static void test_the_first_line_is_the_status_word_alone(void **state)
 {
 	static const char *const statuses[] = {"in_progress", "completed", "failed", "queued", "with space"};
@@ -275,7 +258,7 @@ static void test_progress_free_releases_everything_and_resets(void **state)
 	p.nstages = 2;
 	p.stages[0].name = strdup("a");
 	p.stages[0].state = strdup("completed");
-	p.stages[1].extra = strdup("k=v");
+	p.stages[1].name = strdup("b");
 	progress_free(&p); /* the sanitizer build reports anything left */
 	assert_null(p.status);
 	assert_null(p.stages);
@@ -300,7 +283,6 @@ int main(void)
 		cmocka_unit_test(test_words_stay_one_word_and_lines_one_line),
 		cmocka_unit_test(test_delete_bytes_are_control_bytes_too),
 		cmocka_unit_test(test_missing_or_empty_status_is_unknown),
-		cmocka_unit_test(test_extra_stage_keys_follow_the_state),
 		cmocka_unit_test(test_the_first_line_is_the_status_word_alone),
 		cmocka_unit_test(test_terminal_statuses_are_completed_and_failed),
 		cmocka_unit_test(test_progress_free_releases_everything_and_resets),
