@@ -24,6 +24,13 @@
 
 #define WAIT_SLICE 0.1 /* seconds between two looks at a cancelled reader */
 
+/* One API call in flight that other readers may join instead of sending their own. */
+struct flight {
+	bool busy;    /* a call is in flight */
+	unsigned gen; /* bumped when a call ends */
+	int err;      /* the last call's result, 0 or -errno */
+};
+
 /* One agent. Owns every string and the progress. */
 struct agent {
 	uint64_t id;
@@ -33,12 +40,10 @@ struct agent {
 	struct progress progress;
 	char *json;
 	char *text;
-	double polled_at;  /* monotonic time of the last poll attempt */
-	int poll_err;	   /* its result (0 or -errno) */
-	bool polling;	   /* a poll is in flight */
-	unsigned poll_gen; /* bumped when a poll ends */
-	bool refetching;   /* a refetch is in flight */
-	char *error;	   /* last error line, or NULL */
+	double polled_at;   /* monotonic time of the last poll attempt */
+	struct flight poll; /* the progress poll; poll.err is the last attempt's result */
+	bool refetching;    /* a refetch is in flight */
+	char *error;	    /* last error line, or NULL */
 };
 
 struct registry {
@@ -52,9 +57,7 @@ struct registry {
 	uint64_t *listing; /* owned, sorted; NULL until the first listing */
 	size_t nlisting;
 	double listed_at;
-	bool listing_busy;
-	unsigned listing_gen;
-	int listing_err;
+	struct flight list; /* the listing */
 };
 
 static double now_seconds(void)
@@ -81,6 +84,28 @@ static void wait_changed(struct registry *r, double seconds)
 	ts.tv_sec = (time_t)t;
 	ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
 	pthread_cond_timedwait(&r->changed, &r->lock, &ts);
+}
+
+/* Waits for the call in flight to end. Returns 0, or -EINTR when our caller gave up. Lock held. */
+static int flight_join(struct registry *r, struct flight *f, const struct api_cancel *c)
+{
+	unsigned gen = f->gen;
+
+	while(f->busy && gen == f->gen) {
+		if(cancelled(c))
+			return -EINTR;
+		wait_changed(r, WAIT_SLICE);
+	}
+	return 0;
+}
+
+/* Records the end of a call and wakes the readers that joined it. Lock held. */
+static void flight_end(struct registry *r, struct flight *f, int err)
+{
+	f->busy = false;
+	f->gen++;
+	f->err = err;
+	pthread_cond_broadcast(&r->changed);
 }
 
 static int find_index(const struct registry *r, uint64_t id, size_t *at)
@@ -275,27 +300,19 @@ static int refresh_listing(struct registry *r, const struct api_cancel *c)
 	int rc;
 
 	while(!listing_fresh(r)) {
-		if(r->listing_busy) {
-			unsigned gen = r->listing_gen;
-
-			while(r->listing_busy && gen == r->listing_gen) {
-				if(cancelled(c))
-					return -EINTR;
-				wait_changed(r, WAIT_SLICE);
-			}
-			if(r->listing_err == -EINTR)
+		if(r->list.busy) {
+			if(flight_join(r, &r->list, c) != 0)
+				return -EINTR;
+			if(r->list.err == -EINTR)
 				continue; /* that reader gave up, not us */
 			/* its result is ours, as fresh as can be whatever list_ttl is */
-			return r->listing_err;
+			return r->list.err;
 		}
-		r->listing_busy = true;
+		r->list.busy = true;
 		pthread_mutex_unlock(&r->lock);
 		rc = api_list_agents(r->api, c, &ids, &n, &e);
 		pthread_mutex_lock(&r->lock);
-		r->listing_busy = false;
-		r->listing_gen++;
-		r->listing_err = rc;
-		pthread_cond_broadcast(&r->changed);
+		flight_end(r, &r->list, rc);
 		if(rc != 0) {
 			log_warn("listing agents: %s", e.msg);
 			return rc;
@@ -373,16 +390,15 @@ static const char *failed_stage(const struct progress *p)
 	return p->current_stage && *p->current_stage ? p->current_stage : "unknown";
 }
 
-/* Stores a successful poll of pid. Lock held. */
-static void store_progress(struct agent *a, struct progress *p, char *json)
+/* Stores a successful poll of the agent's id. Returns 0 or -ENOMEM. Lock held. */
+static int store_progress(struct agent *a, struct progress *p, char *json)
 {
 	char *text = render_progress(p, a->progress_id);
 
 	if(!text) {
 		progress_free(p);
 		free(json);
-		a->poll_err = -ENOMEM;
-		return;
+		return -ENOMEM;
 	}
 	agent_forget_progress(a);
 	a->progress = *p;
@@ -392,6 +408,7 @@ static void store_progress(struct agent *a, struct progress *p, char *json)
 	if(strcmp(p->status, "failed") == 0)
 		agent_error(a, "auto-fetch", "failed at stage %s: %s", failed_stage(p),
 			    p->error ? p->error : "no reason given");
+	return 0;
 }
 
 static bool terminal(const struct agent *a)
@@ -415,31 +432,24 @@ again:
 	for(;;) {
 		if(!a->progress_id || terminal(a))
 			return 0;
-		if(a->polling) {
-			unsigned gen = a->poll_gen;
-
-			while(a->polling && gen == a->poll_gen) {
-				if(cancelled(c))
-					return -EINTR;
-				wait_changed(r, WAIT_SLICE);
-			}
+		if(a->poll.busy) {
+			if(flight_join(r, &a->poll, c) != 0)
+				return -EINTR;
 			/* That reader gave up, not us; or a refetch overtook its poll,
 			 * so there is no answer for the current id yet. */
-			if(a->poll_err == -EINTR || (a->poll_err == 0 && !a->have_progress))
+			if(a->poll.err == -EINTR || (a->poll.err == 0 && !a->have_progress))
 				continue;
-			return a->poll_err;
+			return a->poll.err;
 		}
 		if(!force && a->polled_at > 0 && now_seconds() - a->polled_at < r->cfg.poll_interval)
-			return a->poll_err;
+			return a->poll.err;
 		break;
 	}
-	a->polling = true;
+	a->poll.busy = true;
 	pid = strdup(a->progress_id);
 	pthread_mutex_unlock(&r->lock);
 	rc = pid ? api_progress(r->api, c, a->id, pid, &p, &json, &e) : -ENOMEM;
 	pthread_mutex_lock(&r->lock);
-	a->polling = false;
-	a->poll_gen++;
 	if(!pid || !a->progress_id || strcmp(pid, a->progress_id) != 0) {
 		/* A refetch replaced the id meanwhile: this answer is of the old
 		 * import, so poll the new one (unless our caller gave up). */
@@ -451,20 +461,18 @@ again:
 			rc = -ENOMEM;
 		else if(rc != -EINTR)
 			overtaken = true;
-	} else if(rc == 0) {
-		a->polled_at = now_seconds();
-		a->poll_err = 0;
-		store_progress(a, &p, json);
-		rc = a->poll_err;
-	} else if(rc != -EINTR) {
-		a->polled_at = now_seconds();
-		a->poll_err = rc;
-		agent_error(a, "progress", "%s", e.msg);
+		/* Readers that joined go round again: there is no answer for the new id yet. */
+		flight_end(r, &a->poll, rc == -EINTR ? -EINTR : 0);
 	} else {
-		a->poll_err = rc;
+		if(rc == 0)
+			rc = store_progress(a, &p, json);
+		else if(rc != -EINTR)
+			agent_error(a, "progress", "%s", e.msg);
+		if(rc != -EINTR)
+			a->polled_at = now_seconds(); /* an interrupted poll does not count */
+		flight_end(r, &a->poll, rc);
 	}
 	free(pid);
-	pthread_cond_broadcast(&r->changed);
 	if(overtaken)
 		goto again;
 	return rc;
@@ -588,7 +596,7 @@ int registry_refetch(struct registry *r, const struct api_cancel *c, uint64_t id
 	a->known = true;
 	agent_forget_progress(a);
 	a->polled_at = 0; /* the new import is polled at the next read */
-	a->poll_err = 0;
+	a->poll.err = 0;
 	free(a->error);
 	a->error = NULL;
 	log_info("agent %llu: auto-fetch started, progress_id %s", (unsigned long long)id, pid);
