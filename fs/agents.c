@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,7 +58,9 @@ struct registry {
 	uint64_t *listing; /* owned, sorted; NULL until the first listing */
 	size_t nlisting;
 	double listed_at;
-	struct flight list; /* the listing */
+	struct flight list;	 /* the listing */
+	atomic_uint drops_asked; /* bumped by registry_drop_caches(), from a signal handler */
+	unsigned drops_done;	 /* drops applied */
 };
 
 static double now_seconds(void)
@@ -326,13 +329,49 @@ static int refresh_listing(struct registry *r, const struct api_cancel *c)
 	return 0;
 }
 
+static bool terminal(const struct agent *a)
+{
+	return a->have_progress && progress_terminal(a->progress.status);
+}
+
+void registry_drop_caches(struct registry *r)
+{
+	atomic_fetch_add(&r->drops_asked, 1);
+}
+
+/* Takes the lock, first forgetting what registry_drop_caches() asked to: the
+ * listing, lookups, and when each running import was last polled. Progress
+ * ids, terminal progress and error lines are state, not caches: they stay. */
+static void registry_lock(struct registry *r)
+{
+	unsigned asked;
+
+	pthread_mutex_lock(&r->lock);
+	asked = atomic_load(&r->drops_asked);
+	if(asked == r->drops_done)
+		return;
+	r->drops_done = asked;
+	free(r->listing);
+	r->listing = NULL;
+	r->nlisting = 0;
+	for(size_t i = 0; i < r->nagents; i++) {
+		struct agent *a = r->agents[i];
+
+		if(!terminal(a))
+			a->polled_at = 0;
+		if(!a->progress_id)
+			a->known = false;
+	}
+	log_info("caches dropped: the next reads ask the API again");
+}
+
 int registry_list(struct registry *r, const struct api_cancel *c, uint64_t **ids, size_t *n)
 {
 	int rc;
 
 	*ids = NULL;
 	*n = 0;
-	pthread_mutex_lock(&r->lock);
+	registry_lock(r);
 	rc = refresh_listing(r, c);
 	if(rc == 0) {
 		*ids = malloc((r->nlisting ? r->nlisting : 1) * sizeof(**ids));
@@ -354,7 +393,7 @@ int registry_lookup(struct registry *r, const struct api_cancel *c, uint64_t id)
 	size_t at;
 	int rc;
 
-	pthread_mutex_lock(&r->lock);
+	registry_lock(r);
 	if(find_index(r, id, &at) && r->agents[at]->known) {
 		pthread_mutex_unlock(&r->lock);
 		return 0;
@@ -409,11 +448,6 @@ static int store_progress(struct agent *a, struct progress *p, char *json)
 		agent_error(a, "auto-fetch", "failed at stage %s: %s", failed_stage(p),
 			    p->error ? p->error : "no reason given");
 	return 0;
-}
-
-static bool terminal(const struct agent *a)
-{
-	return a->have_progress && progress_terminal(a->progress.status);
 }
 
 /* Brings the agent's progress up to date: polls when the last attempt is older
@@ -498,7 +532,7 @@ static struct agent *lock_agent(struct registry *r, uint64_t id)
 {
 	struct agent *a;
 
-	pthread_mutex_lock(&r->lock);
+	registry_lock(r);
 	a = agent_get(r, id);
 	if(!a)
 		pthread_mutex_unlock(&r->lock);
@@ -618,7 +652,7 @@ int registry_error(struct registry *r, uint64_t id, char **text, size_t *len)
 	size_t at;
 	int rc = 0;
 
-	pthread_mutex_lock(&r->lock);
+	registry_lock(r);
 	if(find_index(r, id, &at) && r->agents[at]->error) {
 		if(asprintf(text, "%s\n", r->agents[at]->error) < 0)
 			rc = -ENOMEM;
@@ -647,7 +681,7 @@ size_t registry_known_size(struct registry *r, uint64_t id, enum registry_file f
 	const struct agent *a = NULL;
 	size_t at, size = 0;
 
-	pthread_mutex_lock(&r->lock);
+	registry_lock(r);
 	if(find_index(r, id, &at))
 		a = r->agents[at];
 	switch(f) {

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -342,6 +343,27 @@ static int load_state(const char *dir, struct state_entry **entries, size_t *n)
 	return 0;
 }
 
+static struct registry *hup_registry;
+
+static void on_sighup(int sig)
+{
+	(void)sig;
+	registry_drop_caches(hup_registry);
+}
+
+/* SIGHUP drops every cache (libfuse would take it as a request to exit). */
+static int install_sighup(struct registry *reg)
+{
+	struct sigaction sa;
+
+	hup_registry = reg;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sighup;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	return sigaction(SIGHUP, &sa, NULL);
+}
+
 static bool args_have(const struct fuse_args *args, const char *what)
 {
 	for(int i = 0; i < args->argc; i++)
@@ -455,6 +477,8 @@ int main(int argc, char *argv[])
 	log_init(cfg.level, !cmd.foreground);
 	if(fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
 		goto out_unmount;
+	if(install_sighup(reg) != 0)
+		goto out_signals;
 	if(cmd.singlethread) {
 		ret = fuse_loop(fuse);
 	} else {

@@ -62,6 +62,10 @@ int registry_wait(struct registry *r, const struct api_cancel *c, uint64_t id, s
 /* The error line ("" or "<line>\n") as a new string in *text. */
 int registry_error(struct registry *r, uint64_t id, char **text, size_t *len);
 
+/* Asks the registry to forget its caches (the listing, lookups, when running
+ * imports were polled) before its next use. Async-signal-safe: for SIGHUP. */
+void registry_drop_caches(struct registry *r);
+
 /* Records an error line for the agent ("<op>: <message>") and logs it. */
 void registry_note_error(struct registry *r, uint64_t id, const char *op, const char *message);
 

@@ -2,8 +2,9 @@
 private and names each agent once."""
 
 import os
+import signal
 
-from harness import read_file, run, wait_status
+from harness import read_file, run, wait_status, wait_until
 
 ENV = {"agents": 120, "stage_seconds": 0.3}
 
@@ -55,3 +56,28 @@ def test_state_file_holds_one_line_per_agent(env):
         assert f"progress_id: {pid}\n" in read_file(d.agent(agent, "progress"))
     assert read_file(d.agent(53, "progress")) == "idle\n"
     d.stop()
+
+
+def sighup_pending(pid):
+    """Whether SIGHUP waits to be handled by the process (its ShdPnd/SigPnd bit)."""
+    with open(f"/proc/{pid}/status") as f:
+        masks = [int(ln.split()[1], 16) for ln in f if ln.startswith(("ShdPnd:", "SigPnd:"))]
+    return any(m & (1 << (signal.SIGHUP - 1)) for m in masks)
+
+
+def test_sighup_drops_the_caches_and_keeps_the_daemon(env):
+    d = env.new_daemon(opts={"list_ttl": 3600})
+    d.start()
+    lists = lambda: len(env.sim.requests(kind="list"))  # noqa: E731
+    c0 = lists()
+    assert run(f"ls {d.path('agents')}")[0] == 0
+    c1 = lists()
+    assert run(f"ls {d.path('agents')}")[0] == 0
+    assert lists() == c1 and c1 > c0  # the listing is cached
+    os.kill(d.pid, signal.SIGHUP)
+    wait_until(lambda: not sighup_pending(d.pid), what="SIGHUP handled")
+    assert run(f"ls {d.path('agents')}")[0] == 0  # within list_ttl, yet listed again
+    assert lists() - c1 == c1 - c0, (c0, c1, lists())  # the same pages once more
+    assert "caches dropped" in d.stderr(), d.stderr()
+    assert d.alive
+    assert d.stop() == 0

@@ -797,6 +797,31 @@ static void test_listing_is_reused_within_list_ttl(void **state)
 	assert_int_equal(fake_nrequests(rig->f), 1);
 }
 
+static void test_dropping_caches_fetches_the_listing_and_polls_again(void **state)
+{
+	struct rig *rig = *state;
+	struct registry *r = start(rig, "p-1");
+	uint64_t *ids = NULL;
+	size_t n = 0;
+
+	expect_listing(rig->f);
+	expect_listing(rig->f);
+	fake_default(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
+	assert_int_equal(registry_list(r, NULL, &ids, &n), 0);
+	free(ids);
+	assert_progress(r, 42, IN_PROGRESS_TEXT("p-1"));
+	registry_drop_caches(r);
+	assert_int_equal(registry_list(r, NULL, &ids, &n), 0);
+	assert_int_equal(n, 3);
+	free(ids);
+	assert_progress(r, 42, IN_PROGRESS_TEXT("p-1")); /* within poll_interval, yet polled */
+	assert_int_equal(fake_count(rig->f, "GET", "/short_list/"), 2);
+	assert_int_equal(fake_count(rig->f, "GET", POLL), 2);
+	/* the progress id is state, not cache */
+	assert_progress(r, 42, IN_PROGRESS_TEXT("p-1"));
+	assert_int_equal(fake_count(rig->f, "GET", POLL), 2);
+}
+
 static void test_an_empty_listing_is_reused_too(void **state)
 {
 	struct rig *rig = *state;
@@ -988,6 +1013,7 @@ int main(void)
 		T(test_a_cancelled_wait_returns_eintr_promptly),
 		T(test_a_wait_cancelled_during_its_poll_returns_eintr),
 		T(test_listing_is_reused_within_list_ttl),
+		T(test_dropping_caches_fetches_the_listing_and_polls_again),
 		T(test_an_empty_listing_is_reused_too),
 		T(test_with_list_ttl_zero_each_listing_is_fetched_once),
 		T(test_concurrent_listings_share_one_and_survive_a_quitter),
