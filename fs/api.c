@@ -170,7 +170,10 @@ static int call(struct api *api, const struct api_cancel *c, const char *method,
 		char what[128];
 
 		errmap_describe(resp->outcome, api->policy.timeout, what, sizeof(what));
-		fail(e, err, 0, "%s", what);
+		if(resp->detail[0])
+			fail(e, err, 0, "%s: %s", what, resp->detail);
+		else
+			fail(e, err, 0, "%s", what);
 	}
 	http_response_free(resp);
 	return -err;

@@ -46,6 +46,7 @@ int errmap_errno(enum http_outcome outcome, long status)
 		return EPROTO;
 	case HTTP_INTERRUPTED:
 		return EINTR;
+	case HTTP_TLS_VERIFY:
 	case HTTP_FAILED:
 		break;
 	}
@@ -81,6 +82,9 @@ void errmap_describe(enum http_outcome outcome, double timeout, char *buf, size_
 		break;
 	case HTTP_INTERRUPTED:
 		snprintf(buf, size, "interrupted");
+		break;
+	case HTTP_TLS_VERIFY:
+		snprintf(buf, size, "TLS certificate verification failed");
 		break;
 	case HTTP_FAILED:
 		snprintf(buf, size, "transfer failed");

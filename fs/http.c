@@ -20,6 +20,13 @@
 #define OFFLINE_CONNECT_TIMEOUT 1.0  /* seconds: "fail within about a second" */
 #define SLEEP_SLICE		0.05 /* seconds between two looks at `cancelled` */
 #define MIN_ATTEMPT		1.0  /* seconds a retry must have left, at most a quarter of the budget */
+/* Idle connections the shared pool keeps: one per FUSE worker thread (main.c's
+ * default max_threads). libcurl's default, 5, closes most connections after one
+ * request as soon as more than 5 calls run at once. */
+#define POOL_CONNECTIONS 64L
+
+_Static_assert(sizeof(((struct http_response *)0)->detail) >= CURL_ERROR_SIZE,
+	       "http_response.detail holds curl's error buffer");
 
 static double now_seconds(void)
 {
@@ -107,6 +114,7 @@ void http_response_free(struct http_response *resp)
 	free(resp->body);
 	resp->body = NULL;
 	resp->len = 0;
+	resp->detail[0] = '\0';
 }
 
 void http_send(struct http_transport *t, const struct http_policy *policy, struct http_health *health,
@@ -233,6 +241,7 @@ static long to_ms(double seconds)
 static enum http_outcome classify(CURL *h, CURLcode rc, const struct body_sink *sink)
 {
 	curl_off_t connect_us = 0;
+	long request_size = 0;
 
 	switch(rc) {
 	case CURLE_OK:
@@ -242,8 +251,12 @@ static enum http_outcome classify(CURL *h, CURLcode rc, const struct body_sink *
 	case CURLE_COULDNT_RESOLVE_HOST:
 		return HTTP_UNREACHABLE;
 	case CURLE_OPERATION_TIMEDOUT:
+		/* A reused connection has no connect time either: only a request
+		 * never sent is a connect that timed out (a stalled answer on a
+		 * kept-alive connection must not look like an unreachable API). */
 		curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connect_us);
-		return connect_us == 0 ? HTTP_CONNECT_TIMEOUT : HTTP_TIMEOUT;
+		curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &request_size);
+		return connect_us == 0 && request_size == 0 ? HTTP_CONNECT_TIMEOUT : HTTP_TIMEOUT;
 	case CURLE_RECV_ERROR:
 	case CURLE_SEND_ERROR:
 	case CURLE_GOT_NOTHING:
@@ -258,6 +271,13 @@ static enum http_outcome classify(CURL *h, CURLcode rc, const struct body_sink *
 		return sink->too_large ? HTTP_TOO_LARGE : HTTP_FAILED;
 	case CURLE_ABORTED_BY_CALLBACK:
 		return HTTP_INTERRUPTED;
+	case CURLE_PEER_FAILED_VERIFICATION: /* unknown CA, expired, or for another name */
+	case CURLE_SSL_CACERT_BADFILE:	     /* the CA file cannot be used */
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+		return HTTP_TLS_VERIFY;
 	default:
 		return HTTP_FAILED;
 	}
@@ -285,6 +305,7 @@ static void curl_exchange(struct http_transport *t, const struct http_request *r
 	struct progress_ctx pctx = {.req = req};
 	struct curl_slist *headers = NULL;
 	char key_header[512];
+	char errbuf[CURL_ERROR_SIZE] = "";
 	CURL *h;
 	CURLcode rc;
 
@@ -304,6 +325,8 @@ static void curl_exchange(struct http_transport *t, const struct http_request *r
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "cekurafs/" CEKURAFS_VERSION);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_MAXCONNECTS, POOL_CONNECTIONS);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, to_ms(req->timeout));
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, to_ms(req->connect_timeout));
 	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HTTP_MAX_BODY);
@@ -318,6 +341,12 @@ static void curl_exchange(struct http_transport *t, const struct http_request *r
 		curl_easy_setopt(h, CURLOPT_CAINFO, ct->cacert);
 	/* CURLOPT_VERBOSE is never set: its trace would print the key header. */
 	if(strcmp(req->method, "POST") == 0) {
+		/* On a reused connection that dies before answering, libcurl sends
+		 * the request again by itself on another one: a POST must never ride
+		 * a reused connection, or a refetch could be sent twice. Its own
+		 * connection is closed after it, not pooled for the GETs. */
+		curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+		curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
 		curl_easy_setopt(h, CURLOPT_POST, 1L);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
@@ -331,7 +360,11 @@ static void curl_exchange(struct http_transport *t, const struct http_request *r
 		resp->len = sink.len;
 		sink.buf = NULL;
 	} else {
-		log_debug("%s %s: %s", req->method, req->url, curl_easy_strerror(rc));
+		const char *words = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+
+		log_debug("%s %s: %s", req->method, req->url, words);
+		if(resp->outcome == HTTP_TLS_VERIFY || resp->outcome == HTTP_FAILED)
+			snprintf(resp->detail, sizeof(resp->detail), "%s", words);
 	}
 out:
 	explicit_bzero(key_header, sizeof(key_header));

@@ -329,16 +329,25 @@ static int load_state(const char *dir, struct state_entry **entries, size_t *n)
 	char *moved = NULL;
 	int rc = state_prepare(dir);
 
-	if(rc == 0)
-		rc = state_load(dir, entries, n, &moved);
 	if(rc != 0) {
 		refuse("state_dir %s: %s", dir, strerror(-rc));
+		return -1;
+	}
+	rc = state_load(dir, entries, n, &moved);
+	if(rc != 0) {
+		refuse("state file %s/%s: %s", dir, STATE_FILE, strerror(-rc));
 		return -1;
 	}
 	if(moved) {
 		log_warn("state file %s/%s had unreadable lines: moved to %s; kept %zu progress ids", dir,
 			 STATE_FILE, moved, *n);
 		free(moved);
+		/* Written again now, not at the next refetch: the kept ids must
+		 * survive a crash that comes first. */
+		rc = state_save(dir, *entries, *n);
+		if(rc != 0)
+			log_warn("state file %s/%s: cannot write the kept progress ids: %s", dir, STATE_FILE,
+				 strerror(-rc));
 	}
 	return 0;
 }

@@ -118,6 +118,7 @@ int state_load(const char *dir, struct state_entry **out, size_t *n, char **move
 		free(path);
 		return rc;
 	}
+	errno = 0;
 	while((len = getline(&line, &lcap, f)) >= 0) {
 		struct state_entry e = {0};
 
@@ -143,7 +144,7 @@ int state_load(const char *dir, struct state_entry **out, size_t *n, char **move
 		entries[count++] = e;
 	}
 	if(ferror(f) && rc == 0)
-		rc = -EIO;
+		rc = errno ? -errno : -EIO; /* EISDIR for a directory, say */
 	fclose(f);
 	free(line);
 	if(rc == 0 && bad)

@@ -26,7 +26,8 @@ enum http_outcome {
 	HTTP_TOO_LARGE,	      /* the body passed HTTP_MAX_BODY */
 	HTTP_BAD_RESPONSE,    /* not HTTP, or a truncated body */
 	HTTP_INTERRUPTED,     /* the caller gave up (a FUSE interrupt) */
-	HTTP_FAILED,	      /* anything else (TLS, ...) */
+	HTTP_TLS_VERIFY,      /* the server's TLS certificate could not be verified */
+	HTTP_FAILED,	      /* anything else */
 };
 
 struct http_request {
@@ -48,6 +49,10 @@ struct http_response {
 	size_t len;
 	double retry_after; /* seconds from a Retry-After header, or -1 */
 	double elapsed;	    /* seconds the whole http_send() took */
+	/* The transport's own words for an HTTP_TLS_VERIFY or HTTP_FAILED outcome
+	 * ("SSL certificate problem: unable to get local issuer certificate"), or
+	 * "". Never holds a header, so never the key. */
+	char detail[256];
 };
 
 struct http_transport {

@@ -8,14 +8,22 @@ Python 3 standard library only. Every wait is a bounded poll on a condition
 (harness.wait_until); nothing sleeps to synchronise. Whatever happens in a test,
 the daemon is stopped (SIGTERM, then `fusermount3 -uz` and SIGKILL as a fallback)
 and the simulator too; a daemon that exits non-zero after SIGTERM, prints a
-sanitizer report or shows the key fails the test that stopped it.
+sanitizer or valgrind report or shows the key fails the test that stopped it.
+
+Under a slow wrapper (run.py --wrapper "valgrind ..." --slow 20) every daemon is
+started as WRAPPER + [daemon, ...] and every harness wait (wait_until, run, the
+mount, the stop) is SLOW times longer; what a test asserts is unchanged.
 """
 
 import errno
 import json
 import os
+import re
+import shlex
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import tempfile
 import threading
@@ -30,6 +38,10 @@ KEY = "itest-key-5b1f0c2e9d7a4c6b8e3f"
 
 # Set by run.py (--daemon); CEKURAFS_DAEMON or build/cekurafs otherwise.
 DAEMON = os.environ.get("CEKURAFS_DAEMON", os.path.join(ROOT, "build", "cekurafs"))
+# Set by run.py (--wrapper, --slow): a command line put before the daemon's (valgrind),
+# and how many times longer every harness wait is.
+WRAPPER = shlex.split(os.environ.get("CEKURAFS_WRAPPER", ""))
+SLOW = float(os.environ.get("CEKURAFS_SLOW", "1"))
 
 # Every simulator and daemon alive, so that the runner's watchdog can kill them.
 _live_lock = threading.Lock()
@@ -38,6 +50,11 @@ _live = []
 created_mounts = []
 
 SANITIZER_MARKS = ("Sanitizer", "runtime error")
+# valgrind --error-exitcode=VALGRIND_EXIT; its summary when it found something; and,
+# under -q, any report line but a warning (an invalid access as it happens, a leak at exit).
+VALGRIND_EXIT = 99
+VALGRIND_ERRORS = re.compile(r"==\d+== ERROR SUMMARY: [1-9]")
+VALGRIND_REPORT = re.compile(r"^==\d+== (?!Warning: )\S", re.M)
 
 
 class HarnessError(AssertionError):
@@ -63,7 +80,9 @@ def live_objects():
 # ---------------------------------------------------------------- waiting and running
 
 def wait_until(cond, timeout=10.0, interval=0.02, what="condition"):
-    """Polls cond() until it returns a true value, which is returned; fails after timeout."""
+    """Polls cond() until it returns a true value, which is returned; fails after
+    timeout (times SLOW)."""
+    timeout *= SLOW
     deadline = time.monotonic() + timeout
     while True:
         value = cond()
@@ -84,7 +103,8 @@ def run(cmd, shell=True, timeout=20.0, input=None, env=None, executable=None):
     "echo: write error: Invalid argument", where dash only says "I/O error").
 
     The command gets its own process group, killed as a whole at the timeout
-    (then AssertionError), so no grandchild survives a hung command."""
+    (times SLOW; then AssertionError), so no grandchild survives a hung command."""
+    timeout *= SLOW
     t0 = time.monotonic()
     if shell and executable is None:
         executable = SHELL
@@ -151,8 +171,13 @@ def write_file(path, data, flags=os.O_WRONLY | os.O_TRUNC):
 
 
 def read_file(path):
+    """The whole file, as `cat` reads it. A read that fails with EAGAIN raises
+    BlockingIOError (errno EAGAIN), where Python's read() would return None."""
     with open(path, "rb") as f:
-        return f.read().decode()
+        data = f.read()
+    if data is None:
+        raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN), path)
+    return data.decode()
 
 
 def errname(code):
@@ -179,6 +204,7 @@ class Sim:
         if handshake is not None:
             args += ["--handshake", str(handshake)]
         args += list(extra)
+        self.gates = []
         self._stderr = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=self._stderr, start_new_session=True)
@@ -289,7 +315,16 @@ class Sim:
         log = self.log()
         return log[-1]["seq"] if log else 0
 
+    def gate(self):
+        """A Gate in front of this simulator (closed by stop())."""
+        g = Gate(self.port)
+        self.gates.append(g)
+        return g
+
     def stop(self):
+        for g in self.gates:
+            g.close()
+        self.gates = []
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -302,7 +337,136 @@ class Sim:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def kill(self):
+        for g in self.gates:
+            g.close()
         _killpg(self.proc)
+
+
+class Gate:
+    """A TCP forwarder on a loopback port of its own, in front of a simulator:
+    the API can go away and come back on the same port while the simulator, and
+    the imports it knows, live on (a restarted simulator would have forgotten
+    them, where a real API that comes back has not).
+
+        gate = env.sim.gate(); d = env.new_daemon(opts={"api_url": gate.url})
+        gate.down()        # the port refuses connections; open ones are cut
+        gate.blackhole()   # the port drops connection attempts: connects time out
+        gate.up()          # forwarding again, same port
+
+    down() is what the daemon sees when the API's process dies: connecting is
+    ECONNREFUSED at once, and every connection it holds is closed. blackhole()
+    is a host that does not answer (a listener whose accept queue is full, so
+    the kernel drops every SYN). Bytes are passed on unchanged; an RST from
+    either side is passed on as an RST."""
+
+    def __init__(self, upstream_port):
+        self.upstream = upstream_port
+        self.port = 0
+        self.listener = None
+        self.hole = []  # the blackhole's listener and the connections filling its queue
+        self.lock = threading.Lock()
+        self.socks = set()
+        self.up()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def _listen(self, backlog):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", self.port))
+        s.listen(backlog)
+        self.port = s.getsockname()[1]
+        return s
+
+    def up(self):
+        self.down()
+        with self.lock:
+            s = self.listener = self._listen(64)
+        threading.Thread(target=self._accept, args=(s,), daemon=True).start()
+
+    def blackhole(self):
+        self.down()
+        with self.lock:
+            s = self._listen(0)
+            self.hole = [s]
+            # With a backlog of 0 the accept queue holds one connection; once it
+            # is there (never accepted), every further SYN is dropped.
+            for _ in range(2):
+                c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                c.setblocking(False)
+                try:
+                    c.connect(("127.0.0.1", self.port))
+                except BlockingIOError:
+                    pass
+                self.hole.append(c)
+
+    def down(self):
+        """Stops listening (shutdown wakes the accept at once and frees the port)
+        and closes every connection through the gate."""
+        with self.lock:
+            s, self.listener = self.listener, None
+            socks, self.socks = list(self.socks) + self.hole, set()
+            self.hole = []
+        for c in ([s] if s is not None else []) + socks:
+            for fn in (lambda: c.shutdown(socket.SHUT_RDWR), c.close):
+                try:
+                    fn()
+                except OSError:
+                    pass
+
+    close = down
+
+    def _accept(self, s):
+        while True:
+            try:
+                client, _ = s.accept()
+            except OSError:
+                return  # down()
+            try:
+                server = socket.create_connection(("127.0.0.1", self.upstream), timeout=5)
+                server.settimeout(None)
+            except OSError:
+                _reset(client)
+                continue
+            with self.lock:
+                if self.listener is not s:
+                    _reset(client)
+                    server.close()
+                    return
+                self.socks.update((client, server))
+            pair = {"open": 2}
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b, pair), daemon=True).start()
+
+    def _pump(self, src, dst, pair):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    dst.shutdown(socket.SHUT_WR)
+                    break
+                dst.sendall(data)
+        except ConnectionResetError:
+            _reset(dst)
+        except OSError:
+            pass
+        with self.lock:
+            pair["open"] -= 1
+            last = pair["open"] == 0
+            if last:
+                self.socks.discard(src)
+                self.socks.discard(dst)
+        if last:
+            src.close()
+            dst.close()
+
+
+def _reset(sock):
+    """Closes a socket with an RST (SO_LINGER 0), as a reset would."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+    except OSError:
+        pass
 
 
 # ---------------------------------------------------------------- daemon
@@ -346,7 +510,7 @@ class Daemon:
         return ",".join(k if v is None else f"{k}={v}" for k, v in self.opts.items())
 
     def argv(self):
-        return [self.binary, "-f", "-o", self.option_string(), self.mnt]
+        return WRAPPER + [self.binary, "-f", "-o", self.option_string(), self.mnt]
 
     def environ(self):
         env = {k: v for k, v in os.environ.items() if k not in ("CEKURA_API_KEY", "CEKURA_API_URL")}
@@ -395,7 +559,7 @@ class Daemon:
             except OSError:
                 return False
             return True
-        wait_until(live, timeout=timeout, what=f"the mount on {self.mnt}")
+        wait_until(live, timeout=timeout, what=f"the mount on {self.mnt}")  # times SLOW
 
     def stderr(self):
         if not self.stderr_path:
@@ -417,10 +581,16 @@ class Daemon:
             if mark in err:
                 found.append(f"daemon stderr contains {mark!r}:\n{err[-6000:]}")
                 break
+        valgrind = VALGRIND_ERRORS.search(err) or (WRAPPER and (
+            VALGRIND_REPORT.search(err) or (self.proc is not None
+                                            and self.proc.returncode == VALGRIND_EXIT)))
+        if valgrind:
+            found.append(f"valgrind found errors (exit code {self.proc.returncode}):\n"
+                         f"{err[-6000:]}")
         if self.key and self.key in err:
             found.append("daemon stderr shows the API key")
         if self.proc is not None and self.proc.poll() is not None and stopped_by_signal \
-                and self.proc.returncode != 0:
+                and self.proc.returncode != 0 and not valgrind:
             found.append(f"daemon exited with {self.proc.returncode} after SIGTERM/SIGINT:\n"
                          f"{err[-3000:]}")
         return found
@@ -428,9 +598,12 @@ class Daemon:
     def stop(self, sig=signal.SIGTERM, check=True, timeout=10):
         """Stops the daemon (sig, then fallbacks) and makes sure nothing stays mounted.
         Returns the exit code. With check, raises HarnessError on any problem()."""
+        timeout *= SLOW
         if self.proc is None:
             return None
         if self.stopped:
+            if is_mounted(self.mnt):  # after crash(), a dead mount never cleared
+                self.force_unmount()
             return self.proc.returncode
         self.stopped = True
         notes = []
@@ -446,7 +619,7 @@ class Daemon:
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                notes.append(f"daemon did not exit within {timeout} s of signal {sig}; its "
+                notes.append(f"daemon did not exit within {timeout:g} s of signal {sig}; its "
                              f"threads:\n{self.backtrace()}\nits stderr:\n{self.stderr()[-3000:]}")
                 self.force_unmount()
                 try:
@@ -466,6 +639,24 @@ class Daemon:
                 raise HarnessError("; ".join(found))
         return code
 
+    def crash(self):
+        """kill -9: the daemon dies at once and leaves its mount dead (every access
+        ENOTCONN) until clear_dead_mount(). Not a failure of the test."""
+        assert self.alive(), "the daemon is not running"
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10 * SLOW)
+        self.stopped = True
+        self.exit_codes.append(self.proc.returncode)
+        _untrack(self)
+        return self.proc.returncode
+
+    def clear_dead_mount(self):
+        """fusermount3 -uz on the mount point, as the README says after a crash."""
+        res = subprocess.run(["fusermount3", "-uz", self.mnt], capture_output=True, text=True,
+                             timeout=10)
+        assert res.returncode == 0, res.stderr
+        wait_until(lambda: not is_mounted(self.mnt), timeout=5, what="the dead mount to go")
+
     def barrier(self, timeout=3):
         """One request through the mount (a stat of its root; attributes are never
         cached), so that a release the kernel queued before it (a `ls` that just
@@ -474,7 +665,7 @@ class Daemon:
         its directory handle as a leak. Bounded: a hung daemon is not waited for."""
         t = threading.Thread(target=os_errno, args=(os.stat, self.mnt), daemon=True)
         t.start()
-        t.join(timeout)
+        t.join(timeout * SLOW)
 
     def backtrace(self):
         """Every thread's stack (gdb, when installed) and kernel wait channel: for hangs."""

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """run.py - the integration tests of cekurafs: real mounts against contrib/cekura-sim.
 
-    python3 tests/integration/run.py --daemon build/cekurafs [-k pattern] [--timeout 60]
+    python3 tests/integration/run.py --daemon build/cekurafs [-k pattern]... [--timeout 60]
+    python3 tests/integration/run.py --wrapper "valgrind -q --error-exitcode=99" --slow 20 -k test_wait
 
 Runs every test_* function of every tests/integration/test_*.py module, in file
 order, and prints one line per test (PASS/FAIL, name, seconds), then a summary.
@@ -16,12 +17,19 @@ a problem fails that test and the Env is rebuilt for the next one.
 Each test has a time limit: a watchdog unmounts and kills everything, which
 unblocks any call stuck on the mount, and the test fails. At the end no
 of the mounts it made may be left in /proc/mounts.
+
+--wrapper CMD starts every daemon as CMD + daemon command (valgrind, say);
+--slow F makes each test's time limit and every wait of the harness F times
+longer. A daemon that exits with 99 (valgrind --error-exitcode=99) or prints
+"ERROR SUMMARY: <n>" with n > 0 fails the test that stopped it.
 """
 
 import argparse
 import importlib
 import inspect
 import os
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -70,8 +78,9 @@ def on_alarm(signum, frame):
     raise TestTimeout("the test ran out of time; everything was killed and unmounted")
 
 
-def discover(pattern):
-    """[(module name, module, [test functions])], in file and definition order."""
+def discover(patterns):
+    """[(module name, module, [test functions])], in file and definition order;
+    with patterns, only tests whose module.name contains one of them."""
     found = []
     for name in sorted(os.listdir(HERE)):
         if not (name.startswith("test_") and name.endswith(".py")):
@@ -81,8 +90,9 @@ def discover(pattern):
         tests = [fn for n, fn in vars(module).items()
                  if n.startswith("test_") and inspect.isfunction(fn) and fn.__module__ == modname]
         tests.sort(key=lambda fn: fn.__code__.co_firstlineno)
-        if pattern:
-            tests = [fn for fn in tests if pattern in f"{modname}.{fn.__name__}"]
+        if patterns:
+            tests = [fn for fn in tests
+                     if any(p in f"{modname}.{fn.__name__}" for p in patterns)]
         if tests:
             found.append((modname, module, tests))
     return found
@@ -162,13 +172,28 @@ def main(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--daemon", default=os.path.join(harness.ROOT, "build", "cekurafs"),
                    help="the cekurafs binary to test")
-    p.add_argument("-k", dest="pattern", help="run only tests whose module.name contains this")
+    p.add_argument("-k", dest="patterns", action="append", metavar="PATTERN",
+                   help="run only tests whose module.name contains this (may be repeated)")
     p.add_argument("--timeout", type=float, default=60, help="seconds allowed per test (60)")
+    p.add_argument("--wrapper", default="", metavar="CMD",
+                   help='command line put before every daemon\'s, e.g. "valgrind -q '
+                        '--error-exitcode=99"')
+    p.add_argument("--slow", type=float, default=1.0, metavar="F",
+                   help="multiply the time limit of each test and every harness wait by F (1)")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
+    if args.slow <= 0:
+        p.error("--slow must be positive")
 
     harness.DAEMON = os.path.abspath(args.daemon)
     os.environ["CEKURAFS_DAEMON"] = harness.DAEMON
+    harness.WRAPPER = shlex.split(args.wrapper)
+    harness.SLOW = args.slow
+    os.environ["CEKURAFS_WRAPPER"] = args.wrapper
+    os.environ["CEKURAFS_SLOW"] = str(args.slow)
+    if harness.WRAPPER and not shutil.which(harness.WRAPPER[0]):
+        print(f"run.py: --wrapper: {harness.WRAPPER[0]} not found", file=sys.stderr)
+        return 2
     if not os.access(harness.DAEMON, os.X_OK):
         print(f"run.py: {harness.DAEMON} is not an executable (make it first)", file=sys.stderr)
         return 2
@@ -177,10 +202,10 @@ def main(argv):
     # ignored, and so would the daemon (libfuse then leaves it ignored) and the
     # commands the tests interrupt. A handler of our own is reset by exec.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    runner = Runner(args.timeout, args.verbose)
+    runner = Runner(args.timeout * args.slow, args.verbose)
     t0 = time.monotonic()
     try:
-        for modname, module, tests in discover(args.pattern):
+        for modname, module, tests in discover(args.patterns):
             runner.run_module(modname, module, tests)
     except KeyboardInterrupt:
         print("interrupted", flush=True)
@@ -195,8 +220,9 @@ def main(argv):
             subprocess.run(["fusermount3", "-uz", m], timeout=10)
     failed = [n for n, ok, _ in runner.results if not ok]
     total = len(runner.results)
+    under = f" under {args.wrapper}" if args.wrapper else ""
     print(f"\n{total - len(failed)} passed, {len(failed)} failed, {total} in all, "
-          f"{time.monotonic() - t0:.1f} s ({harness.DAEMON})")
+          f"{time.monotonic() - t0:.1f} s ({harness.DAEMON}{under})")
     for n in failed:
         print(f"  FAILED {n}")
     if total == 0:

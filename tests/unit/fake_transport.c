@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -198,6 +199,8 @@ static void fake_exchange(struct http_transport *t, const struct http_request *r
 	}
 	resp->outcome = rule->outcome;
 	resp->retry_after = rule->reply.retry_after;
+	if(rule->reply.detail)
+		snprintf(resp->detail, sizeof(resp->detail), "%s", rule->reply.detail);
 	if(rule->outcome == HTTP_DONE) {
 		resp->status = rule->status;
 		if(rule->body) {

@@ -46,6 +46,9 @@ struct fake_reply {
 	/* Answer only after fake_release(); cancellation and the request's timeout
 	 * end the wait as for delay. For "while a request is in flight" tests. */
 	bool hold;
+	/* The transport's words for a failed outcome (http_response.detail); NULL for none.
+	 * Not copied: a string literal. */
+	const char *detail;
 };
 
 /* One request as the transport saw it. Owns its strings. */

@@ -645,6 +645,23 @@ static void test_transport_failures_are_described_with_the_budget(void **state)
 	fake_free(f);
 }
 
+static void test_an_unverified_certificate_says_so_with_the_transport_words(void **state)
+{
+	struct rig *rig = *state;
+
+	fake_expect(rig->f, "GET", "/aiagents/1/", HTTP_TLS_VERIFY, 0, NULL)->detail =
+		"SSL certificate problem: unable to get local issuer certificate";
+	assert_int_equal(api_get_agent(rig->api, NULL, 1, &rig->e), -EIO);
+	assert_string_equal(rig->e.msg, "TLS certificate verification failed: SSL certificate problem: "
+					"unable to get local issuer certificate");
+	assert_int_equal(rig->e.status, 0);
+	/* Not retried: the same certificate would be refused again. */
+	assert_int_equal(fake_count(rig->f, "GET", "/aiagents/1/"), 1);
+	fake_expect(rig->f, "GET", "/aiagents/2/", HTTP_TLS_VERIFY, 0, NULL);
+	assert_int_equal(api_get_agent(rig->api, NULL, 2, &rig->e), -EIO);
+	assert_string_equal(rig->e.msg, "TLS certificate verification failed");
+}
+
 static void test_the_key_is_sent_on_every_request_and_nowhere_else(void **state)
 {
 	struct rig *rig = *state;
@@ -750,6 +767,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_check_asks_for_one_agent_and_reports_a_rejected_key,
 						setup, teardown),
 		cmocka_unit_test(test_transport_failures_are_described_with_the_budget),
+		cmocka_unit_test_setup_teardown(
+			test_an_unverified_certificate_says_so_with_the_transport_words, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_the_key_is_sent_on_every_request_and_nowhere_else, setup,
 						teardown),
 		cmocka_unit_test(test_base_url_trailing_slashes_are_dropped),

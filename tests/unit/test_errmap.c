@@ -128,6 +128,13 @@ static void test_interrupted_is_eintr_and_other_failures_eio(void **state)
 	assert_int_equal(errmap_errno(HTTP_FAILED, 0), EIO);
 }
 
+static void test_an_unverified_certificate_is_eio(void **state)
+{
+	(void)state;
+	assert_int_equal(errmap_errno(HTTP_TLS_VERIFY, 0), EIO);
+	assert_int_equal(errmap_errno(HTTP_TLS_VERIFY, 200), EIO);
+}
+
 static void test_status_is_ignored_when_there_was_no_answer(void **state)
 {
 	(void)state;
@@ -163,6 +170,7 @@ static void test_connection_failures_are_described(void **state)
 	assert_describes(HTTP_TOO_LARGE, 30, "response larger than 16 MiB");
 	assert_describes(HTTP_BAD_RESPONSE, 30, "malformed or truncated HTTP response");
 	assert_describes(HTTP_INTERRUPTED, 30, "interrupted");
+	assert_describes(HTTP_TLS_VERIFY, 30, "TLS certificate verification failed");
 	assert_describes(HTTP_FAILED, 30, "transfer failed");
 }
 
@@ -194,6 +202,7 @@ int main(void)
 		cmocka_unit_test(test_reset_is_econnreset),
 		cmocka_unit_test(test_oversized_and_malformed_responses_are_eproto),
 		cmocka_unit_test(test_interrupted_is_eintr_and_other_failures_eio),
+		cmocka_unit_test(test_an_unverified_certificate_is_eio),
 		cmocka_unit_test(test_status_is_ignored_when_there_was_no_answer),
 		cmocka_unit_test(test_timeouts_name_the_budget),
 		cmocka_unit_test(test_connection_failures_are_described),
