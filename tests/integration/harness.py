@@ -480,7 +480,7 @@ class Daemon:
                     "connect_timeout": "2", "wait_timeout": "20"}
 
     def __init__(self, sim, key=None, state_dir=None, opts=None, key_via="env", binary=None,
-                 mnt=None, key_file_mode=0o600):
+                 mnt=None, key_file_mode=0o600, key_file_uid=None):
         self.sim = sim
         self.key = key if key is not None else (sim.key if sim else KEY)
         self.binary = binary or DAEMON
@@ -496,6 +496,7 @@ class Daemon:
         self.opts.update(opts or {})
         self.key_via = key_via
         self.key_file_mode = key_file_mode
+        self.key_file_uid = key_file_uid  # another owner for the key file, or None
         self.proc = None
         self.stopped = False
         self.stderr_path = None
@@ -524,6 +525,8 @@ class Daemon:
             with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
                 f.write(self.key + "\n")
             os.chmod(path, self.key_file_mode)
+            if self.key_file_uid is not None:
+                os.chown(path, self.key_file_uid, -1)
             self.opts["api_key_file"] = path
         return env
 

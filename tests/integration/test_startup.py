@@ -57,6 +57,18 @@ def test_key_file_readable_by_others_is_refused():
     assert d.key not in err
 
 
+def test_key_file_owned_by_another_user_is_refused():
+    d = Daemon(None, opts={"api_url": "http://127.0.0.1:9"}, key_via="file", key_file_uid=65534)
+    try:
+        code, err = refused(d)  # the file is nobody's, even with mode 0600
+        assert os.stat(d.opts["api_key_file"]).st_uid == 65534
+    finally:
+        d.cleanup()
+    assert code != 0, code
+    assert "owned by uid 65534" in one_line(err) and "api_key_file" in err, err
+    assert d.key not in err
+
+
 def test_key_file_0600_mounts():
     sim = Sim()
     try:
