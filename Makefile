@@ -7,7 +7,7 @@
 #   make soak       SOAK_MINUTES (2) of 32 concurrent shell loops against the simulator
 #                   faulting 5% of requests; not part of check
 #   make bench      cekurafs against its baselines (a minimal FUSE file system, curl),
-#                   one table; not part of check (about 7 minutes)
+#                   one table; not part of check (about 6 minutes)
 #   make clean
 #
 # SAN=1 builds with AddressSanitizer and UndefinedBehaviorSanitizer (make sanitize
@@ -143,7 +143,8 @@ $(BENCH_FLOOR): tests/bench/floorfs.c | $(BUILD)/bench
 
 bench: deps
 	$(MAKE) all $(BENCH_FLOOR)
-	$(PYTHON) tests/bench/bench.py --daemon $(DAEMON) --floor $(BENCH_FLOOR) --scratch $(BUILD)/bench $(BENCH_ARGS)
+	$(PYTHON) tests/bench/bench.py --daemon $(DAEMON) --floor $(BENCH_FLOOR) --scratch $(BUILD)/bench \
+		--out $(BUILD)/bench/table.txt $(BENCH_ARGS)
 
 FORMAT_FILES = $(wildcard fs/*.c include/cekurafs/*.h tests/unit/*.c tests/unit/*.h)
 format:
