@@ -778,6 +778,17 @@ static void expect_listing(struct fake *f)
 		    "{\"count\": 3, \"next\": null, \"results\": [{\"id\": 3}, {\"id\": 1}, {\"id\": 2}]}");
 }
 
+/* Lists through the registry, which must succeed; returns how many agents it gave. */
+static size_t listed(struct registry *r)
+{
+	uint64_t *ids = NULL;
+	size_t n = SIZE_MAX; /* a count the registry did not set fails every assertion */
+
+	assert_int_equal(registry_list(r, NULL, &ids, &n), 0);
+	free(ids);
+	return n;
+}
+
 static void test_listing_is_reused_within_list_ttl(void **state)
 {
 	struct rig *rig = *state;
@@ -791,9 +802,7 @@ static void test_listing_is_reused_within_list_ttl(void **state)
 	assert_int_equal(ids[0], 1);
 	assert_int_equal(ids[2], 3);
 	free(ids);
-	assert_int_equal(registry_list(r, NULL, &ids, &n), 0);
-	assert_int_equal(n, 3);
-	free(ids);
+	assert_int_equal(listed(r), 3);
 	assert_int_equal(fake_nrequests(rig->f), 1);
 }
 
@@ -801,19 +810,14 @@ static void test_dropping_caches_fetches_the_listing_and_polls_again(void **stat
 {
 	struct rig *rig = *state;
 	struct registry *r = start(rig, "p-1");
-	uint64_t *ids = NULL;
-	size_t n = 0;
 
 	expect_listing(rig->f);
 	expect_listing(rig->f);
 	fake_default(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
-	assert_int_equal(registry_list(r, NULL, &ids, &n), 0);
-	free(ids);
+	listed(r);
 	assert_progress(r, 42, IN_PROGRESS_TEXT("p-1"));
 	registry_drop_caches(r);
-	assert_int_equal(registry_list(r, NULL, &ids, &n), 0);
-	assert_int_equal(n, 3);
-	free(ids);
+	assert_int_equal(listed(r), 3);
 	assert_progress(r, 42, IN_PROGRESS_TEXT("p-1")); /* within poll_interval, yet polled */
 	assert_int_equal(fake_count(rig->f, "GET", "/short_list/"), 2);
 	assert_int_equal(fake_count(rig->f, "GET", POLL), 2);
@@ -826,17 +830,11 @@ static void test_an_empty_listing_is_reused_too(void **state)
 {
 	struct rig *rig = *state;
 	struct registry *r = start(rig, NULL);
-	uint64_t *ids = NULL;
-	size_t n = 99;
 
 	fake_expect(rig->f, "GET", "short_list/", HTTP_DONE, 200,
 		    "{\"count\": 0, \"next\": null, \"results\": []}");
-	assert_int_equal(registry_list(r, NULL, &ids, &n), 0);
-	assert_int_equal(n, 0);
-	free(ids);
-	assert_int_equal(registry_list(r, NULL, &ids, &n), 0);
-	assert_int_equal(n, 0);
-	free(ids);
+	assert_int_equal(listed(r), 0);
+	assert_int_equal(listed(r), 0);
 	assert_int_equal(registry_lookup(r, NULL, 5), -ENOENT); /* the listing says so */
 	assert_int_equal(fake_nrequests(rig->f), 1);
 }
@@ -845,19 +843,14 @@ static void test_with_list_ttl_zero_each_listing_is_fetched_once(void **state)
 {
 	struct rig *rig = *state;
 	struct registry *r;
-	uint64_t *ids = NULL;
-	size_t n = 0;
 
 	rig->cfg.list_ttl = 0;
 	r = start(rig, NULL);
 	expect_listing(rig->f);
 	expect_listing(rig->f);
-	assert_int_equal(registry_list(r, NULL, &ids, &n), 0);
-	assert_int_equal(n, 3);
-	free(ids);
+	assert_int_equal(listed(r), 3);
 	assert_int_equal(fake_nrequests(rig->f), 1);
-	assert_int_equal(registry_list(r, NULL, &ids, &n), 0);
-	free(ids);
+	listed(r);
 	assert_int_equal(fake_nrequests(rig->f), 2);
 	assert_int_equal(fake_unexpected(rig->f), 0);
 }
@@ -903,12 +896,9 @@ static void test_lookup_uses_a_fresh_listing(void **state)
 {
 	struct rig *rig = *state;
 	struct registry *r = start(rig, NULL);
-	uint64_t *ids = NULL;
-	size_t n = 0;
 
 	expect_listing(rig->f);
-	assert_int_equal(registry_list(r, NULL, &ids, &n), 0);
-	free(ids);
+	listed(r);
 	assert_int_equal(registry_lookup(r, NULL, 2), 0);
 	assert_int_equal(registry_lookup(r, NULL, 4), -ENOENT);
 	assert_int_equal(fake_nrequests(rig->f), 1);
@@ -932,15 +922,12 @@ static void test_lookup_with_a_stale_listing_asks_for_the_agent(void **state)
 {
 	struct rig *rig = *state;
 	struct registry *r;
-	uint64_t *ids = NULL;
-	size_t n = 0;
 
 	rig->cfg.list_ttl = 0;
 	r = start(rig, NULL);
 	expect_listing(rig->f);
 	fake_expect(rig->f, "GET", "/aiagents/2/$", HTTP_DONE, 200, "{\"id\": 2}");
-	assert_int_equal(registry_list(r, NULL, &ids, &n), 0);
-	free(ids);
+	listed(r);
 	assert_int_equal(registry_lookup(r, NULL, 2), 0);
 	assert_int_equal(fake_count(rig->f, "GET", "/aiagents/2/$"), 1);
 }
