@@ -24,6 +24,7 @@
  * default max_threads). libcurl's default, 5, closes most connections after one
  * request as soon as more than 5 calls run at once. */
 #define POOL_CONNECTIONS 64L
+#define POOL_HANDLES	 64 /* idle easy handles kept: one per worker thread, too */
 
 _Static_assert(sizeof(((struct http_response *)0)->detail) >= CURL_ERROR_SIZE,
 	       "http_response.detail holds curl's error buffer");
@@ -166,7 +167,41 @@ struct curl_transport {
 	CURLSH *share;
 	pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
 	char *cacert; /* owned, may be NULL */
+	/* Idle easy handles, reused by the next exchanges: making one per
+	 * request costs allocations and curl's own set-up every time. */
+	pthread_mutex_t idle_lock;
+	CURL *idle[POOL_HANDLES];
+	size_t nidle;
 };
+
+/* An easy handle with default options and the share handle, reused when one is idle. */
+static CURL *handle_take(struct curl_transport *ct)
+{
+	CURL *h = NULL;
+
+	pthread_mutex_lock(&ct->idle_lock);
+	if(ct->nidle > 0)
+		h = ct->idle[--ct->nidle];
+	pthread_mutex_unlock(&ct->idle_lock);
+	if(h)
+		curl_easy_reset(h); /* options back to defaults; connections stay in the share */
+	else
+		h = curl_easy_init();
+	return h;
+}
+
+/* Gives a handle back for reuse, or frees it when enough are idle. */
+static void handle_give(struct curl_transport *ct, CURL *h)
+{
+	pthread_mutex_lock(&ct->idle_lock);
+	if(ct->nidle < POOL_HANDLES) {
+		ct->idle[ct->nidle++] = h;
+		h = NULL;
+	}
+	pthread_mutex_unlock(&ct->idle_lock);
+	if(h)
+		curl_easy_cleanup(h);
+}
 
 struct body_sink {
 	char *buf;
@@ -311,7 +346,7 @@ static void curl_exchange(struct http_transport *t, const struct http_request *r
 
 	memset(resp, 0, sizeof(*resp));
 	resp->retry_after = -1;
-	h = curl_easy_init();
+	h = handle_take(ct);
 	snprintf(key_header, sizeof(key_header), "X-CEKURA-API-KEY: %s", req->key ? req->key : "");
 	headers = curl_slist_append(headers, key_header);
 	headers = curl_slist_append(headers, "Accept: application/json");
@@ -371,7 +406,7 @@ out:
 	free(sink.buf);
 	curl_slist_free_all(headers);
 	if(h)
-		curl_easy_cleanup(h);
+		handle_give(ct, h);
 }
 
 static void curl_destroy(struct http_transport *t)
@@ -380,7 +415,10 @@ static void curl_destroy(struct http_transport *t)
 
 	if(!ct)
 		return;
+	for(size_t i = 0; i < ct->nidle; i++)
+		curl_easy_cleanup(ct->idle[i]);
 	curl_share_cleanup(ct->share);
+	pthread_mutex_destroy(&ct->idle_lock);
 	for(int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_destroy(&ct->locks[i]);
 	free(ct->cacert);
@@ -395,6 +433,7 @@ struct http_transport *http_curl_new(const char *cacert)
 		return NULL;
 	for(int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&ct->locks[i], NULL);
+	pthread_mutex_init(&ct->idle_lock, NULL);
 	ct->base.exchange = curl_exchange;
 	ct->base.destroy = curl_destroy;
 	ct->share = curl_share_init();

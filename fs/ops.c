@@ -1,5 +1,8 @@
 /* ops.c - the fuse_operations table: path -> node -> handler, nothing more.
  *
+ * There is no .flush: nothing is buffered, and the kernel stops sending FLUSH
+ * (a round trip on every close) once it is told ENOSYS.
+ *
  * Every operation that would change the tree is EPERM (never ENOSYS); the
  * truncate and utimens that `: > refetch` and `touch refetch` make succeed
  * and do nothing.
@@ -190,13 +193,6 @@ static int op_release(const char *path, struct fuse_file_info *fi)
 	return 0;
 }
 
-static int op_flush(const char *path, struct fuse_file_info *fi)
-{
-	(void)path;
-	(void)fi;
-	return 0;
-}
-
 static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 {
 	(void)path;
@@ -377,11 +373,12 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	(void)conn;
 	/* libfuse 3.14 accepts `intr` only here, after fuse_new() would have
 	 * installed its signal handler: ops_prepare_interrupts() did that. */
-	cfg->intr = 1;
 	cfg->intr_signal = INTERRUPT_SIGNAL;
 	cfg->intr = 1;	       /* Ctrl-C reaches a blocked read as fuse_interrupted() */
 	cfg->attr_timeout = 0; /* sizes change with every poll */
 	cfg->entry_timeout = 1;
+	/* Missing agents are remembered by the registry (list_ttl), where SIGHUP
+	 * can forget them; the kernel's own negative entries could not be dropped. */
 	cfg->negative_timeout = 0;
 	cfg->use_ino = 0;
 	cfg->nullpath_ok = 0;
@@ -403,7 +400,6 @@ static const struct fuse_operations operations = {
 	.open = op_open,
 	.read = op_read,
 	.write = op_write,
-	.flush = op_flush,
 	.fsync = op_fsync,
 	.release = op_release,
 	.truncate = op_truncate,
