@@ -47,14 +47,35 @@ struct agent {
 	char *error;	    /* last error line, or NULL */
 };
 
+/* A lookup the API answered 404: remembered for list_ttl, in a small table
+ * indexed by the id's hash, so that probing many ids costs no memory. */
+struct absent {
+	uint64_t id;
+	double at; /* monotonic time of the 404, 0 for an empty slot */
+};
+
+#define ABSENT_SLOTS 1024
+
 struct registry {
 	struct api *api; /* borrowed */
 	struct registry_config cfg;
 	char *state_dir; /* owned copy of cfg.state_dir */
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
-	struct agent **agents; /* sorted by id, each owned */
-	size_t nagents, cap;
+	/* Every agent, each owned: an open-addressing hash table on the id
+	 * (linear probing, never more than 3/4 full; agents are never removed). */
+	struct agent **slots;
+	size_t nslots, nagents;
+	/* The agents that hold a progress id (borrowed from slots): what the state file keeps. */
+	struct agent **with_id;
+	size_t nwith_id, with_id_cap;
+	struct {
+		unsigned long wanted; /* bumped each time a progress id is stored */
+		unsigned long done;   /* the highest `wanted` a finished save covered */
+		bool busy;	      /* a save is being written (lock released) */
+		int rc;		      /* that save's result */
+	} save;
+	struct absent absent[ABSENT_SLOTS];
 	uint64_t *listing; /* owned, sorted; NULL until the first listing */
 	size_t nlisting;
 	double listed_at;
@@ -111,47 +132,80 @@ static void flight_end(struct registry *r, struct flight *f, int err)
 	pthread_cond_broadcast(&r->changed);
 }
 
-static int find_index(const struct registry *r, uint64_t id, size_t *at)
+static size_t slot_of(uint64_t id, size_t nslots)
 {
-	size_t lo = 0, hi = r->nagents;
+	return (size_t)((id * UINT64_C(0x9E3779B97F4A7C15)) >> 17) & (nslots - 1);
+}
 
-	while(lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if(r->agents[mid]->id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
+/* The agent with this id, or NULL. Lock held. O(1). */
+static struct agent *agent_find(const struct registry *r, uint64_t id)
+{
+	if(r->nslots == 0)
+		return NULL;
+	for(size_t i = slot_of(id, r->nslots);; i = (i + 1) & (r->nslots - 1)) {
+		if(!r->slots[i] || r->slots[i]->id == id)
+			return r->slots[i];
 	}
-	*at = lo;
-	return lo < r->nagents && r->agents[lo]->id == id;
+}
+
+static void slots_put(struct agent **slots, size_t nslots, struct agent *a)
+{
+	size_t i = slot_of(a->id, nslots);
+
+	while(slots[i])
+		i = (i + 1) & (nslots - 1);
+	slots[i] = a;
 }
 
 /* The agent with this id, created when missing. Lock held. NULL when out of memory. */
 static struct agent *agent_get(struct registry *r, uint64_t id)
 {
-	struct agent *a;
-	size_t at;
+	struct agent *a = agent_find(r, id);
 
-	if(find_index(r, id, &at))
-		return r->agents[at];
-	if(r->nagents == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 64;
-		struct agent **p = realloc(r->agents, cap * sizeof(*p));
+	if(a)
+		return a;
+	if((r->nagents + 1) * 4 > r->nslots * 3) {
+		size_t nslots = r->nslots ? r->nslots * 2 : 64;
+		struct agent **slots = calloc(nslots, sizeof(*slots));
 
-		if(!p)
+		if(!slots)
 			return NULL;
-		r->agents = p;
-		r->cap = cap;
+		for(size_t i = 0; i < r->nslots; i++)
+			if(r->slots[i])
+				slots_put(slots, nslots, r->slots[i]);
+		free(r->slots);
+		r->slots = slots;
+		r->nslots = nslots;
 	}
 	a = calloc(1, sizeof(*a));
 	if(!a)
 		return NULL;
 	a->id = id;
-	memmove(&r->agents[at + 1], &r->agents[at], (r->nagents - at) * sizeof(*r->agents));
-	r->agents[at] = a;
+	slots_put(r->slots, r->nslots, a);
 	r->nagents++;
 	return a;
+}
+
+/* Gives the agent a progress id (owned now). Lock held. Returns 0 or -ENOMEM (pid freed). */
+static int agent_set_progress_id(struct registry *r, struct agent *a, char *pid)
+{
+	if(!a->progress_id) {
+		if(r->nwith_id == r->with_id_cap) {
+			size_t cap = r->with_id_cap ? r->with_id_cap * 2 : 16;
+			struct agent **p = realloc(r->with_id, cap * sizeof(*p));
+
+			if(!p) {
+				free(pid);
+				return -ENOMEM;
+			}
+			r->with_id = p;
+			r->with_id_cap = cap;
+		}
+		r->with_id[r->nwith_id++] = a;
+	}
+	free(a->progress_id);
+	a->progress_id = pid;
+	return 0;
 }
 
 static void agent_forget_progress(struct agent *a)
@@ -216,12 +270,13 @@ struct registry *registry_new(struct api *api, const struct registry_config *cfg
 	for(size_t i = 0; i < n; i++) {
 		struct agent *a = agent_get(r, entries[i].agent_id);
 
-		if(!a)
+		char *pid = strdup(entries[i].progress_id);
+
+		if(!a || !pid || agent_set_progress_id(r, a, pid) != 0) {
+			if(!a)
+				free(pid);
 			goto fail;
-		free(a->progress_id);
-		a->progress_id = strdup(entries[i].progress_id);
-		if(!a->progress_id)
-			goto fail;
+		}
 		a->known = true;
 	}
 	return r;
@@ -234,9 +289,11 @@ void registry_free(struct registry *r)
 {
 	if(!r)
 		return;
-	for(size_t i = 0; i < r->nagents; i++)
-		agent_free(r->agents[i]);
-	free(r->agents);
+	for(size_t i = 0; i < r->nslots; i++)
+		if(r->slots[i])
+			agent_free(r->slots[i]);
+	free(r->slots);
+	free(r->with_id);
 	free(r->listing);
 	free(r->state_dir);
 	pthread_cond_destroy(&r->changed);
@@ -251,25 +308,69 @@ void registry_view_free(struct registry_view *v)
 	memset(v, 0, sizeof(*v));
 }
 
-/* Writes every stored progress id to the state file. Lock held. */
-static int save_state(struct registry *r)
+static int cmp_entry(const void *a, const void *b)
 {
-	struct state_entry *entries = calloc(r->nagents ? r->nagents : 1, sizeof(*entries));
-	size_t n = 0;
-	int rc;
+	uint64_t x = ((const struct state_entry *)a)->agent_id, y = ((const struct state_entry *)b)->agent_id;
+
+	return (x > y) - (x < y);
+}
+
+/* Writes the state file from a copy of every stored progress id, the lock
+ * released meanwhile. Lock held on entry and on return. */
+static int write_state(struct registry *r)
+{
+	struct state_entry *entries = calloc(r->nwith_id ? r->nwith_id : 1, sizeof(*entries));
+	size_t n;
+	int rc = 0;
 
 	if(!entries)
 		return -ENOMEM;
-	for(size_t i = 0; i < r->nagents; i++) {
-		if(r->agents[i]->progress_id) {
-			entries[n].agent_id = r->agents[i]->id;
-			entries[n].progress_id = r->agents[i]->progress_id; /* borrowed */
-			n++;
+	for(n = 0; n < r->nwith_id; n++) {
+		entries[n].agent_id = r->with_id[n]->id;
+		entries[n].progress_id = strdup(r->with_id[n]->progress_id);
+		if(!entries[n].progress_id) {
+			rc = -ENOMEM;
+			break;
 		}
 	}
-	rc = r->state_dir ? state_save(r->state_dir, entries, n) : 0;
-	free(entries);
+	pthread_mutex_unlock(&r->lock);
+	if(rc == 0) {
+		qsort(entries, n, sizeof(*entries), cmp_entry);
+		rc = state_save(r->state_dir, entries, n);
+	}
+	state_free(entries, n);
+	pthread_mutex_lock(&r->lock);
 	return rc;
+}
+
+/* Makes sure every progress id stored so far is on disk. Saves are batched:
+ * one writer saves every id stored meanwhile, while the ids stored during its
+ * write wait for the next one, so N refetches at once cost far fewer than N
+ * fsyncs and none holds the lock across the disk. Lock held. */
+static int save_state(struct registry *r)
+{
+	unsigned long mine = ++r->save.wanted;
+
+	if(!r->state_dir)
+		return 0;
+	while(r->save.done < mine) {
+		unsigned long covers;
+		int rc;
+
+		if(r->save.busy) {
+			wait_changed(r, WAIT_SLICE); /* disk time: bounded, and the POST is already made */
+			continue;
+		}
+		r->save.busy = true;
+		covers = r->save.wanted;
+		rc = write_state(r);
+		r->save.busy = false;
+		r->save.done = covers;
+		r->save.rc = rc;
+		pthread_cond_broadcast(&r->changed);
+	}
+	/* the save that covered ours, or a later one that covered it too */
+	return r->save.rc;
 }
 
 /* ---- listing ---- */
@@ -354,9 +455,12 @@ static void registry_lock(struct registry *r)
 	free(r->listing);
 	r->listing = NULL;
 	r->nlisting = 0;
-	for(size_t i = 0; i < r->nagents; i++) {
-		struct agent *a = r->agents[i];
+	memset(r->absent, 0, sizeof(r->absent));
+	for(size_t i = 0; i < r->nslots; i++) {
+		struct agent *a = r->slots[i];
 
+		if(!a)
+			continue;
 		if(!terminal(a))
 			a->polled_at = 0;
 		if(!a->progress_id)
@@ -386,15 +490,21 @@ int registry_list(struct registry *r, const struct api_cancel *c, uint64_t **ids
 	return rc;
 }
 
+static struct absent *absent_slot(struct registry *r, uint64_t id)
+{
+	return &r->absent[slot_of(id, ABSENT_SLOTS)];
+}
+
 int registry_lookup(struct registry *r, const struct api_cancel *c, uint64_t id)
 {
 	struct api_error e = {0};
+	struct absent *gone;
 	struct agent *a;
-	size_t at;
 	int rc;
 
 	registry_lock(r);
-	if(find_index(r, id, &at) && r->agents[at]->known) {
+	a = agent_find(r, id);
+	if(a && a->known) {
 		pthread_mutex_unlock(&r->lock);
 		return 0;
 	}
@@ -403,19 +513,28 @@ int registry_lookup(struct registry *r, const struct api_cancel *c, uint64_t id)
 		pthread_mutex_unlock(&r->lock);
 		return rc;
 	}
+	gone = absent_slot(r, id);
+	if(gone->at > 0 && gone->id == id && now_seconds() - gone->at < r->cfg.list_ttl) {
+		pthread_mutex_unlock(&r->lock);
+		return -ENOENT; /* the API said 404 less than list_ttl ago */
+	}
 	pthread_mutex_unlock(&r->lock);
 	/* No listing to trust: ask for this one agent. */
 	rc = api_get_agent(r->api, c, id, &e);
 	if(rc != 0 && rc != -ENOENT)
 		log_warn("looking up agent %llu: %s", (unsigned long long)id, e.msg);
+	registry_lock(r);
 	if(rc == 0) {
-		pthread_mutex_lock(&r->lock);
 		a = agent_get(r, id);
 		if(a)
 			a->known = true;
-		pthread_mutex_unlock(&r->lock);
-		rc = a ? 0 : -ENOMEM;
+		else
+			rc = -ENOMEM;
+	} else if(rc == -ENOENT) {
+		gone->id = id;
+		gone->at = now_seconds();
 	}
+	pthread_mutex_unlock(&r->lock);
 	return rc;
 }
 
@@ -625,8 +744,11 @@ int registry_refetch(struct registry *r, const struct api_cancel *c, uint64_t id
 			agent_error(a, "refetch", "%s", e.msg);
 		goto out;
 	}
-	free(a->progress_id);
-	a->progress_id = pid;
+	if(agent_set_progress_id(r, a, pid) != 0) {
+		agent_error(a, "refetch", "started, but out of memory to keep its progress id");
+		rc = -ENOMEM;
+		goto out;
+	}
 	a->known = true;
 	agent_forget_progress(a);
 	a->polled_at = 0; /* the new import is polled at the next read */
@@ -649,12 +771,13 @@ out:
 
 int registry_error(struct registry *r, uint64_t id, char **text, size_t *len)
 {
-	size_t at;
+	struct agent *a;
 	int rc = 0;
 
 	registry_lock(r);
-	if(find_index(r, id, &at) && r->agents[at]->error) {
-		if(asprintf(text, "%s\n", r->agents[at]->error) < 0)
+	a = agent_find(r, id);
+	if(a && a->error) {
+		if(asprintf(text, "%s\n", a->error) < 0)
 			rc = -ENOMEM;
 	} else {
 		*text = strdup("");
@@ -679,11 +802,10 @@ void registry_note_error(struct registry *r, uint64_t id, const char *op, const 
 size_t registry_known_size(struct registry *r, uint64_t id, enum registry_file f)
 {
 	const struct agent *a = NULL;
-	size_t at, size = 0;
+	size_t size = 0;
 
 	registry_lock(r);
-	if(find_index(r, id, &at))
-		a = r->agents[at];
+	a = agent_find(r, id);
 	switch(f) {
 	case REGISTRY_PROGRESS:
 		/* Not polled yet: a page, so that readers trusting st_size still read it all. */

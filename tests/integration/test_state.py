@@ -81,3 +81,18 @@ def test_sighup_drops_the_caches_and_keeps_the_daemon(env):
     assert "caches dropped" in d.stderr(), d.stderr()
     assert d.alive
     assert d.stop() == 0
+
+
+def test_a_missing_agent_is_asked_once_until_sighup(env):
+    d = env.new_daemon(opts={"list_ttl": 3600})
+    d.start()
+    asked = lambda: len(env.sim.requests(agent=99999, method="GET"))  # noqa: E731
+    for _ in range(3):  # no listing yet: the API is asked for this one agent
+        code, _, err, _ = run(f"stat {d.agent(99999)}")
+        assert code != 0 and "No such file or directory" in err, (code, err)
+    assert asked() == 1, env.sim.requests(agent=99999)  # the 404 is remembered
+    os.kill(d.pid, signal.SIGHUP)
+    wait_until(lambda: not sighup_pending(d.pid), what="SIGHUP handled")
+    assert run(f"stat {d.agent(99999)}")[0] != 0
+    assert asked() == 2, env.sim.requests(agent=99999)  # forgotten: asked again
+    assert d.stop() == 0

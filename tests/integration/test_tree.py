@@ -28,8 +28,8 @@ def test_ls_lists_every_agent_over_all_pages(env):
     assert sorted(names, key=int) == [str(i) for i in range(1, 121)], names
     gets = list_gets(env.sim, since)
     # 120 agents, the simulator's pages hold 50: three GETs, the 2nd and 3rd being `next`.
-    assert [e["query"] for e in gets] == ["page_size=100", "page=2&page_size=100",
-                                          "page=3&page_size=100"], gets
+    assert [e["query"] for e in gets] == ["page_size=1000", "page=2&page_size=1000",
+                                          "page=3&page_size=1000"], gets
     assert all(e["status"] == 200 for e in gets), gets
 
     # Within list_ttl the listing is reused: no new request at all.
@@ -53,7 +53,7 @@ def test_ls_follows_every_next_link_with_small_pages(env):
     assert sorted(map(int, names)) == list(range(1, 121))
     gets = list_gets(env.sim, since)
     assert len(gets) == 18, [e["query"] for e in gets]  # ceil(120 / 7)
-    assert gets[-1]["query"] == "page=18&page_size=100", gets[-1]
+    assert gets[-1]["query"] == "page=18&page_size=1000", gets[-1]
     d.stop()
 
 

@@ -5,6 +5,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -385,8 +386,10 @@ static void test_refetch_fails_when_the_check_cannot_be_made(void **state)
 	assert_error_line(r, 42, "progress: HTTP 503: (no detail)\n");
 }
 
+/* A refetch on its own thread (of agent 42 unless id is set). */
 struct refetcher {
 	struct registry *r;
+	uint64_t id;
 	pthread_t thread;
 	int rc;
 };
@@ -395,7 +398,7 @@ static void *refetch_main(void *arg)
 {
 	struct refetcher *rf = arg;
 
-	rf->rc = registry_refetch(rf->r, NULL, 42);
+	rf->rc = registry_refetch(rf->r, NULL, rf->id ? rf->id : 42);
 	return NULL;
 }
 
@@ -535,7 +538,7 @@ static void test_a_reader_that_gives_up_does_not_fail_the_others(void **state)
 static void test_a_poll_overtaken_by_a_refetch_does_not_show_idle(void **state)
 {
 	struct rig *rig = *state;
-	struct refetcher fetch;
+	struct refetcher fetch = {0};
 	struct reader rd, waiter;
 
 	rig->cfg.poll_interval = 0;
@@ -952,6 +955,118 @@ static void test_lookup_failures_other_than_404_pass_through(void **state)
 	assert_int_equal(fake_nrequests(rig->f), 2);
 }
 
+static void test_a_404_lookup_is_remembered_until_list_ttl_or_a_drop(void **state)
+{
+	struct rig *rig = *state;
+	struct registry *r = start(rig, NULL);
+
+	fake_default(rig->f, "GET", "/aiagents/6/$", HTTP_DONE, 404, "{\"detail\": \"Not found.\"}");
+	assert_int_equal(registry_lookup(r, NULL, 6), -ENOENT);
+	assert_int_equal(registry_lookup(r, NULL, 6), -ENOENT);
+	assert_int_equal(registry_lookup(r, NULL, 6), -ENOENT);
+	assert_int_equal(fake_nrequests(rig->f), 1);
+	registry_drop_caches(r); /* SIGHUP forgets it */
+	assert_int_equal(registry_lookup(r, NULL, 6), -ENOENT);
+	assert_int_equal(fake_nrequests(rig->f), 2);
+}
+
+static void test_with_list_ttl_zero_a_404_is_not_remembered(void **state)
+{
+	struct rig *rig = *state;
+	struct registry *r;
+
+	rig->cfg.list_ttl = 0;
+	r = start(rig, NULL);
+	fake_default(rig->f, "GET", "/aiagents/6/$", HTTP_DONE, 404, "{\"detail\": \"Not found.\"}");
+	assert_int_equal(registry_lookup(r, NULL, 6), -ENOENT);
+	assert_int_equal(registry_lookup(r, NULL, 6), -ENOENT);
+	assert_int_equal(fake_nrequests(rig->f), 2);
+}
+
+/* ---- scale ---- */
+
+#define MANY 20000
+
+/* Ids in a scrambled order, spread over a wide range. */
+static uint64_t scrambled(size_t i)
+{
+	return (uint64_t)(i * 7919u % 1000003u) + 1;
+}
+
+static void test_an_agent_without_progress_costs_at_most_200_bytes(void **state)
+{
+	struct rig *rig = *state;
+	struct registry *r = start(rig, NULL);
+	struct mallinfo2 before, after;
+	size_t per_agent;
+
+	before = mallinfo2();
+	for(size_t i = 0; i < MANY; i++) {
+		struct registry_view v;
+
+		assert_int_equal(registry_progress(r, NULL, scrambled(i), &v), 0); /* makes the agent */
+		registry_view_free(&v);
+	}
+	after = mallinfo2();
+	if(before.uordblks == 0 && after.uordblks == 0)
+		skip(); /* a sanitizer's allocator: glibc's counts are not kept */
+	per_agent = (after.uordblks - before.uordblks) / MANY;
+	print_message("registry: %zu bytes per agent\n", per_agent);
+	assert_true(per_agent <= 200);
+	assert_int_equal(fake_nrequests(rig->f), 0);
+}
+
+static void test_many_agents_are_each_found_again(void **state)
+{
+	struct rig *rig = *state;
+	struct registry *r = start(rig, NULL);
+
+	for(size_t i = 0; i < MANY; i++)
+		if(i % 7 == 0)
+			registry_note_error(r, scrambled(i), "progress", "x");
+	for(size_t i = 0; i < MANY; i++) {
+		struct registry_view v;
+
+		assert_int_equal(registry_progress(r, NULL, scrambled(i), &v), 0);
+		registry_view_free(&v);
+	}
+	for(size_t i = 0; i < MANY; i++)
+		assert_int_equal(registry_known_size(r, scrambled(i), REGISTRY_ERROR),
+				 i % 7 == 0 ? strlen("progress: x\n") : 0);
+	assert_int_equal(registry_known_size(r, 1000005, REGISTRY_ERROR), 0);
+}
+
+static void test_concurrent_refetches_all_reach_the_disk(void **state)
+{
+	struct rig *rig = *state;
+	struct registry *r = start(rig, "p-0");
+	struct refetcher rf[16];
+	char want[2048], *text;
+	size_t at;
+
+	fake_default(rig->f, "GET", "/auto-fetch-progress/", HTTP_DONE, 200, COMPLETED);
+	fake_default(rig->f, "POST", "/auto-fetch/", HTTP_DONE, 202, "{\"progress_id\": \"p-9\"}")->delay =
+		0.01;
+	for(size_t i = 0; i < 16; i++) {
+		rf[i] = (struct refetcher){.r = r, .id = 100 + 16 - i};
+		assert_int_equal(pthread_create(&rf[i].thread, NULL, refetch_main, &rf[i]), 0);
+	}
+	for(size_t i = 0; i < 16; i++) {
+		pthread_join(rf[i].thread, NULL);
+		assert_int_equal(rf[i].rc, 0);
+	}
+	/* Every id, sorted by agent, with the one loaded at start. */
+	at = (size_t)snprintf(want, sizeof(want),
+			      "# cekurafs progress ids: <agent id> <progress id>\n42 p-0\n");
+	for(size_t i = 1; i <= 16; i++)
+		at += (size_t)snprintf(want + at, sizeof(want) - at, "%zu p-9\n", 100 + i);
+	text = read_file(rig->file);
+	assert_non_null(text);
+	assert_string_equal(text, want);
+	free(text);
+	assert_int_equal(fake_count(rig->f, "POST", "/auto-fetch/"), 16);
+}
+
 /* ---- the error file ---- */
 
 static void test_note_error_writes_one_line(void **state)
@@ -1010,6 +1125,11 @@ int main(void)
 		T(test_lookup_with_a_stale_listing_asks_for_the_agent),
 		T(test_an_agent_with_a_stored_id_exists_without_asking),
 		T(test_lookup_failures_other_than_404_pass_through),
+		T(test_a_404_lookup_is_remembered_until_list_ttl_or_a_drop),
+		T(test_with_list_ttl_zero_a_404_is_not_remembered),
+		T(test_an_agent_without_progress_costs_at_most_200_bytes),
+		T(test_many_agents_are_each_found_again),
+		T(test_concurrent_refetches_all_reach_the_disk),
 		T(test_note_error_writes_one_line),
 	};
 #undef T

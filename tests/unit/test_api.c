@@ -505,11 +505,11 @@ static void test_listing_follows_next_over_every_page_and_sorts(void **state)
 	uint64_t *ids = NULL;
 	size_t n = 0;
 
-	fake_expect(rig->f, "GET", "short_list/?page_size=100$", HTTP_DONE, 200,
-		    "{\"count\": 6, \"next\": \"" AGENTS "short_list/?page=2&page_size=100\", "
+	fake_expect(rig->f, "GET", "short_list/?page_size=1000$", HTTP_DONE, 200,
+		    "{\"count\": 6, \"next\": \"" AGENTS "short_list/?page=2&page_size=1000\", "
 		    "\"results\": [{\"id\": 40}, {\"id\": 3}]}");
 	fake_expect(rig->f, "GET", "page=2&", HTTP_DONE, 200,
-		    "{\"count\": 6, \"next\": \"" AGENTS "short_list/?page=3&page_size=100\", "
+		    "{\"count\": 6, \"next\": \"" AGENTS "short_list/?page=3&page_size=1000\", "
 		    "\"results\": [{\"id\": 9223372036854775807}, {\"id\": 1}]}");
 	fake_expect(rig->f, "GET", "page=3&", HTTP_DONE, 200,
 		    "{\"count\": 6, \"next\": null, \"results\": [{\"id\": 17}, {\"id\": 2}]}");
@@ -523,8 +523,8 @@ static void test_listing_follows_next_over_every_page_and_sorts(void **state)
 	assert_true(ids[5] == (uint64_t)INT64_MAX);
 	free(ids);
 	assert_int_equal(fake_nrequests(rig->f), 3);
-	assert_string_equal(fake_request(rig->f, 0)->url, AGENTS "short_list/?page_size=100");
-	assert_string_equal(fake_request(rig->f, 1)->url, AGENTS "short_list/?page=2&page_size=100");
+	assert_string_equal(fake_request(rig->f, 0)->url, AGENTS "short_list/?page_size=1000");
+	assert_string_equal(fake_request(rig->f, 1)->url, AGENTS "short_list/?page=2&page_size=1000");
 	assert_int_equal(fake_pending(rig->f), 0);
 }
 
@@ -561,7 +561,7 @@ static void test_next_pointing_elsewhere_is_refused_and_gets_no_key(void **state
 		char *page = NULL;
 
 		assert_true(asprintf(&page, "{\"next\": \"%s\", \"results\": [{\"id\": 1}]}", away[i]) > 0);
-		fake_expect(rig->f, "GET", "short_list/?page_size=100", HTTP_DONE, 200, page);
+		fake_expect(rig->f, "GET", "short_list/?page_size=1000", HTTP_DONE, 200, page);
 		fake_default(rig->f, NULL, "page=2", HTTP_DONE, 200, "{\"next\": null, \"results\": []}");
 		if(api_list_agents(rig->api, NULL, &ids, &n, &rig->e) != -EPROTO)
 			fail_msg("followed %s", away[i]);
@@ -582,14 +582,14 @@ static void test_a_failing_page_fails_the_listing(void **state)
 	uint64_t *ids = NULL;
 	size_t n = 99;
 
-	fake_expect(rig->f, "GET", "short_list/?page_size=100", HTTP_DONE, 200,
+	fake_expect(rig->f, "GET", "short_list/?page_size=1000", HTTP_DONE, 200,
 		    "{\"next\": \"" AGENTS "short_list/?page=2\", \"results\": [{\"id\": 1}]}");
 	fake_default(rig->f, "GET", "page=2", HTTP_DONE, 503, NULL);
 	assert_int_equal(api_list_agents(rig->api, NULL, &ids, &n, &rig->e), -EIO);
 	assert_null(ids);
 	assert_int_equal(n, 0);
 	assert_string_equal(rig->e.msg, "HTTP 503: (no detail)");
-	fake_expect(rig->f, "GET", "short_list/?page_size=100", HTTP_DONE, 200,
+	fake_expect(rig->f, "GET", "short_list/?page_size=1000", HTTP_DONE, 200,
 		    "{\"results\": [{\"id\": \"1\"}]}");
 	assert_int_equal(api_list_agents(rig->api, NULL, &ids, &n, &rig->e), -EPROTO);
 	assert_null(ids);
