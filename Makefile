@@ -35,7 +35,7 @@ ifeq ($(FUZZ),1)
 ALL_CFLAGS += -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 endif
 
-LIB_MODULES := log tree json errmap render state http api agents nodes ops
+LIB_MODULES := log tree json names config errmap render state http api agents nodes ops
 LIB_OBJS := $(LIB_MODULES:%=$(BUILD)/fs/%.o)
 LIB := $(BUILD)/libcekurafs.a
 DAEMON := $(BUILD)/cekurafs
@@ -109,7 +109,7 @@ sanitize:
 # (refusals at start, where the daemon hardly runs).
 VALGRIND ?= valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 	--show-leak-kinds=definite --track-fds=no -q
-VALGRIND_TESTS ?= test_tree test_refetch test_progress test_wait test_state test_crash test_connections \
+VALGRIND_TESTS ?= test_tree test_config test_refetch test_progress test_wait test_state test_crash test_connections \
 	test_faults
 VALGRIND_SLOW ?= 10
 valgrind: $(DAEMON)

@@ -1,4 +1,4 @@
-/* json.c - strict parsing over jsmn, typed reads, string unescaping.
+/* json.c - strict parsing over jsmn, typed reads, string unescaping, re-indenting.
  *
  * jsmn tokenises without allocating and without recursion, so nesting costs
  * tokens, not stack. But it is lenient about primitives, separators and
@@ -438,5 +438,122 @@ int json_int(const struct json_doc *doc, int tok, int64_t *out)
 		v = v * 10 + d;
 	}
 	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
+	return 0;
+}
+
+void json_span(const struct json_doc *doc, int tok, size_t *start, size_t *len)
+{
+	const jsmntok_t *t = tok_at(doc, tok);
+
+	*start = t ? (size_t)t->start : 0;
+	*len = t ? (size_t)(t->end - t->start) : 0;
+}
+
+/* Where json_pretty() writes: buf NULL only counts, so one walk both sizes
+ * and fills the output and the two can never disagree. */
+struct pretty_out {
+	char *buf;
+	size_t n;
+};
+
+static void pretty_put(struct pretty_out *o, const char *s, size_t n)
+{
+	if(o->buf)
+		memcpy(o->buf + o->n, s, n);
+	o->n += n;
+}
+
+static void pretty_newline(struct pretty_out *o, size_t depth)
+{
+	pretty_put(o, "\n", 1);
+	for(size_t i = 0; i < depth; i++)
+		pretty_put(o, "  ", 2);
+}
+
+static size_t skip_space(const char *s, size_t len, size_t i)
+{
+	while(i < len && is_space(s[i]))
+		i++;
+	return i;
+}
+
+/* The index after the string that starts at s[i], escapes and all; the end
+ * of the text when it is unterminated (never for parsed text). */
+static size_t string_end(const char *s, size_t len, size_t i)
+{
+	for(i++; i < len; i++) {
+		if(s[i] == '\\')
+			i++;
+		else if(s[i] == '"')
+			return i + 1;
+	}
+	return len;
+}
+
+static void pretty_walk(const char *s, size_t len, struct pretty_out *o)
+{
+	size_t depth = 0, i = skip_space(s, len, 0);
+
+	while(i < len) {
+		char c = s[i];
+		size_t next;
+
+		if(c == '{' || c == '[') {
+			next = skip_space(s, len, i + 1);
+			if(next < len && (s[next] == '}' || s[next] == ']')) {
+				pretty_put(o, c == '{' ? "{}" : "[]", 2);
+				i = next + 1;
+			} else {
+				pretty_put(o, &c, 1);
+				pretty_newline(o, ++depth);
+				i++;
+			}
+		} else if(c == '}' || c == ']') {
+			if(depth > 0) /* 0 only on text json_parse() would refuse */
+				depth--;
+			pretty_newline(o, depth);
+			pretty_put(o, &c, 1);
+			i++;
+		} else if(c == ',') {
+			pretty_put(o, ",", 1);
+			pretty_newline(o, depth);
+			i++;
+		} else if(c == ':') {
+			pretty_put(o, ": ", 2);
+			i++;
+		} else if(c == '"') {
+			next = string_end(s, len, i);
+			pretty_put(o, s + i, next - i);
+			i = next;
+		} else {
+			pretty_put(o, &c, 1);
+			i++;
+		}
+		i = skip_space(s, len, i);
+	}
+	pretty_put(o, "\n", 1);
+}
+
+/* Most bytes one input byte can become: a ',' or a '{' with its newline and
+ * two spaces for each of JSON_MAX_DEPTH levels. */
+#define PRETTY_GROWTH (2 + 2 * (size_t)JSON_MAX_DEPTH)
+
+int json_pretty(const char *text, size_t len, char **out, size_t *out_len)
+{
+	struct pretty_out o = {NULL, 0};
+
+	if(len > (SIZE_MAX - 2) / PRETTY_GROWTH)
+		return -ENOMEM;
+	pretty_walk(text, len, &o);
+	if(o.n > JSON_PRETTY_MAX)
+		return -EFBIG; /* deep nesting grows with its indent: bound what one body costs */
+	o.buf = malloc(o.n + 1);
+	if(!o.buf)
+		return -ENOMEM;
+	o.n = 0;
+	pretty_walk(text, len, &o);
+	o.buf[o.n] = '\0';
+	*out = o.buf;
+	*out_len = o.n;
 	return 0;
 }

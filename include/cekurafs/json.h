@@ -64,6 +64,20 @@ bool json_key_is(const struct json_doc *doc, int tok, const char *key);
  * Returns 0, -EPROTO when tok is not a valid string, -ENOMEM. */
 int json_string(const struct json_doc *doc, int tok, char **out);
 
+/* Where token tok's text is in the document (a string without its quotes). */
+void json_span(const struct json_doc *doc, int tok, size_t *start, size_t *len);
+
+/* Largest text json_pretty() makes: indenting a deeply nested body can make
+ * it a hundred times larger than the response. */
+#define JSON_PRETTY_MAX (32u * 1024 * 1024)
+
+/* Re-indents a JSON value that json_parse() accepted: two spaces a level,
+ * one member or element a line, "key": value, keys in their order, strings and
+ * numbers byte for byte as they were, empty {} and [] kept on one line; ends
+ * with a newline. *out is a new string the caller frees. Returns 0, -EFBIG
+ * (it would pass JSON_PRETTY_MAX), or -ENOMEM. */
+int json_pretty(const char *text, size_t len, char **out, size_t *out_len);
+
 /* Reads an integer value (no fraction, no exponent, in range). Returns 0 or -EPROTO. */
 int json_int(const struct json_doc *doc, int tok, int64_t *out);
 

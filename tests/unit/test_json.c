@@ -1,6 +1,7 @@
 /* test_json.c - the strict JSON helpers: one value or EPROTO, escapes decoded
  * to UTF-8, keys found across nested values, integers read exactly, and
- * hostile input (deep nesting, huge token counts) bounded.
+ * hostile input (deep nesting, huge token counts) bounded; spans of values and
+ * pretty-printing that keeps every string and number as it was.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -520,6 +521,219 @@ static void test_free_leaves_an_empty_document(void **state)
 	assert_int_equal(json_type(&d, 0), JSON_NONE);
 }
 
+/* The text of token tok as json_span() gives it. */
+static char *span_of(const struct json_doc *d, int tok)
+{
+	size_t start = 99, len = 99;
+	char *s;
+
+	json_span(d, tok, &start, &len);
+	s = strndup(d->text + start, len);
+	assert_non_null(s);
+	return s;
+}
+
+static void assert_span(const struct json_doc *d, int tok, const char *want)
+{
+	char *got = span_of(d, tok);
+
+	if(strcmp(got, want) != 0)
+		fail_msg("span of token %d is '%s', want '%s'", tok, got, want);
+	free(got);
+}
+
+static void test_span_is_the_text_of_a_value(void **state)
+{
+	const char *text =
+		"{\"k\": \"v\\\"w\", \"n\": -1.5e3, \"o\": {\"a\": [1, true]}, \"z\": null, \"e\": \"\"}";
+	struct json_doc d;
+
+	(void)state;
+	assert_int_equal(parse(text, &d), 0);
+	assert_span(&d, 0, text);
+	assert_span(&d, 1, "k");      /* a key, without its quotes */
+	assert_span(&d, 2, "v\\\"w"); /* a string, escapes as they are */
+	assert_span(&d, json_find(&d, 0, "n"), "-1.5e3");
+	assert_span(&d, json_find(&d, 0, "o"), "{\"a\": [1, true]}");
+	assert_span(&d, json_find(&d, json_find(&d, 0, "o"), "a"), "[1, true]");
+	assert_span(&d, json_find(&d, 0, "z"), "null");
+	assert_span(&d, json_find(&d, 0, "e"), "");
+	json_free(&d);
+}
+
+static void test_span_of_no_token_is_empty(void **state)
+{
+	struct json_doc d;
+	size_t start = 7, len = 7;
+
+	(void)state;
+	assert_int_equal(parse("[1]", &d), 0);
+	json_span(&d, -1, &start, &len);
+	assert_int_equal(start, 0);
+	assert_int_equal(len, 0);
+	start = len = 7;
+	json_span(&d, 2, &start, &len);
+	assert_int_equal(start, 0);
+	assert_int_equal(len, 0);
+	json_free(&d);
+}
+
+static void assert_pretty(const char *text, const char *want)
+{
+	struct json_doc d;
+	char *got = NULL;
+	size_t len = 0;
+
+	/* json_pretty() is only ever given what json_parse() accepts */
+	assert_int_equal(parse(text, &d), 0);
+	json_free(&d);
+	assert_int_equal(json_pretty(text, strlen(text), &got, &len), 0);
+	if(strcmp(got, want) != 0)
+		fail_msg("json_pretty(%s) =\n%s\nwant\n%s", text, got, want);
+	assert_int_equal(len, strlen(want));
+	free(got);
+}
+
+static void test_pretty_indents_two_spaces_a_level(void **state)
+{
+	(void)state;
+	assert_pretty("{\"a\":1,\"b\":[true,null,\"x\"],\"c\":{\"d\":{\"e\":false}}}", "{\n"
+										       "  \"a\": 1,\n"
+										       "  \"b\": [\n"
+										       "    true,\n"
+										       "    null,\n"
+										       "    \"x\"\n"
+										       "  ],\n"
+										       "  \"c\": {\n"
+										       "    \"d\": {\n"
+										       "      \"e\": false\n"
+										       "    }\n"
+										       "  }\n"
+										       "}\n");
+	assert_pretty("[[1,[2]],{}]", "[\n"
+				      "  [\n"
+				      "    1,\n"
+				      "    [\n"
+				      "      2\n"
+				      "    ]\n"
+				      "  ],\n"
+				      "  {}\n"
+				      "]\n");
+}
+
+static void test_pretty_keeps_keys_in_their_order(void **state)
+{
+	(void)state;
+	assert_pretty("{\"z\": 1, \"a\": 2, \"m\": 3, \"a\": 4}",
+		      "{\n  \"z\": 1,\n  \"a\": 2,\n  \"m\": 3,\n  \"a\": 4\n}\n");
+}
+
+static void test_pretty_keeps_empty_containers_on_one_line(void **state)
+{
+	(void)state;
+	assert_pretty("{}", "{}\n");
+	assert_pretty("[ ]", "[]\n");
+	assert_pretty(" { \"a\" : [ \n ] , \"b\" : {\t} } ", "{\n  \"a\": [],\n  \"b\": {}\n}\n");
+	assert_pretty("[[],[[]]]", "[\n  [],\n  [\n    []\n  ]\n]\n");
+}
+
+static void test_pretty_copies_strings_and_numbers_byte_for_byte(void **state)
+{
+	(void)state;
+	assert_pretty("[\"a\\\"b\\\\\",\"\\u00e9\\/\\n\",1.50E+3,-0,\"{[,:]} \\\" ,\",\"caf\xc3\xa9\"]",
+		      "[\n"
+		      "  \"a\\\"b\\\\\",\n"
+		      "  \"\\u00e9\\/\\n\",\n"
+		      "  1.50E+3,\n"
+		      "  -0,\n"
+		      "  \"{[,:]} \\\" ,\",\n"
+		      "  \"caf\xc3\xa9\"\n"
+		      "]\n");
+	assert_pretty("{\"key: with, {marks}\": \"  spaced  \"}",
+		      "{\n  \"key: with, {marks}\": \"  spaced  \"\n}\n");
+}
+
+static void test_pretty_of_a_scalar_is_one_line(void **state)
+{
+	(void)state;
+	assert_pretty("  \"x\"  ", "\"x\"\n");
+	assert_pretty("12 ", "12\n");
+	assert_pretty("\r\nnull\n", "null\n");
+}
+
+static void test_pretty_is_the_same_whatever_the_whitespace(void **state)
+{
+	const char *compact = "{\"a\":[1,{\"b\":\"c d\"}],\"e\":{}}";
+	const char *spaced = "\r\n{ \"a\" :\t[ 1 ,\n{\"b\"  :  \"c d\" } ] ,\r\n \"e\" : { }\n}\n";
+	char *once = NULL, *again = NULL, *other = NULL;
+	size_t once_len, again_len, other_len;
+
+	(void)state;
+	assert_int_equal(json_pretty(compact, strlen(compact), &once, &once_len), 0);
+	assert_int_equal(json_pretty(spaced, strlen(spaced), &other, &other_len), 0);
+	assert_int_equal(json_pretty(once, once_len, &again, &again_len), 0);
+	assert_string_equal(once, other);
+	assert_string_equal(once, again); /* pretty text is a fixed point */
+	free(once);
+	free(again);
+	free(other);
+}
+
+/* "[<reps arrays nested depth deep>]", a new string; its length in *n. */
+static char *nested_arrays(size_t reps, size_t depth, size_t *n)
+{
+	char *body = malloc(reps * (2 * depth + 1) + 3);
+
+	assert_non_null(body);
+	*n = 0;
+	body[(*n)++] = '[';
+	for(size_t r = 0; r < reps; r++) {
+		if(r > 0)
+			body[(*n)++] = ',';
+		memset(body + *n, '[', depth);
+		memset(body + *n + depth, ']', depth);
+		*n += 2 * depth;
+	}
+	body[(*n)++] = ']';
+	return body;
+}
+
+static void test_pretty_refuses_to_grow_past_its_cap(void **state)
+{
+	/* Nesting 120 deep costs about 120 bytes of indent a bracket: 300 KB of
+	 * input would become some 36 MiB of text. */
+	size_t n, out_len = 99;
+	char *body = nested_arrays(1300, 120, &n), *out = NULL;
+
+	(void)state;
+	assert_int_equal(json_pretty(body, n, &out, &out_len), -EFBIG);
+	free(body);
+	body = nested_arrays(130, 120, &n); /* a tenth of it is fine */
+	assert_int_equal(json_pretty(body, n, &out, &out_len), 0);
+	assert_true(out_len > 3u << 20 && out_len <= JSON_PRETTY_MAX);
+	free(out);
+	free(body);
+}
+
+static void test_pretty_of_the_deepest_document(void **state)
+{
+	char *deepest = nest(JSON_MAX_DEPTH);
+	char *got = NULL;
+	size_t len = 0, want = 0;
+
+	(void)state;
+	assert_int_equal(json_pretty(deepest, 2 * JSON_MAX_DEPTH, &got, &len), 0);
+	/* JSON_MAX_DEPTH - 1 opening lines and as many closing ones, the innermost "[]" */
+	for(size_t depth = 0; depth < JSON_MAX_DEPTH - 1; depth++)
+		want += 2 * (2 * depth + 2);
+	want += 2 * (JSON_MAX_DEPTH - 1) + 3;
+	assert_int_equal(len, want);
+	assert_int_equal(strlen(got), len);
+	assert_non_null(strstr(got, "[]\n"));
+	free(got);
+	free(deepest);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -546,6 +760,16 @@ int main(void)
 		cmocka_unit_test(test_wide_objects_parse_in_linear_time),
 		cmocka_unit_test(test_too_many_tokens_is_eproto),
 		cmocka_unit_test(test_free_leaves_an_empty_document),
+		cmocka_unit_test(test_span_is_the_text_of_a_value),
+		cmocka_unit_test(test_span_of_no_token_is_empty),
+		cmocka_unit_test(test_pretty_indents_two_spaces_a_level),
+		cmocka_unit_test(test_pretty_keeps_keys_in_their_order),
+		cmocka_unit_test(test_pretty_keeps_empty_containers_on_one_line),
+		cmocka_unit_test(test_pretty_copies_strings_and_numbers_byte_for_byte),
+		cmocka_unit_test(test_pretty_of_a_scalar_is_one_line),
+		cmocka_unit_test(test_pretty_is_the_same_whatever_the_whitespace),
+		cmocka_unit_test(test_pretty_of_the_deepest_document),
+		cmocka_unit_test(test_pretty_refuses_to_grow_past_its_cap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

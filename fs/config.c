@@ -1,0 +1,366 @@
+/* config.c - an agent's configuration (AIAgentV2) as the texts of its files.
+ *
+ *   $ cat agents/42/name
+ *   Front desk
+ *   $ cat agents/42/dynamic_variables
+ *   customer_name	Who is calling
+ *   $ ls agents/42/tools/
+ *   lookup_order.json  transfer_escalate.json
+ *
+ * Everything is rendered once, at decode time, so reads only copy bytes.
+ * The API's shape is taken leniently (a missing or odd scalar is an empty or
+ * raw file) except for the lists the directories are built from, where a
+ * wrong shape means the body cannot be trusted: -EPROTO.
+ */
+#include "cekurafs/config.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cekurafs/json.h"
+
+/* Where each field's value is: a key of the agent, or a key of one of its objects. */
+static const struct {
+	const char *parent; /* NULL: a key of the agent itself */
+	const char *key;
+} field_path[CONFIG_NFIELDS] = {
+	[CONFIG_NAME] = {NULL, "name"},
+	[CONFIG_SYSTEM_PROMPT] = {NULL, "description"},
+	[CONFIG_LANGUAGE] = {NULL, "language"},
+	[CONFIG_PROVIDER] = {"provider", "type"},
+	[CONFIG_PROVIDER_AGENT_ID] = {"provider", "agent_id"},
+	[CONFIG_PHONE_NUMBER] = {"telephony", "phone_number"},
+	[CONFIG_UPDATED_AT] = {NULL, "updated_at"},
+};
+
+/* The key of each list's array, and the keys of an element's name and id. */
+static const struct {
+	const char *key, *name, *id;
+} list_path[CONFIG_NLISTS] = {
+	[CONFIG_TOOLS] = {"mock_tools", "name", "id"},
+	[CONFIG_KNOWLEDGE_BASE] = {"knowledge_base_files", "file_name", "id"},
+};
+
+static int text_copy(struct config_text *t, const char *s, size_t len)
+{
+	t->text = malloc(len + 1);
+	if(!t->text)
+		return -ENOMEM;
+	memcpy(t->text, s, len);
+	t->text[len] = '\0';
+	t->len = len;
+	return 0;
+}
+
+/* The text of a container without the whitespace between its tokens;
+ * strings are copied as they are. */
+static int compact_copy(struct config_text *t, const char *s, size_t len)
+{
+	bool in_string = false;
+	size_t o = 0;
+
+	t->text = malloc(len + 1);
+	if(!t->text)
+		return -ENOMEM;
+	for(size_t i = 0; i < len; i++) {
+		char c = s[i];
+
+		if(!in_string && (c == ' ' || c == '\t' || c == '\n' || c == '\r'))
+			continue;
+		t->text[o++] = c;
+		if(in_string && c == '\\' && i + 1 < len)
+			t->text[o++] = s[++i];
+		else if(c == '"')
+			in_string = !in_string;
+	}
+	t->text[o] = '\0';
+	t->len = o;
+	return 0;
+}
+
+/* Token tok as text without a newline: decoded for a string, as in the body
+ * for a number or a boolean, compacted for an object or an array, and "" for
+ * null or no token (tok < 0). */
+static int value_text(const struct json_doc *d, int tok, struct config_text *t)
+{
+	size_t start, len;
+	int rc;
+
+	switch(json_type(d, tok)) {
+	case JSON_STRING:
+		rc = json_string(d, tok, &t->text);
+		if(rc == 0)
+			t->len = strlen(t->text);
+		return rc;
+	case JSON_NUMBER:
+	case JSON_BOOL:
+		json_span(d, tok, &start, &len);
+		return text_copy(t, d->text + start, len);
+	case JSON_OBJECT:
+	case JSON_ARRAY:
+		json_span(d, tok, &start, &len);
+		return compact_copy(t, d->text + start, len);
+	default:
+		return text_copy(t, "", 0);
+	}
+}
+
+/* value_text() and a newline, or "" for null or no token. */
+static int line_text(const struct json_doc *d, int tok, struct config_text *t)
+{
+	enum json_type type = json_type(d, tok);
+	int rc;
+	char *grown;
+
+	if(type == JSON_NONE || type == JSON_NULL)
+		return text_copy(t, "", 0);
+	rc = value_text(d, tok, t);
+	if(rc != 0)
+		return rc;
+	grown = realloc(t->text, t->len + 2);
+	if(!grown)
+		return -ENOMEM;
+	grown[t->len++] = '\n';
+	grown[t->len] = '\0';
+	t->text = grown;
+	return 0;
+}
+
+static int decode_fields(const struct json_doc *d, struct agent_config *c)
+{
+	for(int f = 0; f < CONFIG_NFIELDS; f++) {
+		int obj = field_path[f].parent ? json_find(d, 0, field_path[f].parent) : 0;
+		/* json_find() gives -1 for an absent, null or odd parent: no value */
+		int tok = json_find(d, obj, field_path[f].key);
+		int rc = line_text(d, tok, &c->field[f]);
+
+		if(rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Sets *arr to the token of the array of key, or -1 when key is absent or
+ * null. Returns 0, or -EPROTO when the value is something else or the array
+ * holds something that is not an object. */
+static int object_array(const struct json_doc *d, const char *key, int *arr)
+{
+	int tok = json_find(d, 0, key);
+	enum json_type type = json_type(d, tok);
+	int n, el;
+
+	*arr = -1;
+	if(tok < 0 || type == JSON_NULL)
+		return 0;
+	if(type != JSON_ARRAY)
+		return -EPROTO;
+	n = json_size(d, tok);
+	el = tok + 1;
+	for(int i = 0; i < n; i++, el = json_next(d, el)) {
+		if(json_type(d, el) != JSON_OBJECT)
+			return -EPROTO;
+	}
+	*arr = tok;
+	return 0;
+}
+
+/* Bytes that would break a line or a column become spaces. */
+static void blank_controls(struct config_text *t)
+{
+	for(size_t i = 0; i < t->len; i++) {
+		unsigned char c = (unsigned char)t->text[i];
+
+		if(c < 0x20 || c == 0x7f)
+			t->text[i] = ' ';
+	}
+}
+
+/* A text appended to line by line; its room doubles, so n lines cost O(n). */
+struct text_builder {
+	char *text;
+	size_t len, cap;
+};
+
+static int builder_reserve(struct text_builder *b, size_t more)
+{
+	size_t cap = b->cap ? b->cap : 64;
+	char *grown;
+
+	if(b->text && b->len + more < b->cap)
+		return 0;
+	while(cap <= b->len + more)
+		cap *= 2;
+	grown = realloc(b->text, cap);
+	if(!grown)
+		return -ENOMEM;
+	grown[b->len] = '\0';
+	b->text = grown;
+	b->cap = cap;
+	return 0;
+}
+
+static void builder_put(struct text_builder *b, const char *s, size_t n)
+{
+	memcpy(b->text + b->len, s, n);
+	b->len += n;
+	b->text[b->len] = '\0';
+}
+
+/* Appends "name<TAB>description\n" for variable el. */
+static int variable_line(const struct json_doc *d, int el, struct text_builder *b)
+{
+	struct config_text name = {NULL, 0}, desc = {NULL, 0};
+	int rc = value_text(d, json_find(d, el, "name"), &name);
+
+	if(rc == 0)
+		rc = value_text(d, json_find(d, el, "description"), &desc);
+	if(rc == 0)
+		rc = builder_reserve(b, name.len + desc.len + 2);
+	if(rc == 0) {
+		blank_controls(&name);
+		blank_controls(&desc);
+		builder_put(b, name.text, name.len);
+		builder_put(b, "\t", 1);
+		builder_put(b, desc.text, desc.len);
+		builder_put(b, "\n", 1);
+	}
+	free(name.text);
+	free(desc.text);
+	return rc;
+}
+
+static int decode_variables(const struct json_doc *d, struct agent_config *c)
+{
+	struct text_builder b = {NULL, 0, 0};
+	int arr, n, el, rc = object_array(d, "dynamic_variables", &arr);
+
+	if(rc == 0)
+		rc = builder_reserve(&b, 0);
+	n = rc == 0 && arr >= 0 ? json_size(d, arr) : 0;
+	el = arr + 1;
+	for(int i = 0; i < n && rc == 0; i++, el = json_next(d, el))
+		rc = variable_line(d, el, &b);
+	/* owned by c even on failure, which config_free() then frees */
+	c->variables.text = b.text;
+	c->variables.len = b.len;
+	return rc;
+}
+
+/* The id of list element el: its "id" when that is an integer >= 0, else its
+ * position from 1 (the API always sends one; the position keeps names apart). */
+static uint64_t element_id(const struct json_doc *d, int el, const char *key, int i)
+{
+	int64_t id;
+
+	if(json_int(d, json_find(d, el, key), &id) == 0 && id >= 0)
+		return (uint64_t)id;
+	return (uint64_t)i + 1;
+}
+
+/* Fills texts, raw names and ids for the n elements of array arr. */
+static int decode_elements(const struct json_doc *d, int arr, enum config_list l, struct agent_config *c,
+			   char **raw, uint64_t *ids)
+{
+	int el = arr + 1;
+
+	for(size_t i = 0; i < c->list[l].n; i++, el = json_next(d, el)) {
+		int name = json_find(d, el, list_path[l].name);
+		size_t start, len;
+		int rc;
+
+		json_span(d, el, &start, &len);
+		rc = json_pretty(d->text + start, len, &c->list[l].texts[i].text, &c->list[l].texts[i].len);
+		if(rc == 0 && json_type(d, name) == JSON_STRING)
+			rc = json_string(d, name, &raw[i]);
+		if(rc != 0)
+			return rc;
+		ids[i] = element_id(d, el, list_path[l].id, (int)i);
+	}
+	return 0;
+}
+
+static int decode_list(const struct json_doc *d, enum config_list l, struct agent_config *c)
+{
+	int arr, rc = object_array(d, list_path[l].key, &arr);
+	size_t n;
+	char **raw;
+	uint64_t *ids;
+
+	if(rc != 0 || arr < 0 || json_size(d, arr) == 0)
+		return rc;
+	n = (size_t)json_size(d, arr);
+	c->list[l].texts = calloc(n, sizeof(*c->list[l].texts));
+	raw = calloc(n, sizeof(*raw));
+	ids = calloc(n, sizeof(*ids));
+	rc = c->list[l].texts && raw && ids ? 0 : -ENOMEM;
+	if(rc == 0) {
+		c->list[l].n = n;
+		rc = decode_elements(d, arr, l, c, raw, ids);
+	}
+	if(rc == 0)
+		rc = names_index((const char *const *)raw, ids, n, ".json", &c->list[l].index);
+	for(size_t i = 0; raw && i < n; i++)
+		free(raw[i]);
+	free(raw);
+	free(ids);
+	return rc;
+}
+
+static int decode_doc(const struct json_doc *d, const char *body, size_t len, struct agent_config *c)
+{
+	int rc;
+
+	if(json_type(d, 0) != JSON_OBJECT)
+		return -EPROTO;
+	rc = json_pretty(body, len, &c->json.text, &c->json.len);
+	if(rc == 0)
+		rc = decode_fields(d, c);
+	if(rc == 0)
+		rc = decode_variables(d, c);
+	for(int l = 0; l < CONFIG_NLISTS && rc == 0; l++)
+		rc = decode_list(d, (enum config_list)l, c);
+	return rc;
+}
+
+int config_decode(const char *body, size_t len, struct agent_config *out)
+{
+	struct json_doc d;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = json_parse(&d, body, len);
+	if(rc != 0)
+		return rc;
+	rc = decode_doc(&d, body, len, out);
+	json_free(&d);
+	if(rc != 0)
+		config_free(out);
+	return rc;
+}
+
+void config_free(struct agent_config *c)
+{
+	free(c->json.text);
+	for(int f = 0; f < CONFIG_NFIELDS; f++)
+		free(c->field[f].text);
+	free(c->variables.text);
+	for(int l = 0; l < CONFIG_NLISTS; l++) {
+		for(size_t i = 0; i < c->list[l].n; i++)
+			free(c->list[l].texts[i].text);
+		free(c->list[l].texts);
+		names_index_free(&c->list[l].index);
+	}
+	memset(c, 0, sizeof(*c));
+}
+
+const struct config_text *config_entry(const struct agent_config *c, enum config_list l, const char *name)
+{
+	const struct name_entry *e;
+
+	if((int)l < 0 || l >= CONFIG_NLISTS)
+		return NULL;
+	e = names_find(&c->list[l].index, name);
+	return e ? &c->list[l].texts[e->at] : NULL;
+}

@@ -1,0 +1,230 @@
+/* names.c - names from the API made into file names, unique within a directory.
+ *
+ *   $ ls agents/42/tools/
+ *   Duplicate-27.json  Duplicate-28.json  Sales_Support.json  _.json
+ *
+ * The index is built with a few allocations whatever the number of names
+ * (the entries, one arena for every name, and scratch freed before
+ * returning), sorted once by safe name to find the shared ones and once by
+ * final name for names_find(): O(n log n) for 100,000 agents.
+ *
+ * A thing renamed "<safe>-<id>" may take the name another thing has as it is
+ * (two "x" with ids 1 and 2 beside one "x-1"): the thing whose name clashes
+ * is then renamed "<safe>-<id>" too, so names stay unique. Two "-<id>" names
+ * never clash with distinct ids: the id is what follows the last '-'. Ids
+ * that are not distinct can give two things one name; names_find() then
+ * gives the first of them in the input.
+ */
+#include "cekurafs/names.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* "-" and the 20 digits of UINT64_MAX */
+#define ID_MAX 21
+
+static bool is_continuation(unsigned char c)
+{
+	return (c & 0xC0) == 0x80;
+}
+
+/* How many bytes of raw to keep: all, or at most NAMES_MAX, backing off over
+ * at most the three continuation bytes a UTF-8 sequence can have. */
+static size_t cut_length(const char *raw)
+{
+	size_t n = strnlen(raw, NAMES_MAX + 1);
+
+	if(n <= NAMES_MAX)
+		return n;
+	n = NAMES_MAX;
+	while(n > NAMES_MAX - 3 && is_continuation((unsigned char)raw[n]))
+		n--;
+	return n;
+}
+
+size_t names_safe(const char *raw, char *buf)
+{
+	size_t n = cut_length(raw), o = 0;
+
+	if(n == 0 || (n == 1 && raw[0] == '.') || (n == 2 && raw[0] == '.' && raw[1] == '.'))
+		buf[o++] = '_';
+	for(size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)raw[i];
+
+		buf[o++] = c == '/' || c < 0x20 || c == 0x7f ? '_' : (char)c;
+	}
+	buf[o] = '\0';
+	return o;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	const struct name_entry *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	/* only equal with ids that are not distinct; keeps the order stable */
+	if(c == 0)
+		c = (x->at > y->at) - (x->at < y->at);
+	return c;
+}
+
+/* Position of the first entry named name in v (sorted by name), or n. */
+static size_t find_position(const struct name_entry *v, size_t n, const char *name)
+{
+	size_t lo = 0, hi = n;
+
+	while(lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if(strcmp(v[mid].name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && strcmp(v[lo].name, name) == 0 ? lo : n;
+}
+
+const struct name_entry *names_find(const struct name_index *x, const char *name)
+{
+	size_t i = find_position(x->v, x->n, name);
+
+	return i < x->n ? &x->v[i] : NULL;
+}
+
+/* Scratch while building: entries named by their safe names, in arena. */
+struct build {
+	struct name_entry *v;
+	size_t n;
+	char *arena;
+	bool *with_id; /* per position in v */
+};
+
+static const char *raw_name(const char *const *raw, size_t i)
+{
+	return raw[i] ? raw[i] : "";
+}
+
+static int build_safe_names(struct build *b, const char *const *raw, const uint64_t *ids)
+{
+	size_t size = 0, off = 0;
+
+	for(size_t i = 0; i < b->n; i++)
+		size += cut_length(raw_name(raw, i)) + 2; /* a leading '_' and the NUL */
+	b->arena = malloc(size);
+	b->v = calloc(b->n, sizeof(*b->v));
+	b->with_id = calloc(b->n, sizeof(*b->with_id));
+	if(!b->arena || !b->v || !b->with_id)
+		return -ENOMEM;
+	for(size_t i = 0; i < b->n; i++) {
+		char buf[NAMES_MAX + 1];
+		size_t len = names_safe(raw_name(raw, i), buf);
+
+		memcpy(b->arena + off, buf, len + 1);
+		b->v[i] = (struct name_entry){.name = b->arena + off, .id = ids[i], .at = i};
+		off += len + 1;
+	}
+	qsort(b->v, b->n, sizeof(*b->v), by_name);
+	return 0;
+}
+
+static void mark_shared_names(struct build *b)
+{
+	for(size_t i = 1; i < b->n; i++) {
+		if(strcmp(b->v[i - 1].name, b->v[i].name) == 0) {
+			b->with_id[i - 1] = true;
+			b->with_id[i] = true;
+		}
+	}
+}
+
+static size_t with_id_name(const struct name_entry *e, char *buf)
+{
+	return (size_t)snprintf(buf, NAMES_MAX + ID_MAX + 1, "%s-%" PRIu64, e->name, e->id);
+}
+
+/* Renames whatever a "-<id>" name clashes with, and whatever that new name
+ * clashes with in turn: a chain, as names without an id are unique. Each
+ * entry is renamed once at most, so this is O(n log n) in all. */
+static void rename_clashes(struct build *b)
+{
+	for(size_t i = 0; i < b->n; i++) {
+		size_t k = i;
+
+		while(b->with_id[k]) {
+			char buf[NAMES_MAX + ID_MAX + 1];
+			size_t j;
+
+			with_id_name(&b->v[k], buf);
+			j = find_position(b->v, b->n, buf);
+			if(j == b->n || b->with_id[j])
+				break;
+			b->with_id[j] = true;
+			k = j;
+		}
+	}
+}
+
+static int build_final_names(struct build *b, const char *suffix, struct name_index *out)
+{
+	size_t suffix_len = strlen(suffix), size = 0, off = 0;
+
+	for(size_t i = 0; i < b->n; i++)
+		size += strlen(b->v[i].name) + (b->with_id[i] ? ID_MAX : 0) + suffix_len + 1;
+	out->arena = malloc(size);
+	if(!out->arena)
+		return -ENOMEM;
+	for(size_t i = 0; i < b->n; i++) {
+		char *name = out->arena + off;
+		size_t len;
+
+		if(b->with_id[i]) {
+			len = with_id_name(&b->v[i], name);
+		} else {
+			len = strlen(b->v[i].name);
+			memcpy(name, b->v[i].name, len);
+		}
+		memcpy(name + len, suffix, suffix_len + 1);
+		b->v[i].name = name;
+		off += len + suffix_len + 1;
+	}
+	qsort(b->v, b->n, sizeof(*b->v), by_name);
+	out->v = b->v;
+	out->n = b->n;
+	b->v = NULL;
+	return 0;
+}
+
+int names_index(const char *const *raw, const uint64_t *ids, size_t n, const char *suffix,
+		struct name_index *out)
+{
+	struct build b = {.n = n};
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if(n == 0)
+		return 0;
+	/* every size below is at most n times this */
+	if(n > SIZE_MAX / (NAMES_MAX + ID_MAX + strlen(suffix) + sizeof(struct name_entry) + 2))
+		return -ENOMEM;
+	rc = build_safe_names(&b, raw, ids);
+	if(rc == 0) {
+		mark_shared_names(&b);
+		rename_clashes(&b);
+		rc = build_final_names(&b, suffix, out);
+	}
+	free(b.v);
+	free(b.arena);
+	free(b.with_id);
+	return rc;
+}
+
+void names_index_free(struct name_index *x)
+{
+	free(x->v);
+	free(x->arena);
+	memset(x, 0, sizeof(*x));
+}
