@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cekurafs/config.h"
 #include "cekurafs/log.h"
 #include "cekurafs/render.h"
 
@@ -30,6 +31,14 @@ struct flight {
 	bool busy;    /* a call is in flight */
 	unsigned gen; /* bumped when a call ends */
 	int err;      /* the last call's result, 0 or -errno */
+};
+
+/* An agent's configuration as last fetched; allocated at its first use. */
+struct agent_cfg {
+	struct agent_config *config; /* a reference, or NULL */
+	double at;		     /* monotonic time it was fetched */
+	unsigned forgotten;	     /* bumped when it is forgotten: a fetch in flight is stale */
+	struct flight fetch;
 };
 
 /* One agent. Owns every string and the progress. */
@@ -45,6 +54,7 @@ struct agent {
 	struct flight poll; /* the progress poll; poll.err is the last attempt's result */
 	bool refetching;    /* a refetch is in flight */
 	char *error;	    /* last error line, or NULL */
+	struct agent_cfg *cfg;
 };
 
 /* A lookup the API answered 404: remembered for list_ttl, in a small table
@@ -76,8 +86,10 @@ struct registry {
 		int rc;		      /* that save's result */
 	} save;
 	struct absent absent[ABSENT_SLOTS];
-	uint64_t *listing; /* owned, sorted; NULL until the first listing */
-	size_t nlisting;
+	struct agent_list listing; /* owned */
+	bool have_listing;
+	struct name_index byname; /* made from the listing at the first use of by-name/ */
+	bool have_byname;
 	double listed_at;
 	struct flight list;	 /* the listing */
 	atomic_uint drops_asked; /* bumped by registry_drop_caches(), from a signal handler */
@@ -218,8 +230,29 @@ static void agent_forget_progress(struct agent *a)
 	a->have_progress = false;
 }
 
+/* Gives back a reference to a configuration. Lock held. */
+static void config_unref(struct agent_config *cfg)
+{
+	if(cfg && --cfg->refs == 0) {
+		config_free(cfg);
+		free(cfg);
+	}
+}
+
+/* Forgets the agent's configuration: the next read fetches it. Lock held. */
+static void agent_forget_config(struct agent *a)
+{
+	if(a->cfg) {
+		config_unref(a->cfg->config);
+		a->cfg->config = NULL;
+		a->cfg->forgotten++;
+	}
+}
+
 static void agent_free(struct agent *a)
 {
+	agent_forget_config(a);
+	free(a->cfg);
 	agent_forget_progress(a);
 	free(a->progress_id);
 	free(a->error);
@@ -294,7 +327,8 @@ void registry_free(struct registry *r)
 			agent_free(r->slots[i]);
 	free(r->slots);
 	free(r->with_id);
-	free(r->listing);
+	agent_list_free(&r->listing);
+	names_index_free(&r->byname);
 	free(r->state_dir);
 	pthread_cond_destroy(&r->changed);
 	pthread_mutex_destroy(&r->lock);
@@ -377,30 +411,38 @@ static int save_state(struct registry *r)
 
 static bool listing_has(const struct registry *r, uint64_t id)
 {
-	size_t lo = 0, hi = r->nlisting;
+	size_t lo = 0, hi = r->listing.n;
 
 	while(lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if(r->listing[mid] < id)
+		if(r->listing.items[mid].id < id)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo < r->nlisting && r->listing[lo] == id;
+	return lo < r->listing.n && r->listing.items[lo].id == id;
 }
 
 static bool listing_fresh(const struct registry *r)
 {
-	return r->listing && now_seconds() - r->listed_at < r->cfg.list_ttl;
+	return r->have_listing && now_seconds() - r->listed_at < r->cfg.list_ttl;
+}
+
+/* Lock held. */
+static void forget_listing(struct registry *r)
+{
+	agent_list_free(&r->listing);
+	r->have_listing = false;
+	names_index_free(&r->byname);
+	r->have_byname = false;
 }
 
 /* Makes sure a fresh listing is held, sharing a listing in flight. Lock held. */
 static int refresh_listing(struct registry *r, const struct api_cancel *c)
 {
 	struct api_error e = {0};
-	uint64_t *ids;
-	size_t n;
+	struct agent_list l;
 	int rc;
 
 	while(!listing_fresh(r)) {
@@ -414,16 +456,16 @@ static int refresh_listing(struct registry *r, const struct api_cancel *c)
 		}
 		r->list.busy = true;
 		pthread_mutex_unlock(&r->lock);
-		rc = api_list_agents(r->api, c, &ids, &n, &e);
+		rc = api_list_agents(r->api, c, &l, &e);
 		pthread_mutex_lock(&r->lock);
 		flight_end(r, &r->list, rc);
 		if(rc != 0) {
 			log_warn("listing agents: %s", e.msg);
 			return rc;
 		}
-		free(r->listing);
-		r->listing = ids;
-		r->nlisting = n;
+		forget_listing(r);
+		r->listing = l;
+		r->have_listing = true;
 		r->listed_at = now_seconds();
 		return 0; /* just made: never fetch again here, even with list_ttl=0 */
 	}
@@ -452,9 +494,7 @@ static void registry_lock(struct registry *r)
 	if(asked == r->drops_done)
 		return;
 	r->drops_done = asked;
-	free(r->listing);
-	r->listing = NULL;
-	r->nlisting = 0;
+	forget_listing(r);
 	memset(r->absent, 0, sizeof(r->absent));
 	for(size_t i = 0; i < r->nslots; i++) {
 		struct agent *a = r->slots[i];
@@ -463,6 +503,7 @@ static void registry_lock(struct registry *r)
 			continue;
 		if(!terminal(a))
 			a->polled_at = 0;
+		agent_forget_config(a);
 		if(!a->progress_id)
 			a->known = false;
 	}
@@ -478,10 +519,11 @@ int registry_list(struct registry *r, const struct api_cancel *c, uint64_t **ids
 	registry_lock(r);
 	rc = refresh_listing(r, c);
 	if(rc == 0) {
-		*ids = malloc((r->nlisting ? r->nlisting : 1) * sizeof(**ids));
+		*ids = malloc((r->listing.n ? r->listing.n : 1) * sizeof(**ids));
 		if(*ids) {
-			memcpy(*ids, r->listing, r->nlisting * sizeof(**ids));
-			*n = r->nlisting;
+			for(size_t i = 0; i < r->listing.n; i++)
+				(*ids)[i] = r->listing.items[i].id;
+			*n = r->listing.n;
 		} else {
 			rc = -ENOMEM;
 		}
@@ -563,6 +605,8 @@ static int store_progress(struct agent *a, struct progress *p, char *json)
 	a->json = json;
 	a->text = text;
 	a->have_progress = true;
+	if(strcmp(p->status, "completed") == 0)
+		agent_forget_config(a); /* the import changed it: read it anew */
 	if(strcmp(p->status, "failed") == 0)
 		agent_error(a, "auto-fetch", "failed at stage %s: %s", failed_stage(p),
 			    p->error ? p->error : "no reason given");
@@ -765,6 +809,181 @@ int registry_refetch(struct registry *r, const struct api_cancel *c, uint64_t id
 out:
 	a->refetching = false;
 	pthread_cond_broadcast(&r->changed);
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+/* ---- configuration ---- */
+
+static bool config_fresh(const struct registry *r, const struct agent_cfg *ac)
+{
+	return ac->config && now_seconds() - ac->at < r->cfg.list_ttl;
+}
+
+/* The errno and words of a body config_decode() refused. */
+static int decode_failed(int rc, struct api_error *e)
+{
+	if(rc != -EPROTO && rc != -EFBIG) {
+		snprintf(e->msg, sizeof(e->msg), "%s", strerror(-rc));
+		return rc;
+	}
+	snprintf(e->msg, sizeof(e->msg), "malformed response: the agent %s",
+		 rc == -EPROTO ? "is not an AIAgentV2 object" : "is too large to show as files");
+	return -EPROTO;
+}
+
+/* Fetches and decodes the agent's configuration into *out (a new reference
+ * on success). The lock is released meanwhile. Lock held. */
+static int fetch_config(struct registry *r, struct agent *a, const struct api_cancel *c,
+			struct agent_config **out)
+{
+	struct agent_cfg *ac = a->cfg;
+	struct api_error e = {0};
+	struct agent_config *cfg = calloc(1, sizeof(*cfg));
+	unsigned forgotten = ac->forgotten;
+	char *body = NULL;
+	size_t len = 0;
+	int rc;
+
+	if(!cfg)
+		return -ENOMEM;
+	ac->fetch.busy = true;
+	pthread_mutex_unlock(&r->lock);
+	rc = api_get_agent_body(r->api, c, a->id, &body, &len, &e);
+	if(rc == 0) {
+		rc = config_decode(body, len, cfg);
+		if(rc != 0)
+			rc = decode_failed(rc, &e);
+	}
+	free(body);
+	pthread_mutex_lock(&r->lock);
+	if(rc == 0) {
+		cfg->refs = 1; /* the caller's */
+		if(ac->forgotten == forgotten) {
+			/* not forgotten meanwhile (an import completing): keep it */
+			config_unref(ac->config);
+			ac->config = cfg;
+			ac->at = now_seconds();
+			cfg->refs++;
+		}
+		*out = cfg;
+	} else {
+		config_free(cfg);
+		free(cfg);
+		if(rc != -EINTR)
+			agent_error(a, "config", "%s", e.msg);
+	}
+	flight_end(r, &ac->fetch, rc);
+	return rc;
+}
+
+int registry_config(struct registry *r, const struct api_cancel *c, uint64_t id, struct agent_config **out)
+{
+	struct agent *a = lock_agent(r, id);
+	int rc;
+
+	*out = NULL;
+	if(!a)
+		return -ENOMEM;
+	if(!a->cfg)
+		a->cfg = calloc(1, sizeof(*a->cfg));
+	rc = a->cfg ? 0 : -ENOMEM;
+	while(rc == 0 && !config_fresh(r, a->cfg)) {
+		if(!a->cfg->fetch.busy) {
+			rc = fetch_config(r, a, c, out);
+			pthread_mutex_unlock(&r->lock);
+			return rc;
+		}
+		if(flight_join(r, &a->cfg->fetch, c) != 0)
+			rc = -EINTR;
+		else if(a->cfg->fetch.err != 0 && a->cfg->fetch.err != -EINTR)
+			rc = a->cfg->fetch.err; /* its failure is ours: no second request */
+	}
+	if(rc == 0) {
+		*out = a->cfg->config;
+		(*out)->refs++;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+struct agent_config *registry_config_cached(struct registry *r, uint64_t id)
+{
+	struct agent_config *cfg = NULL;
+	struct agent *a;
+
+	registry_lock(r);
+	a = agent_find(r, id);
+	if(a && a->cfg && config_fresh(r, a->cfg)) {
+		cfg = a->cfg->config;
+		cfg->refs++;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return cfg;
+}
+
+void registry_config_put(struct registry *r, struct agent_config *cfg)
+{
+	if(!cfg)
+		return;
+	pthread_mutex_lock(&r->lock);
+	config_unref(cfg);
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* ---- by-name ---- */
+
+/* Makes the by-name index from a fresh listing. Lock held. */
+static int refresh_byname(struct registry *r, const struct api_cancel *c)
+{
+	const char **raw;
+	uint64_t *ids;
+	int rc = refresh_listing(r, c);
+
+	if(rc != 0 || r->have_byname)
+		return rc;
+	raw = malloc((r->listing.n ? r->listing.n : 1) * sizeof(*raw));
+	ids = malloc((r->listing.n ? r->listing.n : 1) * sizeof(*ids));
+	rc = raw && ids ? 0 : -ENOMEM;
+	for(size_t i = 0; rc == 0 && i < r->listing.n; i++) {
+		raw[i] = agent_list_name(&r->listing, i);
+		ids[i] = r->listing.items[i].id;
+	}
+	if(rc == 0)
+		rc = names_index(raw, ids, r->listing.n, "", &r->byname);
+	r->have_byname = rc == 0;
+	free(raw);
+	free(ids);
+	return rc;
+}
+
+int registry_each_name(struct registry *r, const struct api_cancel *c,
+		       void (*fn)(void *arg, const char *name), void *arg)
+{
+	int rc;
+
+	registry_lock(r);
+	rc = refresh_byname(r, c);
+	for(size_t i = 0; rc == 0 && i < r->byname.n; i++)
+		fn(arg, r->byname.v[i].name);
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+int registry_link(struct registry *r, const struct api_cancel *c, const char *name, uint64_t *id)
+{
+	const struct name_entry *e;
+	int rc;
+
+	registry_lock(r);
+	rc = refresh_byname(r, c);
+	if(rc == 0) {
+		e = names_find(&r->byname, name);
+		if(e)
+			*id = e->id;
+		else
+			rc = -ENOENT;
+	}
 	pthread_mutex_unlock(&r->lock);
 	return rc;
 }

@@ -312,22 +312,57 @@ int api_decode_auto_fetch(const char *body, size_t len, char **progress_id)
 	return rc;
 }
 
-static int push_id(uint64_t **ids, size_t *n, size_t *cap, uint64_t id)
+const char *agent_list_name(const struct agent_list *l, size_t i)
 {
-	if(*n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 128;
-		uint64_t *p = realloc(*ids, ncap * sizeof(*p));
+	return l->items[i].name_at == AGENT_NO_NAME ? NULL : l->names + l->items[i].name_at;
+}
 
-		if(!p)
-			return -ENOMEM;
-		*ids = p;
-		*cap = ncap;
-	}
-	(*ids)[(*n)++] = id;
+void agent_list_free(struct agent_list *l)
+{
+	free(l->items);
+	free(l->names);
+	memset(l, 0, sizeof(*l));
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t size)
+{
+	size_t ncap = *cap ? *cap : 128;
+	void *np;
+
+	if(need <= *cap)
+		return 0;
+	while(ncap < need)
+		ncap *= 2;
+	np = realloc(*p, ncap * size);
+	if(!np)
+		return -ENOMEM;
+	*p = np;
+	*cap = ncap;
 	return 0;
 }
 
-int api_decode_agent_page(const char *body, size_t len, uint64_t **ids, size_t *n, size_t *cap, char **next)
+/* Appends one agent; name may be NULL. Returns 0 or -ENOMEM. */
+static int push_agent(struct agent_list *l, uint64_t id, const char *name)
+{
+	uint32_t at = AGENT_NO_NAME;
+
+	if(grow((void **)&l->items, &l->cap, l->n + 1, sizeof(*l->items)) != 0)
+		return -ENOMEM;
+	if(name) {
+		size_t len = strlen(name) + 1;
+
+		if(l->names_len + len >= AGENT_NO_NAME ||
+		   grow((void **)&l->names, &l->names_cap, l->names_len + len, 1) != 0)
+			return -ENOMEM;
+		memcpy(l->names + l->names_len, name, len);
+		at = (uint32_t)l->names_len;
+		l->names_len += len;
+	}
+	l->items[l->n++] = (struct agent_list_item){.id = id, .name_at = at};
+	return 0;
+}
+
+int api_decode_agent_page(const char *body, size_t len, struct agent_list *l, char **next)
 {
 	struct json_doc d;
 	int rc, results, next_tok, tok;
@@ -345,14 +380,22 @@ int api_decode_agent_page(const char *body, size_t len, uint64_t **ids, size_t *
 		goto out;
 	tok = results + 1;
 	for(int i = 0; i < json_size(&d, results); i++) {
+		int name_tok = json_find(&d, tok, "agent_name");
+		char *name = NULL;
 		int64_t id;
 
 		if(json_int(&d, json_find(&d, tok, "id"), &id) != 0 || id <= 0)
 			goto out;
-		if(push_id(ids, n, cap, (uint64_t)id) != 0) {
+		/* The name is only for by-name/: one that is not a string is no name. */
+		if(json_type(&d, name_tok) == JSON_STRING && json_string(&d, name_tok, &name) == -ENOMEM) {
 			rc = -ENOMEM;
 			goto out;
 		}
+		rc = push_agent(l, (uint64_t)id, name);
+		free(name);
+		if(rc != 0)
+			goto out;
+		rc = -EPROTO;
 		tok = json_next(&d, tok);
 	}
 	rc = 0;
@@ -365,11 +408,23 @@ out:
 
 /* ---- calls ---- */
 
-static int cmp_id(const void *a, const void *b)
+static int cmp_item(const void *a, const void *b)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	uint64_t x = ((const struct agent_list_item *)a)->id, y = ((const struct agent_list_item *)b)->id;
 
 	return (x > y) - (x < y);
+}
+
+/* Sorts by id and keeps one of each (pages can shift while they are read). */
+static void sort_unique(struct agent_list *l)
+{
+	size_t k = 0;
+
+	qsort(l->items, l->n, sizeof(*l->items), cmp_item);
+	for(size_t i = 0; i < l->n; i++)
+		if(k == 0 || l->items[k - 1].id != l->items[i].id)
+			l->items[k++] = l->items[i];
+	l->n = k;
 }
 
 /* A `next` must stay on our API: the key is never sent anywhere else. */
@@ -380,15 +435,13 @@ static bool same_origin(const struct api *api, const char *url)
 	return strncmp(url, api->base_url, n) == 0 && url[n] == '/';
 }
 
-int api_list_agents(struct api *api, const struct api_cancel *c, uint64_t **ids, size_t *n,
-		    struct api_error *e)
+int api_list_agents(struct api *api, const struct api_cancel *c, struct agent_list *out, struct api_error *e)
 {
 	char *url = url_of(api, AGENTS_PATH "short_list/?page_size=" PAGE_SIZE);
-	size_t cap = 0;
-	int rc = 0, pages = 0;
+	int rc = url ? 0 : fail(e, ENOMEM, 0, "out of memory");
+	int pages = 0;
 
-	*ids = NULL;
-	*n = 0;
+	memset(out, 0, sizeof(*out));
 	while(url && rc == 0) {
 		struct http_response resp;
 		char *next = NULL;
@@ -399,7 +452,7 @@ int api_list_agents(struct api *api, const struct api_cancel *c, uint64_t **ids,
 		}
 		rc = call(api, c, "GET", url, true, &resp, e);
 		if(rc == 0) {
-			rc = api_decode_agent_page(resp.body, resp.len, ids, n, &cap, &next);
+			rc = api_decode_agent_page(resp.body, resp.len, out, &next);
 			if(rc == -EPROTO)
 				malformed(e, &resp,
 					  "an agent list page is not {\"results\": [{\"id\": int}], "
@@ -413,38 +466,50 @@ int api_list_agents(struct api *api, const struct api_cancel *c, uint64_t **ids,
 		if(url && rc == 0 && !same_origin(api, url))
 			rc = malformed(e, NULL, "`next` points away from api_url");
 	}
-	if(rc == 0 && pages == 0)
-		rc = fail(e, ENOMEM, 0, "out of memory");
-	if(rc == 0 && !*ids) {
-		/* no agents: still an array (qsort and the registry's listing want one) */
-		*ids = malloc(sizeof(**ids));
-		if(!*ids)
-			rc = fail(e, ENOMEM, 0, "out of memory");
-	}
 	free(url);
 	if(rc != 0) {
-		free(*ids);
-		*ids = NULL;
-		*n = 0;
+		agent_list_free(out);
 		return rc;
 	}
-	qsort(*ids, *n, sizeof(**ids), cmp_id);
+	sort_unique(out);
 	return 0;
 }
 
-int api_get_agent(struct api *api, const struct api_cancel *c, uint64_t id, struct api_error *e)
+int api_get_agent_body(struct api *api, const struct api_cancel *c, uint64_t id, char **body, size_t *len,
+		       struct api_error *e)
 {
 	char *url = url_of(api, AGENTS_PATH "%llu/", (unsigned long long)id);
 	struct http_response resp;
 	int rc;
 
+	if(body) {
+		*body = NULL;
+		*len = 0;
+	}
 	if(!url)
 		return fail(e, ENOMEM, 0, "out of memory");
 	rc = call(api, c, "GET", url, true, &resp, e);
-	if(rc == 0)
-		http_response_free(&resp);
 	free(url);
-	return rc;
+	if(rc != 0)
+		return rc;
+	if(body && !resp.body)
+		resp.body = strdup(""); /* an empty body: the caller still gets a string */
+	if(body && !resp.body) {
+		http_response_free(&resp);
+		return fail(e, ENOMEM, 0, "out of memory");
+	}
+	if(body) {
+		*body = resp.body;
+		*len = resp.len;
+		resp.body = NULL;
+	}
+	http_response_free(&resp);
+	return 0;
+}
+
+int api_get_agent(struct api *api, const struct api_cancel *c, uint64_t id, struct api_error *e)
+{
+	return api_get_agent_body(api, c, id, NULL, NULL, e);
 }
 
 int api_auto_fetch(struct api *api, const struct api_cancel *c, uint64_t id, char **progress_id,

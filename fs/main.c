@@ -270,7 +270,7 @@ static char *default_state_dir(void)
 	return NULL;
 }
 
-static void config_free(struct config *cfg)
+static void options_free(struct config *cfg)
 {
 	if(cfg->key) {
 		explicit_bzero(cfg->key, strlen(cfg->key));
@@ -519,7 +519,7 @@ out_curl:
 out_state:
 	state_free(entries, nentries);
 out_config:
-	config_free(&cfg);
+	options_free(&cfg);
 out_cmd:
 	free(cmd.mountpoint);
 out_args:

@@ -1,8 +1,9 @@
 /* nodes.c - one row per file of an agent directory.
  *
- *   $ ls -l agents/42
- *   -r--r--r-- error  -r--r--r-- progress  -r--r--r-- progress.json
- *   --w------- refetch  -r--r--r-- wait
+ *   $ ls agents/42
+ *   agent.json  dynamic_variables  error  knowledge_base  language  name  phone_number
+ *   progress  progress.json  provider  provider_agent_id  refetch  system_prompt  tools
+ *   updated_at  wait
  *
  * Readable files serve a snapshot taken once per open file (at open, or at
  * the first read for `wait`), so one `cat` sees one consistent text; a read at
@@ -17,9 +18,8 @@
 #include <string.h>
 
 struct node_handle {
-	const struct node_kind *kind;
-	uint64_t id;
-	char *text; /* owned snapshot, NULL until rendered */
+	struct node_file file; /* file.entry owned */
+	char *text;	       /* owned snapshot, NULL until rendered */
 	size_t len;
 	bool served_end;
 	struct node_handle *prev, *next; /* in open_handles */
@@ -28,6 +28,12 @@ struct node_handle {
 /* Every handle not yet released, for nodes_release_all(). */
 static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct node_handle *open_handles;
+
+/* Size of a page: what stat shows for a text not known yet, so that readers
+ * trusting st_size still read it all (reads do not depend on it: direct_io). */
+#define UNKNOWN_SIZE 4096
+
+/* ---- progress, wait, error ---- */
 
 static int view_text(int rc, struct registry_view *v, char **text, size_t *len, bool json)
 {
@@ -43,24 +49,26 @@ static int view_text(int rc, struct registry_view *v, char **text, size_t *len, 
 	return rc;
 }
 
-static int render_progress_file(const struct node_ctx *ctx, uint64_t id, char **text, size_t *len)
+static int render_progress_file(const struct node_ctx *ctx, const struct node_file *f, char **text,
+				size_t *len)
 {
 	struct registry_view v;
 
-	return view_text(registry_progress(ctx->reg, &ctx->cancel, id, &v), &v, text, len, false);
+	return view_text(registry_progress(ctx->reg, &ctx->cancel, f->id, &v), &v, text, len, false);
 }
 
-static int render_progress_json(const struct node_ctx *ctx, uint64_t id, char **text, size_t *len)
+static int render_progress_json(const struct node_ctx *ctx, const struct node_file *f, char **text,
+				size_t *len)
 {
 	struct registry_view v;
 
-	return view_text(registry_progress(ctx->reg, &ctx->cancel, id, &v), &v, text, len, true);
+	return view_text(registry_progress(ctx->reg, &ctx->cancel, f->id, &v), &v, text, len, true);
 }
 
-static int render_wait(const struct node_ctx *ctx, uint64_t id, char **text, size_t *len)
+static int render_wait(const struct node_ctx *ctx, const struct node_file *f, char **text, size_t *len)
 {
 	struct registry_view v;
-	int rc = view_text(registry_wait(ctx->reg, &ctx->cancel, id, &v), &v, text, len, false);
+	int rc = view_text(registry_wait(ctx->reg, &ctx->cancel, f->id, &v), &v, text, len, false);
 
 	if(rc == -EREMOTEIO) {
 		/* The import failed: the read fails too; the text is not served. */
@@ -70,9 +78,94 @@ static int render_wait(const struct node_ctx *ctx, uint64_t id, char **text, siz
 	return rc;
 }
 
-static int render_error(const struct node_ctx *ctx, uint64_t id, char **text, size_t *len)
+static int render_error(const struct node_ctx *ctx, const struct node_file *f, char **text, size_t *len)
 {
-	return registry_error(ctx->reg, id, text, len);
+	return registry_error(ctx->reg, f->id, text, len);
+}
+
+static size_t size_progress(const struct node_ctx *ctx, const struct node_file *f)
+{
+	return registry_known_size(ctx->reg, f->id, REGISTRY_PROGRESS);
+}
+
+static size_t size_progress_json(const struct node_ctx *ctx, const struct node_file *f)
+{
+	return registry_known_size(ctx->reg, f->id, REGISTRY_PROGRESS_JSON);
+}
+
+static size_t size_error(const struct node_ctx *ctx, const struct node_file *f)
+{
+	return registry_known_size(ctx->reg, f->id, REGISTRY_ERROR);
+}
+
+static size_t size_none(const struct node_ctx *ctx, const struct node_file *f)
+{
+	(void)ctx;
+	(void)f;
+	return 0;
+}
+
+/* ---- the agent's configuration ---- */
+
+/* Row arguments of the configuration files that are not a one-value field. */
+enum { CONFIG_ARG_JSON = CONFIG_NFIELDS, CONFIG_ARG_VARIABLES };
+
+/* The text a configuration row shows, or NULL for an entry that does not exist. */
+static const struct config_text *config_text_of(const struct agent_config *cfg, const struct node_file *f)
+{
+	if(f->kind->dir)
+		return f->entry ? config_entry(cfg, (enum config_list)f->kind->arg, f->entry) : NULL;
+	if(f->kind->arg == CONFIG_ARG_JSON)
+		return &cfg->json;
+	if(f->kind->arg == CONFIG_ARG_VARIABLES)
+		return &cfg->variables;
+	return &cfg->field[f->kind->arg];
+}
+
+static int render_config(const struct node_ctx *ctx, const struct node_file *f, char **text, size_t *len)
+{
+	const struct config_text *t;
+	struct agent_config *cfg;
+	int rc = registry_config(ctx->reg, &ctx->cancel, f->id, &cfg);
+
+	if(rc != 0)
+		return rc;
+	t = config_text_of(cfg, f);
+	if(!t)
+		rc = -ENOENT;
+	else if(!(*text = malloc(t->len + 1)))
+		rc = -ENOMEM;
+	else {
+		memcpy(*text, t->text, t->len + 1);
+		*len = t->len;
+	}
+	registry_config_put(ctx->reg, cfg);
+	return rc;
+}
+
+static size_t size_config(const struct node_ctx *ctx, const struct node_file *f)
+{
+	struct agent_config *cfg = registry_config_cached(ctx->reg, f->id);
+	const struct config_text *t = cfg ? config_text_of(cfg, f) : NULL;
+	size_t size = t ? t->len : UNKNOWN_SIZE;
+
+	registry_config_put(ctx->reg, cfg);
+	return size;
+}
+
+static int list_config(const struct node_ctx *ctx, const struct node_file *f, node_fill_fn *fill, void *arg)
+{
+	const struct name_index *x;
+	struct agent_config *cfg;
+	int rc = registry_config(ctx->reg, &ctx->cancel, f->id, &cfg);
+
+	if(rc != 0)
+		return rc;
+	x = &cfg->list[f->kind->arg].index;
+	for(size_t i = 0; i < x->n; i++)
+		fill(arg, x->v[i].name);
+	registry_config_put(ctx->reg, cfg);
+	return 0;
 }
 
 int nodes_parse_trigger(const char *buf, size_t size, off_t off)
@@ -88,8 +181,11 @@ int nodes_parse_trigger(const char *buf, size_t size, off_t off)
 	return end - i == 1 && buf[i] == '1' ? 0 : -EINVAL;
 }
 
-static int write_refetch(const struct node_ctx *ctx, uint64_t id, const char *buf, size_t size, off_t off)
+static int write_refetch(const struct node_ctx *ctx, const struct node_file *f, const char *buf, size_t size,
+			 off_t off)
 {
+	uint64_t id = f->id;
+
 	int rc = nodes_parse_trigger(buf, size, off);
 
 	if(rc != 0) {
@@ -102,30 +198,48 @@ static int write_refetch(const struct node_ctx *ctx, uint64_t id, const char *bu
 	return rc == 0 ? (int)size : rc;
 }
 
+#define CONFIG_FILE(file, field)                                                                             \
+	{                                                                                                    \
+		.name = file, .mode = 0444, .arg = field, .at_open = true, .render = render_config,          \
+		.size = size_config                                                                          \
+	}
+#define CONFIG_DIR(file, which)                                                                              \
+	{                                                                                                    \
+		.name = file, .mode = 0555, .dir = true, .arg = which, .at_open = true,                      \
+		.render = render_config, .size = size_config, .list = list_config                            \
+	}
+
 static const struct node_kind kinds[] = {
-	{.name = "refetch", .mode = 0200, .size_of = REGISTRY_ERROR, .write = write_refetch},
+	{.name = "refetch", .mode = 0200, .write = write_refetch, .size = size_none},
 	{.name = "progress",
 	 .mode = 0444,
-	 .size_of = REGISTRY_PROGRESS,
-	 .render_at_open = true,
-	 .render = render_progress_file},
+	 .at_open = true,
+	 .render = render_progress_file,
+	 .size = size_progress},
 	{.name = "progress.json",
 	 .mode = 0444,
-	 .size_of = REGISTRY_PROGRESS_JSON,
-	 .render_at_open = true,
-	 .render = render_progress_json},
-	{.name = "wait", .mode = 0444, .size_of = REGISTRY_PROGRESS, .render = render_wait},
-	{.name = "error",
-	 .mode = 0444,
-	 .size_of = REGISTRY_ERROR,
-	 .render_at_open = true,
-	 .render = render_error},
+	 .at_open = true,
+	 .render = render_progress_json,
+	 .size = size_progress_json},
+	{.name = "wait", .mode = 0444, .render = render_wait, .size = size_progress},
+	{.name = "error", .mode = 0444, .at_open = true, .render = render_error, .size = size_error},
+	CONFIG_FILE("agent.json", CONFIG_ARG_JSON),
+	CONFIG_FILE("name", CONFIG_NAME),
+	CONFIG_FILE("system_prompt", CONFIG_SYSTEM_PROMPT),
+	CONFIG_FILE("language", CONFIG_LANGUAGE),
+	CONFIG_FILE("provider", CONFIG_PROVIDER),
+	CONFIG_FILE("provider_agent_id", CONFIG_PROVIDER_AGENT_ID),
+	CONFIG_FILE("phone_number", CONFIG_PHONE_NUMBER),
+	CONFIG_FILE("updated_at", CONFIG_UPDATED_AT),
+	CONFIG_FILE("dynamic_variables", CONFIG_ARG_VARIABLES),
+	CONFIG_DIR("tools", CONFIG_TOOLS),
+	CONFIG_DIR("knowledge_base", CONFIG_KNOWLEDGE_BASE),
 };
 
-const struct node_kind *nodes_find(const char *name)
+const struct node_kind *nodes_find(const char *name, size_t len)
 {
 	for(size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-		if(strcmp(kinds[i].name, name) == 0)
+		if(strlen(kinds[i].name) == len && memcmp(kinds[i].name, name, len) == 0)
 			return &kinds[i];
 	return NULL;
 }
@@ -136,18 +250,34 @@ const struct node_kind *nodes_table(size_t *n)
 	return kinds;
 }
 
-size_t nodes_size(const struct node_ctx *ctx, const struct node_kind *kind, uint64_t id)
+size_t nodes_size(const struct node_ctx *ctx, const struct node_file *f)
 {
-	if(!kind->render)
-		return 0;
-	return registry_known_size(ctx->reg, id, kind->size_of);
+	return f->kind->size(ctx, f);
+}
+
+int nodes_list(const struct node_ctx *ctx, const struct node_file *f, node_fill_fn *fill, void *arg)
+{
+	return f->kind->list ? f->kind->list(ctx, f, fill, arg) : -ENOTDIR;
+}
+
+int nodes_entry(const struct node_ctx *ctx, const struct node_file *f)
+{
+	char *text = NULL;
+	size_t len;
+	int rc;
+
+	if(!f->kind->dir)
+		return -ENOTDIR;
+	rc = f->kind->render(ctx, f, &text, &len);
+	free(text);
+	return rc;
 }
 
 static int take_snapshot(const struct node_ctx *ctx, struct node_handle *h)
 {
 	char *text = NULL;
 	size_t len = 0;
-	int rc = h->kind->render(ctx, h->id, &text, &len);
+	int rc = h->file.kind->render(ctx, &h->file, &text, &len);
 
 	if(rc != 0)
 		return rc;
@@ -158,28 +288,34 @@ static int take_snapshot(const struct node_ctx *ctx, struct node_handle *h)
 	return 0;
 }
 
-int nodes_open(const struct node_ctx *ctx, const struct node_kind *kind, uint64_t id, int flags,
-	       struct node_handle **out)
+int nodes_open(const struct node_ctx *ctx, const struct node_file *f, int flags, struct node_handle **out)
 {
+	const struct node_kind *kind = f->kind;
 	int acc = flags & O_ACCMODE;
 	struct node_handle *h;
 	int rc = 0;
 
 	*out = NULL;
+	if(kind->dir && !f->entry)
+		return -EISDIR;
 	if((acc != O_WRONLY && !kind->render) || (acc != O_RDONLY && !kind->write))
 		return -EACCES;
 	h = calloc(1, sizeof(*h));
 	if(!h)
 		return -ENOMEM;
-	h->kind = kind;
-	h->id = id;
+	h->file = *f;
+	h->file.entry = f->entry ? strdup(f->entry) : NULL;
+	if(f->entry && !h->file.entry) {
+		free(h);
+		return -ENOMEM;
+	}
 	pthread_mutex_lock(&open_lock);
 	h->next = open_handles;
 	if(open_handles)
 		open_handles->prev = h;
 	open_handles = h;
 	pthread_mutex_unlock(&open_lock);
-	if(kind->render && kind->render_at_open)
+	if(kind->render && kind->at_open)
 		rc = take_snapshot(ctx, h);
 	if(rc != 0) {
 		nodes_release(h);
@@ -193,7 +329,7 @@ int nodes_read(const struct node_ctx *ctx, struct node_handle *h, char *buf, siz
 {
 	int rc;
 
-	if(!h->kind->render)
+	if(!h->file.kind->render)
 		return -EACCES;
 	if(!h->text || (off == 0 && h->served_end)) {
 		rc = take_snapshot(ctx, h);
@@ -216,9 +352,9 @@ int nodes_read(const struct node_ctx *ctx, struct node_handle *h, char *buf, siz
 
 int nodes_write(const struct node_ctx *ctx, struct node_handle *h, const char *buf, size_t size, off_t off)
 {
-	if(!h->kind->write)
+	if(!h->file.kind->write)
 		return -EACCES;
-	return h->kind->write(ctx, h->id, buf, size, off);
+	return h->file.kind->write(ctx, &h->file, buf, size, off);
 }
 
 void nodes_release(struct node_handle *h)
@@ -233,6 +369,7 @@ void nodes_release(struct node_handle *h)
 	if(h->next)
 		h->next->prev = h->prev;
 	pthread_mutex_unlock(&open_lock);
+	free((char *)h->file.entry);
 	free(h->text);
 	free(h);
 }

@@ -48,23 +48,51 @@ static struct node_ctx node_ctx(void)
 	return c;
 }
 
-/* Resolves a path: an agent must exist, a file must be a row of the table. */
-static int resolve(const char *path, struct tree_path *tp, const struct node_kind **kind)
+/* What a path names, once it is known to exist. */
+struct resolved {
+	struct tree_path tp;
+	struct node_file file; /* TREE_FILE and TREE_ENTRY: file.kind is the row */
+	uint64_t link_to;      /* TREE_LINK */
+};
+
+/* Resolves a path: an agent must exist, a file must be a row of the table,
+ * an entry must be in its directory, a link must be in by-name/. */
+static int resolve(const char *path, struct resolved *r)
 {
 	struct node_ctx c = node_ctx();
-	int rc = tree_parse(path, tp);
+	int rc = tree_parse(path, &r->tp);
 
-	*kind = NULL;
+	memset(&r->file, 0, sizeof(r->file));
 	if(rc != 0)
 		return rc;
-	if(tp->kind == TREE_FILE) {
-		*kind = nodes_find(tp->name);
-		if(!*kind)
+	switch(r->tp.kind) {
+	case TREE_ROOT:
+	case TREE_AGENTS:
+	case TREE_BYNAME:
+		return 0;
+	case TREE_LINK:
+		return registry_link(c.reg, &c.cancel, r->tp.name, &r->link_to);
+	case TREE_AGENT:
+		return registry_lookup(c.reg, &c.cancel, r->tp.agent_id);
+	case TREE_FILE:
+	case TREE_ENTRY:
+		r->file.id = r->tp.agent_id;
+		r->file.kind = nodes_find(r->tp.name, r->tp.name_len);
+		r->file.entry = r->tp.entry;
+		if(!r->file.kind || (r->tp.kind == TREE_ENTRY && !r->file.kind->dir))
 			return -ENOENT;
+		rc = registry_lookup(c.reg, &c.cancel, r->tp.agent_id);
+		if(rc == 0 && r->tp.kind == TREE_ENTRY)
+			rc = nodes_entry(&c, &r->file);
+		return rc;
 	}
-	if(tp->kind == TREE_AGENT || tp->kind == TREE_FILE)
-		rc = registry_lookup(c.reg, &c.cancel, tp->agent_id);
-	return rc;
+	return -ENOENT;
+}
+
+/* Whether the path is a regular file: a file row that is not a directory, or an entry. */
+static bool is_file(const struct resolved *r)
+{
+	return r->file.kind && (r->file.entry || !r->file.kind->dir);
 }
 
 static void fill_stat(struct stat *st, mode_t mode, off_t size)
@@ -82,47 +110,73 @@ static void fill_stat(struct stat *st, mode_t mode, off_t size)
 	st->st_atim = st->st_mtim = st->st_ctim = ctx->mounted;
 }
 
+/* The target of a by-name link: "../<id>". */
+static void link_target(uint64_t id, char *buf, size_t size)
+{
+	snprintf(buf, size, "../%llu", (unsigned long long)id);
+}
+
 static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
 	struct node_ctx c = node_ctx();
-	const struct node_kind *kind;
-	struct tree_path tp;
-	int rc = resolve(path, &tp, &kind);
+	struct resolved r;
+	char target[32];
+	int rc = resolve(path, &r);
 
 	(void)fi;
 	if(rc != 0)
 		return rc;
-	if(kind)
-		fill_stat(st, S_IFREG | kind->mode, (off_t)nodes_size(&c, kind, tp.agent_id));
-	else
+	if(r.tp.kind == TREE_LINK) {
+		link_target(r.link_to, target, sizeof(target));
+		fill_stat(st, S_IFLNK | 0777, (off_t)strlen(target));
+	} else if(is_file(&r)) {
+		fill_stat(st, S_IFREG | (r.file.entry ? 0444 : r.file.kind->mode),
+			  (off_t)nodes_size(&c, &r.file));
+	} else {
 		fill_stat(st, S_IFDIR | 0555, 0);
+	}
 	return 0;
+}
+
+struct dir_filler {
+	void *buf;
+	fuse_fill_dir_t fill;
+};
+
+static void fill_one(void *arg, const char *name)
+{
+	struct dir_filler *d = arg;
+
+	d->fill(d->buf, name, NULL, 0, 0);
 }
 
 static int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off, struct fuse_file_info *fi,
 		      enum fuse_readdir_flags flags)
 {
 	struct node_ctx c = node_ctx();
-	const struct node_kind *kind, *rows;
-	struct tree_path tp;
+	struct dir_filler d = {.buf = buf, .fill = fill};
+	const struct node_kind *rows;
+	struct resolved r;
 	uint64_t *ids;
 	size_t n;
-	int rc = resolve(path, &tp, &kind);
+	int rc = resolve(path, &r);
 
 	(void)off;
 	(void)fi;
 	(void)flags;
 	if(rc != 0)
 		return rc;
-	if(kind)
+	if(is_file(&r) || r.tp.kind == TREE_LINK)
 		return -ENOTDIR;
 	fill(buf, ".", NULL, 0, 0);
 	fill(buf, "..", NULL, 0, 0);
-	switch(tp.kind) {
+	switch(r.tp.kind) {
 	case TREE_ROOT:
 		fill(buf, "agents", NULL, 0, 0);
 		break;
 	case TREE_AGENTS:
+		/* ids only: by-name/ is reachable but not listed, so that
+		 * `ls agents | wc -l` counts agents and a glob of agents gets ids */
 		rc = registry_list(c.reg, &c.cancel, &ids, &n);
 		for(size_t i = 0; rc == 0 && i < n; i++) {
 			char name[24];
@@ -133,30 +187,51 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
 		if(rc == 0)
 			free(ids);
 		break;
+	case TREE_BYNAME:
+		rc = registry_each_name(c.reg, &c.cancel, fill_one, &d);
+		break;
 	case TREE_AGENT:
 		rows = nodes_table(&n);
 		for(size_t i = 0; i < n; i++)
 			fill(buf, rows[i].name, NULL, 0, 0);
 		break;
 	case TREE_FILE:
+		rc = nodes_list(&c, &r.file, fill_one, &d);
+		break;
+	case TREE_ENTRY:
+	case TREE_LINK:
 		break;
 	}
 	return rc;
 }
 
-static int op_open(const char *path, struct fuse_file_info *fi)
+static int op_readlink(const char *path, char *buf, size_t size)
 {
-	struct node_ctx c = node_ctx();
-	const struct node_kind *kind;
-	struct node_handle *h;
-	struct tree_path tp;
-	int rc = resolve(path, &tp, &kind);
+	struct resolved r;
+	int rc = resolve(path, &r);
 
 	if(rc != 0)
 		return rc;
-	if(!kind)
+	if(r.tp.kind != TREE_LINK)
+		return -EINVAL; /* not a symbolic link */
+	link_target(r.link_to, buf, size);
+	return 0;
+}
+
+static int op_open(const char *path, struct fuse_file_info *fi)
+{
+	struct node_ctx c = node_ctx();
+	struct node_handle *h;
+	struct resolved r;
+	int rc = resolve(path, &r);
+
+	if(rc != 0)
+		return rc;
+	if(r.tp.kind == TREE_LINK)
+		return -ELOOP; /* the kernel follows links itself: this is O_NOFOLLOW's answer */
+	if(!is_file(&r))
 		return -EISDIR;
-	rc = nodes_open(&c, kind, tp.agent_id, fi->flags, &h);
+	rc = nodes_open(&c, &r.file, fi->flags, &h);
 	if(rc != 0)
 		return rc;
 	fi->fh = (uint64_t)(uintptr_t)h;
@@ -204,15 +279,14 @@ static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 /* Truncate and utimens: a no-op on files that can be written (`: > refetch`, `touch refetch`). */
 static int accept_on_writable(const char *path)
 {
-	const struct node_kind *kind;
-	struct tree_path tp;
-	int rc = resolve(path, &tp, &kind);
+	struct resolved r;
+	int rc = resolve(path, &r);
 
 	if(rc != 0)
 		return rc;
-	if(!kind)
+	if(!is_file(&r))
 		return -EPERM;
-	return kind->write ? 0 : -EACCES;
+	return r.file.kind->write && !r.file.entry ? 0 : -EACCES;
 }
 
 static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
@@ -330,14 +404,6 @@ static int op_listxattr(const char *path, char *list, size_t size)
 	(void)list;
 	(void)size;
 	return 0;
-}
-
-static int op_readlink(const char *path, char *buf, size_t size)
-{
-	(void)buf;
-	(void)size;
-	(void)path;
-	return -EINVAL; /* nothing here is a symbolic link */
 }
 
 static int op_statfs(const char *path, struct statvfs *st)

@@ -35,6 +35,54 @@ static size_t component_len(const char *p)
 	return slash ? (size_t)(slash - p) : strlen(p);
 }
 
+/* The last component starting at p: non-empty, no '/' after it. Returns its length or 0. */
+static size_t last_component(const char *p)
+{
+	size_t len = component_len(p);
+
+	return p[len] == '\0' ? len : 0;
+}
+
+static int parse_byname(const char *p, struct tree_path *out)
+{
+	if(*p == '\0') {
+		out->kind = TREE_BYNAME;
+		return 0;
+	}
+	out->name = p + 1;
+	out->name_len = last_component(out->name);
+	if(out->name_len == 0)
+		return -ENOENT;
+	out->kind = TREE_LINK;
+	return 0;
+}
+
+/* What follows "/agents/<id>": nothing, "/<name>" or "/<name>/<entry>". */
+static int parse_in_agent(const char *p, struct tree_path *out)
+{
+	size_t len;
+
+	if(*p == '\0') {
+		out->kind = TREE_AGENT;
+		return 0;
+	}
+	p++;
+	len = component_len(p);
+	if(len == 0)
+		return -ENOENT;
+	out->name = p;
+	out->name_len = len;
+	if(p[len] == '\0') {
+		out->kind = TREE_FILE;
+		return 0;
+	}
+	out->entry = p + len + 1;
+	if(last_component(out->entry) == 0)
+		return -ENOENT;
+	out->kind = TREE_ENTRY;
+	return 0;
+}
+
 int tree_parse(const char *path, struct tree_path *out)
 {
 	const char *p;
@@ -58,18 +106,9 @@ int tree_parse(const char *path, struct tree_path *out)
 	}
 	p++;
 	len = component_len(p);
+	if(len == strlen(TREE_BYNAME_DIR) && strncmp(p, TREE_BYNAME_DIR, len) == 0)
+		return parse_byname(p + len, out);
 	if(!tree_parse_id(p, len, &out->agent_id))
 		return -ENOENT;
-	p += len;
-	if(*p == '\0') {
-		out->kind = TREE_AGENT;
-		return 0;
-	}
-	p++;
-	len = component_len(p);
-	if(len == 0 || p[len] != '\0')
-		return -ENOENT;
-	out->kind = TREE_FILE;
-	out->name = p;
-	return 0;
+	return parse_in_agent(p + len, out);
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "cekurafs/api.h"
+#include "cekurafs/config.h"
 #include "cekurafs/state.h"
 
 struct registry;
@@ -58,6 +59,23 @@ int registry_progress(struct registry *r, const struct api_cancel *c, uint64_t i
 /* Like registry_progress(), but blocks until the status is terminal:
  * -EREMOTEIO when it failed, -ETIMEDOUT after wait_timeout, -EINTR when cancelled. */
 int registry_wait(struct registry *r, const struct api_cancel *c, uint64_t id, struct registry_view *v);
+
+/* The agent's configuration, fetched when it is older than list_ttl or an
+ * import of the agent completed since (concurrent readers share one fetch).
+ * *out is a reference: give it back with registry_config_put(). */
+int registry_config(struct registry *r, const struct api_cancel *c, uint64_t id, struct agent_config **out);
+
+/* The configuration when one is held and fresh (a reference), else NULL. Never calls the API. */
+struct agent_config *registry_config_cached(struct registry *r, uint64_t id);
+
+void registry_config_put(struct registry *r, struct agent_config *cfg);
+
+/* Calls fn with every by-name link name, sorted, from a listing at most list_ttl old. */
+int registry_each_name(struct registry *r, const struct api_cancel *c,
+		       void (*fn)(void *arg, const char *name), void *arg);
+
+/* The agent id a by-name link points to, or -ENOENT. */
+int registry_link(struct registry *r, const struct api_cancel *c, const char *name, uint64_t *id);
 
 /* The error line ("" or "<line>\n") as a new string in *text. */
 int registry_error(struct registry *r, uint64_t id, char **text, size_t *len);

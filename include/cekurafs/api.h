@@ -36,13 +36,36 @@ void api_free(struct api *api);
 /* Budget of one call in seconds (for messages). */
 double api_timeout(const struct api *api);
 
-/* Every agent id the key can see, following `next` over all pages.
- * *ids is a new sorted array the caller frees. */
-int api_list_agents(struct api *api, const struct api_cancel *c, uint64_t **ids, size_t *n,
-		    struct api_error *e);
+/* Every agent the key can see, each with its name from the short list. */
+struct agent_list_item {
+	uint64_t id;
+	uint32_t name_at; /* offset of its name in names; AGENT_NO_NAME when it has none */
+};
+
+#define AGENT_NO_NAME UINT32_MAX
+
+struct agent_list {
+	struct agent_list_item *items; /* sorted by id, no id twice */
+	size_t n, cap;
+	char *names; /* the names, each NUL-terminated, one after the other */
+	size_t names_len, names_cap;
+};
+
+/* The name of item i: its `agent_name`, or NULL when it had none. */
+const char *agent_list_name(const struct agent_list *l, size_t i);
+void agent_list_free(struct agent_list *l);
+
+/* Lists every agent, following `next` over all pages, into *out (zeroed first;
+ * agent_list_free() it, also after a failure). */
+int api_list_agents(struct api *api, const struct api_cancel *c, struct agent_list *out, struct api_error *e);
 
 /* 0 when the agent exists, -ENOENT when the API says 404, else -errno. */
 int api_get_agent(struct api *api, const struct api_cancel *c, uint64_t id, struct api_error *e);
+
+/* The same request, keeping the agent as the API sent it: *body (NUL-terminated,
+ * the caller frees it) and *len. */
+int api_get_agent_body(struct api *api, const struct api_cancel *c, uint64_t id, char **body, size_t *len,
+		       struct api_error *e);
 
 /* Starts an auto-fetch; *progress_id is a new string the caller frees. */
 int api_auto_fetch(struct api *api, const struct api_cancel *c, uint64_t id, char **progress_id,
@@ -59,8 +82,8 @@ int api_check(struct api *api, struct api_error *e);
 /* The decoders, pure, for tests and fuzzing: 0 or -EPROTO (-ENOMEM). */
 int api_decode_progress(const char *body, size_t len, struct progress *out);
 int api_decode_auto_fetch(const char *body, size_t len, char **progress_id);
-/* Appends a page's ids to *ids (*n, *cap) and returns its `next` (new string, or NULL). */
-int api_decode_agent_page(const char *body, size_t len, uint64_t **ids, size_t *n, size_t *cap, char **next);
+/* Appends a page's agents to *l (unsorted) and returns its `next` (new string, or NULL). */
+int api_decode_agent_page(const char *body, size_t len, struct agent_list *l, char **next);
 /* The one-line human text of an error body: detail, or "field: message". */
 void api_decode_detail(const char *body, size_t len, char *buf, size_t size);
 

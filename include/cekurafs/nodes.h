@@ -2,7 +2,9 @@
  *
  * A row gives a file's name, its mode, how its text is made (a snapshot per
  * open file) and what a write does. Adding a file is one row and one function;
- * ops.c only finds the row and calls through it.
+ * ops.c only finds the row and calls through it. A row can also be a
+ * directory of entries (tools/, knowledge_base/): its entries are files made
+ * by the same row, told apart by their names.
  */
 #ifndef CEKURAFS_NODES_H
 #define CEKURAFS_NODES_H
@@ -21,31 +23,53 @@ struct node_ctx {
 };
 
 struct node_handle;
+struct node_kind;
+
+/* Which file: the agent, the row, and for a directory's entry its name (else NULL). */
+struct node_file {
+	uint64_t id;
+	const struct node_kind *kind;
+	const char *entry;
+};
+
+/* Called once per name when a directory is listed. */
+typedef void node_fill_fn(void *arg, const char *name);
 
 struct node_kind {
 	const char *name;
-	mode_t mode; /* permission bits: 0444 to read, 0200 to write */
-	enum registry_file size_of;
-	bool render_at_open; /* else at the first read (wait: open never blocks) */
+	mode_t mode;  /* permission bits: 0444 to read, 0200 to write; 0555 for a directory */
+	bool dir;     /* a directory of entries, listed by list() */
+	int arg;      /* the row's own parameter (which field, which list) */
+	bool at_open; /* render at open; else at the first read (wait: open never blocks) */
 	/* Makes the text one open file serves; NULL for write-only files. */
-	int (*render)(const struct node_ctx *ctx, uint64_t id, char **text, size_t *len);
+	int (*render)(const struct node_ctx *ctx, const struct node_file *f, char **text, size_t *len);
 	/* Handles a write; NULL for read-only files. Returns size or -errno. */
-	int (*write)(const struct node_ctx *ctx, uint64_t id, const char *buf, size_t size, off_t off);
+	int (*write)(const struct node_ctx *ctx, const struct node_file *f, const char *buf, size_t size,
+		     off_t off);
+	/* The size stat shows, without calling the API. */
+	size_t (*size)(const struct node_ctx *ctx, const struct node_file *f);
+	/* A directory: lists its entries. */
+	int (*list)(const struct node_ctx *ctx, const struct node_file *f, node_fill_fn *fill, void *arg);
 };
 
-/* The row named name, or NULL. */
-const struct node_kind *nodes_find(const char *name);
+/* The row named by the len bytes at name, or NULL. */
+const struct node_kind *nodes_find(const char *name, size_t len);
+
+/* 0 when entry exists in the directory row f->kind of agent f->id, else -errno. */
+int nodes_entry(const struct node_ctx *ctx, const struct node_file *f);
 
 /* The rows, for listing an agent directory. */
 const struct node_kind *nodes_table(size_t *n);
 
-/* The size stat reports for a file of agent id, without calling the API. */
-size_t nodes_size(const struct node_ctx *ctx, const struct node_kind *kind, uint64_t id);
+/* The size stat reports for a file, without calling the API. */
+size_t nodes_size(const struct node_ctx *ctx, const struct node_file *f);
+
+/* Lists a directory row's entries. */
+int nodes_list(const struct node_ctx *ctx, const struct node_file *f, node_fill_fn *fill, void *arg);
 
 /* Opens a file: checks the access mode against the row (-EACCES), renders
  * now when the row says so. *h is owned by the caller until nodes_release(). */
-int nodes_open(const struct node_ctx *ctx, const struct node_kind *kind, uint64_t id, int flags,
-	       struct node_handle **h);
+int nodes_open(const struct node_ctx *ctx, const struct node_file *f, int flags, struct node_handle **h);
 int nodes_read(const struct node_ctx *ctx, struct node_handle *h, char *buf, size_t size, off_t off);
 int nodes_write(const struct node_ctx *ctx, struct node_handle *h, const char *buf, size_t size, off_t off);
 void nodes_release(struct node_handle *h);

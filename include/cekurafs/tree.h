@@ -4,9 +4,13 @@
  *   "/agents"                TREE_AGENTS
  *   "/agents/42"             TREE_AGENT   agent_id 42
  *   "/agents/42/progress"    TREE_FILE    agent_id 42, name "progress"
+ *   "/agents/42/tools/a.json" TREE_ENTRY  agent_id 42, name "tools", entry "a.json"
+ *   "/agents/by-name"        TREE_BYNAME
+ *   "/agents/by-name/Bot 1"  TREE_LINK    name "Bot 1"
  *
  * Which file names exist inside an agent directory is the nodes module's
- * business (its table); the tree only splits the path.
+ * business (its table); the tree only splits the path. "by-name" is never
+ * an id, so it cannot hide an agent.
  */
 #ifndef CEKURAFS_TREE_H
 #define CEKURAFS_TREE_H
@@ -15,15 +19,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum tree_kind { TREE_ROOT, TREE_AGENTS, TREE_AGENT, TREE_FILE };
+enum tree_kind { TREE_ROOT, TREE_AGENTS, TREE_AGENT, TREE_FILE, TREE_ENTRY, TREE_BYNAME, TREE_LINK };
+
+#define TREE_BYNAME_DIR "by-name"
 
 /* Largest agent id accepted: ids are positive and fit a signed 64-bit integer. */
 #define TREE_MAX_ID INT64_MAX
 
 struct tree_path {
 	enum tree_kind kind;
-	uint64_t agent_id; /* TREE_AGENT, TREE_FILE */
-	const char *name;  /* TREE_FILE: points into the parsed path, NUL-terminated there */
+	uint64_t agent_id; /* TREE_AGENT, TREE_FILE, TREE_ENTRY */
+	/* TREE_FILE, TREE_ENTRY (the directory's name), TREE_LINK: points into the
+	 * parsed path, name_len bytes (NUL-terminated there but for TREE_ENTRY) */
+	const char *name;
+	size_t name_len;
+	const char *entry; /* TREE_ENTRY: points into the parsed path, NUL-terminated there */
 };
 
 /* Parses an absolute path. Returns 0, or -ENOENT when it names nothing that

@@ -1,4 +1,4 @@
-/* fuzz_agent_page.c - libFuzzer: an agent list page -> ids and `next`. */
+/* fuzz_agent_page.c - libFuzzer: an agent list page -> agents and `next`. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -9,12 +9,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	uint64_t *ids = NULL;
-	size_t n = 0, cap = 0;
+	struct agent_list l = {0};
 	char *next = NULL;
 
-	api_decode_agent_page((const char *)data, size, &ids, &n, &cap, &next);
-	free(ids);
+	api_decode_agent_page((const char *)data, size, &l, &next);
+	agent_list_free(&l);
 	free(next);
 	return 0;
 }

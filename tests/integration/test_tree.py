@@ -10,7 +10,10 @@ from harness import API, errname, os_errno, run
 ENV = {"agents": 120}
 
 AGENT_FILES = {"refetch": 0o200, "progress": 0o444, "progress.json": 0o444, "wait": 0o444,
-               "error": 0o444}
+               "error": 0o444, "agent.json": 0o444, "name": 0o444, "system_prompt": 0o444,
+               "language": 0o444, "provider": 0o444, "provider_agent_id": 0o444,
+               "phone_number": 0o444, "updated_at": 0o444, "dynamic_variables": 0o444}
+AGENT_DIRS = {"tools", "knowledge_base"}
 
 
 def list_gets(sim, since):
@@ -65,7 +68,7 @@ def test_cold_lookup_needs_no_listing(env):
     assert code == 0, err
     lines = out.split("\n")
     assert lines[0] == f"{d.mnt}/agents/77", out
-    assert sorted(lines[1:-1]) == sorted(AGENT_FILES), out
+    assert sorted(lines[1:-1]) == sorted([*AGENT_FILES, *AGENT_DIRS]), out
     code, out, err, _ = run(f"stat -c %F {d.mnt}/agents/78")
     assert (code, out) == (0, "directory\n"), (code, out, err)
     reqs = env.sim.requests(since=since)
@@ -113,11 +116,14 @@ def test_modes_and_directory_entries(env):
     assert stat.S_ISDIR(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o555
     st = os.stat(env.agent(42))
     assert stat.S_ISDIR(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o555
-    assert sorted(os.listdir(env.agent(42))) == sorted(AGENT_FILES)
+    assert sorted(os.listdir(env.agent(42))) == sorted([*AGENT_FILES, *AGENT_DIRS])
     for name, mode in AGENT_FILES.items():
         st = os.stat(env.agent(42, name))
         assert stat.S_ISREG(st.st_mode), name
         assert stat.S_IMODE(st.st_mode) == mode, f"{name}: {oct(st.st_mode)}"
+    for name in AGENT_DIRS:
+        st = os.stat(env.agent(42, name))
+        assert stat.S_ISDIR(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o555, name
     code, out, err, _ = run(f"ls -l {env.agent(42)}")
     assert code == 0, err
     assert "--w-------" in out and "-r--r--r--" in out, out
@@ -166,7 +172,7 @@ def test_changing_the_tree_is_eperm_never_enosys(env):
         code, _, err, _ = run(cmd)
         assert code != 0 and "Operation not permitted" in err, (cmd, code, err)
     # Nothing changed.
-    assert sorted(os.listdir(a)) == sorted(AGENT_FILES)
+    assert sorted(os.listdir(a)) == sorted([*AGENT_FILES, *AGENT_DIRS])
 
 
 def test_read_only_files_refuse_writes(env):

@@ -260,25 +260,30 @@ static void test_auto_fetch_decoder_rejects_unusable_ids(void **state)
 
 static void test_agent_page_decoder_appends_ids_and_returns_next(void **state)
 {
-	const char *p1 =
-		"{\"count\": 3, \"next\": \"" AGENTS "short_list/?page=2\", \"previous\": null, "
-		"\"results\": [{\"id\": 5, \"agent_name\": \"a\"}, {\"agent_name\": \"b\", \"id\": 3}]}";
-	const char *p2 = "{\"count\": 3, \"next\": null, \"results\": [{\"id\": 9}]}";
-	uint64_t *ids = NULL;
-	size_t n = 0, cap = 0;
+	const char *p1 = "{\"count\": 3, \"next\": \"" AGENTS "short_list/?page=2\", \"previous\": null, "
+			 "\"results\": [{\"id\": 5, \"agent_name\": \"a\\/\\u00e9\"}, {\"agent_name\": "
+			 "\"b\", \"id\": 3}]}";
+	const char *p2 = "{\"count\": 3, \"next\": null, \"results\": [{\"id\": 9}, {\"id\": 8, "
+			 "\"agent_name\": null}, {\"id\": 7, \"agent_name\": 12}]}";
+	struct agent_list l = {0};
 	char *next = NULL;
 
 	(void)state;
-	assert_int_equal(api_decode_agent_page(p1, strlen(p1), &ids, &n, &cap, &next), 0);
+	assert_int_equal(api_decode_agent_page(p1, strlen(p1), &l, &next), 0);
 	assert_string_equal(next, AGENTS "short_list/?page=2");
 	free(next);
-	assert_int_equal(api_decode_agent_page(p2, strlen(p2), &ids, &n, &cap, &next), 0);
+	assert_int_equal(api_decode_agent_page(p2, strlen(p2), &l, &next), 0);
 	assert_null(next);
-	assert_int_equal(n, 3);
-	assert_int_equal(ids[0], 5);
-	assert_int_equal(ids[1], 3);
-	assert_int_equal(ids[2], 9);
-	free(ids);
+	assert_int_equal(l.n, 5);
+	assert_int_equal(l.items[0].id, 5);
+	assert_string_equal(agent_list_name(&l, 0), "a/\xc3\xa9"); /* decoded */
+	assert_int_equal(l.items[1].id, 3);
+	assert_string_equal(agent_list_name(&l, 1), "b");
+	assert_int_equal(l.items[2].id, 9);
+	assert_null(agent_list_name(&l, 2)); /* absent, null, or not a string: no name */
+	assert_null(agent_list_name(&l, 3));
+	assert_null(agent_list_name(&l, 4));
+	agent_list_free(&l);
 }
 
 static void test_agent_page_decoder_rejects_bad_pages(void **state)
@@ -300,14 +305,13 @@ static void test_agent_page_decoder_rejects_bad_pages(void **state)
 
 	(void)state;
 	for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		uint64_t *ids = NULL;
-		size_t n = 0, cap = 0;
+		struct agent_list l = {0};
 		char *next = NULL;
 
-		if(api_decode_agent_page(bad[i], strlen(bad[i]), &ids, &n, &cap, &next) != -EPROTO)
+		if(api_decode_agent_page(bad[i], strlen(bad[i]), &l, &next) != -EPROTO)
 			fail_msg("accepted %s", bad[i]);
 		assert_null(next);
-		free(ids);
+		agent_list_free(&l);
 	}
 }
 
@@ -502,26 +506,26 @@ static void test_a_progress_body_of_the_wrong_shape_is_eproto(void **state)
 static void test_listing_follows_next_over_every_page_and_sorts(void **state)
 {
 	struct rig *rig = *state;
-	uint64_t *ids = NULL;
-	size_t n = 0;
+	struct agent_list l;
 
 	fake_expect(rig->f, "GET", "short_list/?page_size=1000$", HTTP_DONE, 200,
 		    "{\"count\": 6, \"next\": \"" AGENTS "short_list/?page=2&page_size=1000\", "
-		    "\"results\": [{\"id\": 40}, {\"id\": 3}]}");
+		    "\"results\": [{\"id\": 40, \"agent_name\": \"forty\"}, {\"id\": 3}]}");
 	fake_expect(rig->f, "GET", "page=2&", HTTP_DONE, 200,
 		    "{\"count\": 6, \"next\": \"" AGENTS "short_list/?page=3&page_size=1000\", "
 		    "\"results\": [{\"id\": 9223372036854775807}, {\"id\": 1}]}");
 	fake_expect(rig->f, "GET", "page=3&", HTTP_DONE, 200,
-		    "{\"count\": 6, \"next\": null, \"results\": [{\"id\": 17}, {\"id\": 2}]}");
-	assert_int_equal(api_list_agents(rig->api, NULL, &ids, &n, &rig->e), 0);
-	assert_int_equal(n, 6);
-	assert_int_equal(ids[0], 1);
-	assert_int_equal(ids[1], 2);
-	assert_int_equal(ids[2], 3);
-	assert_int_equal(ids[3], 17);
-	assert_int_equal(ids[4], 40);
-	assert_true(ids[5] == (uint64_t)INT64_MAX);
-	free(ids);
+		    "{\"count\": 6, \"next\": null, \"results\": [{\"id\": 17}, {\"id\": 2}, {\"id\": 3}]}");
+	assert_int_equal(api_list_agents(rig->api, NULL, &l, &rig->e), 0);
+	assert_int_equal(l.n, 6); /* 3 came twice (pages shifted): listed once */
+	assert_int_equal(l.items[0].id, 1);
+	assert_int_equal(l.items[1].id, 2);
+	assert_int_equal(l.items[2].id, 3);
+	assert_int_equal(l.items[3].id, 17);
+	assert_int_equal(l.items[4].id, 40);
+	assert_string_equal(agent_list_name(&l, 4), "forty"); /* names follow their ids */
+	assert_true(l.items[5].id == (uint64_t)INT64_MAX);
+	agent_list_free(&l);
 	assert_int_equal(fake_nrequests(rig->f), 3);
 	assert_string_equal(fake_request(rig->f, 0)->url, AGENTS "short_list/?page_size=1000");
 	assert_string_equal(fake_request(rig->f, 1)->url, AGENTS "short_list/?page=2&page_size=1000");
@@ -531,15 +535,13 @@ static void test_listing_follows_next_over_every_page_and_sorts(void **state)
 static void test_an_empty_listing_is_no_agents(void **state)
 {
 	struct rig *rig = *state;
-	uint64_t *ids = NULL;
-	size_t n = 99;
+	struct agent_list l;
 
 	fake_expect(rig->f, "GET", "short_list/", HTTP_DONE, 200,
 		    "{\"count\": 0, \"next\": null, \"results\": []}");
-	assert_int_equal(api_list_agents(rig->api, NULL, &ids, &n, &rig->e), 0);
-	assert_int_equal(n, 0);
-	assert_non_null(ids); /* an empty array, not "no listing" */
-	free(ids);
+	assert_int_equal(api_list_agents(rig->api, NULL, &l, &rig->e), 0);
+	assert_int_equal(l.n, 0);
+	agent_list_free(&l);
 }
 
 static void test_next_pointing_elsewhere_is_refused_and_gets_no_key(void **state)
@@ -556,17 +558,16 @@ static void test_next_pointing_elsewhere_is_refused_and_gets_no_key(void **state
 	struct rig *rig = *state;
 
 	for(size_t i = 0; i < sizeof(away) / sizeof(away[0]); i++) {
-		uint64_t sentinel = 0, *ids = &sentinel;
-		size_t n = 99;
+		struct agent_list l;
 		char *page = NULL;
 
 		assert_true(asprintf(&page, "{\"next\": \"%s\", \"results\": [{\"id\": 1}]}", away[i]) > 0);
 		fake_expect(rig->f, "GET", "short_list/?page_size=1000", HTTP_DONE, 200, page);
 		fake_default(rig->f, NULL, "page=2", HTTP_DONE, 200, "{\"next\": null, \"results\": []}");
-		if(api_list_agents(rig->api, NULL, &ids, &n, &rig->e) != -EPROTO)
+		if(api_list_agents(rig->api, NULL, &l, &rig->e) != -EPROTO)
 			fail_msg("followed %s", away[i]);
-		assert_null(ids);
-		assert_int_equal(n, 0);
+		assert_null(l.items);
+		assert_int_equal(l.n, 0);
 		assert_string_equal(rig->e.msg, "malformed response: `next` points away from api_url");
 		free(page);
 	}
@@ -579,20 +580,19 @@ static void test_next_pointing_elsewhere_is_refused_and_gets_no_key(void **state
 static void test_a_failing_page_fails_the_listing(void **state)
 {
 	struct rig *rig = *state;
-	uint64_t *ids = NULL;
-	size_t n = 99;
+	struct agent_list l;
 
 	fake_expect(rig->f, "GET", "short_list/?page_size=1000", HTTP_DONE, 200,
 		    "{\"next\": \"" AGENTS "short_list/?page=2\", \"results\": [{\"id\": 1}]}");
 	fake_default(rig->f, "GET", "page=2", HTTP_DONE, 503, NULL);
-	assert_int_equal(api_list_agents(rig->api, NULL, &ids, &n, &rig->e), -EIO);
-	assert_null(ids);
-	assert_int_equal(n, 0);
+	assert_int_equal(api_list_agents(rig->api, NULL, &l, &rig->e), -EIO);
+	assert_null(l.items);
+	assert_int_equal(l.n, 0);
 	assert_string_equal(rig->e.msg, "HTTP 503: (no detail)");
 	fake_expect(rig->f, "GET", "short_list/?page_size=1000", HTTP_DONE, 200,
 		    "{\"results\": [{\"id\": \"1\"}]}");
-	assert_int_equal(api_list_agents(rig->api, NULL, &ids, &n, &rig->e), -EPROTO);
-	assert_null(ids);
+	assert_int_equal(api_list_agents(rig->api, NULL, &l, &rig->e), -EPROTO);
+	assert_null(l.items);
 }
 
 static void test_get_agent_maps_404_to_enoent(void **state)
@@ -608,6 +608,23 @@ static void test_get_agent_maps_404_to_enoent(void **state)
 	assert_int_equal(api_get_agent(rig->api, NULL, 44, &rig->e), -EACCES);
 	assert_string_equal(fake_request(rig->f, 0)->url, AGENTS "42/");
 	assert_int_equal(fake_nrequests(rig->f), 3);
+}
+
+static void test_get_agent_body_keeps_the_body_as_sent(void **state)
+{
+	struct rig *rig = *state;
+	char *body = (char *)1;
+	size_t len = 99;
+
+	fake_expect(rig->f, "GET", "/aiagents/42/$", HTTP_DONE, 200, "{\"id\": 42, \"name\": \"B\\u00e9\"}");
+	fake_expect(rig->f, "GET", "/aiagents/43/$", HTTP_DONE, 404, "{\"detail\": \"Not found.\"}");
+	assert_int_equal(api_get_agent_body(rig->api, NULL, 42, &body, &len, &rig->e), 0);
+	assert_string_equal(body, "{\"id\": 42, \"name\": \"B\\u00e9\"}");
+	assert_int_equal(len, strlen(body));
+	free(body);
+	assert_int_equal(api_get_agent_body(rig->api, NULL, 43, &body, &len, &rig->e), -ENOENT);
+	assert_null(body);
+	assert_int_equal(len, 0);
 }
 
 static void test_check_asks_for_one_agent_and_reports_a_rejected_key(void **state)
@@ -665,8 +682,7 @@ static void test_an_unverified_certificate_says_so_with_the_transport_words(void
 static void test_the_key_is_sent_on_every_request_and_nowhere_else(void **state)
 {
 	struct rig *rig = *state;
-	uint64_t *ids = NULL;
-	size_t n = 0;
+	struct agent_list l;
 	char *id = NULL, *raw = NULL;
 	struct progress p;
 
@@ -678,8 +694,8 @@ static void test_the_key_is_sent_on_every_request_and_nowhere_else(void **state)
 	fake_expect(rig->f, "POST", "/1/auto-fetch/", HTTP_DONE, 400, "{\"detail\": \"no\"}");
 	fake_expect(rig->f, "GET", "progress_id=p", HTTP_DONE, 200,
 		    "{\"status\": \"queued\", \"stages\": []}");
-	assert_int_equal(api_list_agents(rig->api, NULL, &ids, &n, &rig->e), 0);
-	free(ids);
+	assert_int_equal(api_list_agents(rig->api, NULL, &l, &rig->e), 0);
+	agent_list_free(&l);
 	assert_int_equal(api_get_agent(rig->api, NULL, 1, &rig->e), 0);
 	assert_int_equal(api_auto_fetch(rig->api, NULL, 1, &id, &rig->e), -EREMOTEIO);
 	assert_null(strstr(rig->e.msg, FAKE_KEY));
@@ -764,6 +780,7 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_failing_page_fails_the_listing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_agent_maps_404_to_enoent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_get_agent_body_keeps_the_body_as_sent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_asks_for_one_agent_and_reports_a_rejected_key,
 						setup, teardown),
 		cmocka_unit_test(test_transport_failures_are_described_with_the_budget),

@@ -89,27 +89,51 @@ static void test_trigger_rejects_nul_bytes(void **state)
 
 /* ---- the table ---- */
 
+static const struct node_kind *find(const char *name)
+{
+	return nodes_find(name, strlen(name));
+}
+
 static void test_every_documented_file_has_a_row(void **state)
 {
 	static const struct {
 		const char *name;
 		mode_t mode;
 		bool readable;
+		bool dir;
 	} want[] = {
-		{"refetch", 0200, false}, {"progress", 0444, true}, {"progress.json", 0444, true},
-		{"wait", 0444, true},	  {"error", 0444, true},
+		{"refetch", 0200, false, false},
+		{"progress", 0444, true, false},
+		{"progress.json", 0444, true, false},
+		{"wait", 0444, true, false},
+		{"error", 0444, true, false},
+		{"agent.json", 0444, true, false},
+		{"name", 0444, true, false},
+		{"system_prompt", 0444, true, false},
+		{"language", 0444, true, false},
+		{"provider", 0444, true, false},
+		{"provider_agent_id", 0444, true, false},
+		{"phone_number", 0444, true, false},
+		{"updated_at", 0444, true, false},
+		{"dynamic_variables", 0444, true, false},
+		{"tools", 0555, true, true},
+		{"knowledge_base", 0555, true, true},
 	};
 
 	(void)state;
 	for(size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-		const struct node_kind *k = nodes_find(want[i].name);
+		const struct node_kind *k = find(want[i].name);
 
 		assert_non_null(k);
 		assert_string_equal(k->name, want[i].name);
 		assert_int_equal(k->mode, want[i].mode);
 		assert_int_equal(k->render != NULL, want[i].readable);
 		assert_int_equal(k->write != NULL, !want[i].readable);
+		assert_int_equal(k->dir, want[i].dir);
+		assert_int_equal(k->list != NULL, want[i].dir);
+		assert_non_null(k->size);
 	}
+	assert_int_equal(nodes_table(&(size_t){0}) != NULL, true);
 }
 
 static void test_unknown_names_have_no_row(void **state)
@@ -120,7 +144,7 @@ static void test_unknown_names_have_no_row(void **state)
 
 	(void)state;
 	for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if(nodes_find(bad[i]))
+		if(find(bad[i]))
 			fail_msg("\"%s\" has a row", bad[i]);
 }
 
@@ -130,14 +154,15 @@ static void test_the_table_lists_each_row_once(void **state)
 	const struct node_kind *rows = nodes_table(&n);
 
 	(void)state;
-	assert_int_equal(n, 5);
+	assert_int_equal(n, 16);
 	for(size_t i = 0; i < n; i++) {
-		assert_ptr_equal(nodes_find(rows[i].name), &rows[i]);
+		assert_ptr_equal(find(rows[i].name), &rows[i]);
 		for(size_t j = i + 1; j < n; j++)
 			assert_string_not_equal(rows[i].name, rows[j].name);
 	}
-	assert_false(nodes_find("wait")->render_at_open); /* open never blocks */
-	assert_true(nodes_find("progress")->render_at_open);
+	assert_false(find("wait")->at_open); /* open never blocks */
+	assert_true(find("progress")->at_open);
+	assert_ptr_equal(nodes_find("progress.json", strlen("progress")), find("progress"));
 }
 
 /* ---- open, read, write against a registry ---- */
@@ -179,10 +204,10 @@ static int teardown(void **state)
 
 static int open_file(struct rig *rig, const char *name, uint64_t id, int flags, struct node_handle **h)
 {
-	const struct node_kind *k = nodes_find(name);
+	struct node_file f = {.id = id, .kind = find(name)};
 
-	assert_non_null(k);
-	return nodes_open(&rig->ctx, k, id, flags, h);
+	assert_non_null(f.kind);
+	return nodes_open(&rig->ctx, &f, flags, h);
 }
 
 /* Reads the whole file through h, as cat does, into a new string. */
@@ -389,17 +414,148 @@ static void test_reading_wait_fails_when_the_import_failed(void **state)
 	nodes_release(h);
 }
 
+static size_t size_of(struct rig *rig, const char *name, uint64_t id)
+{
+	struct node_file f = {.id = id, .kind = find(name)};
+
+	return nodes_size(&rig->ctx, &f);
+}
+
+/* ---- the agent's configuration ---- */
+
+#define AGENT_7                                                                                              \
+	"{\"id\": 7, \"name\": \"Sales/Support 7\", \"description\": \"Be brief.\", \"language\": \"en\", "  \
+	"\"telephony\": {\"phone_number\": null}, \"provider\": {\"type\": \"vapi\", \"agent_id\": "         \
+	"\"v-7\"}, "                                                                                         \
+	"\"mock_tools\": [{\"id\": 71, \"name\": \"lookup\", \"mock_data\": []}], "                          \
+	"\"knowledge_base_files\": [], \"dynamic_variables\": [], \"updated_at\": \"2026-01-01T00:00:00Z\"}"
+
+/* Reads a whole file (f.entry may be NULL) into a new string. */
+static char *read_config(struct rig *rig, const char *name, const char *entry, int *rc)
+{
+	struct node_file f = {.id = 7, .kind = find(name), .entry = entry};
+	struct node_handle *h;
+	char *text;
+
+	*rc = nodes_open(&rig->ctx, &f, O_RDONLY, &h);
+	if(*rc != 0)
+		return NULL;
+	text = strdup(read_all(rig, h, rc));
+	nodes_release(h);
+	return text;
+}
+
+static void assert_config_file(struct rig *rig, const char *name, const char *entry, const char *want)
+{
+	int rc;
+	char *text = read_config(rig, name, entry, &rc);
+
+	assert_int_equal(rc, 0);
+	assert_string_equal(text, want);
+	free(text);
+}
+
+static void collect(void *arg, const char *name)
+{
+	char *names = arg;
+
+	strcat(names, name);
+	strcat(names, ";");
+}
+
+static void test_config_files_are_fetched_once_and_cached(void **state)
+{
+	struct rig *rig = *state;
+	struct node_file tools = {.id = 7, .kind = find("tools")};
+	char names[256] = "";
+
+	fake_expect(rig->f, "GET", "/aiagents/7/$", HTTP_DONE, 200, AGENT_7);
+	assert_config_file(rig, "name", NULL, "Sales/Support 7\n");
+	assert_config_file(rig, "system_prompt", NULL, "Be brief.\n");
+	assert_config_file(rig, "provider", NULL, "vapi\n");
+	assert_config_file(rig, "provider_agent_id", NULL, "v-7\n");
+	assert_config_file(rig, "phone_number", NULL, ""); /* null: empty, not ENOENT */
+	assert_config_file(rig, "dynamic_variables", NULL, "");
+	assert_int_equal(nodes_list(&rig->ctx, &tools, collect, names), 0);
+	assert_string_equal(names, "lookup.json;");
+	tools.entry = "lookup.json";
+	assert_int_equal(nodes_entry(&rig->ctx, &tools), 0);
+	tools.entry = "nope.json";
+	assert_int_equal(nodes_entry(&rig->ctx, &tools), -ENOENT);
+	assert_int_equal(size_of(rig, "system_prompt", 7), strlen("Be brief.\n")); /* known now */
+	assert_int_equal(fake_count(rig->f, "GET", "/aiagents/7/"), 1);
+	assert_int_equal(fake_pending(rig->f), 0);
+}
+
+static void test_a_directory_row_is_not_opened_as_a_file(void **state)
+{
+	struct rig *rig = *state;
+	struct node_file f = {.id = 7, .kind = find("tools")};
+	struct node_handle *h;
+
+	assert_int_equal(nodes_open(&rig->ctx, &f, O_RDONLY, &h), -EISDIR);
+	f.kind = find("progress");
+	assert_int_equal(nodes_list(&rig->ctx, &f, collect, NULL), -ENOTDIR);
+	assert_int_equal(fake_nrequests(rig->f), 0);
+}
+
+static void test_a_failed_config_fetch_is_an_error_and_recorded(void **state)
+{
+	struct rig *rig = *state;
+	int rc;
+
+	fake_expect(rig->f, "GET", "/aiagents/7/$", HTTP_DONE, 200, "[1, 2]");
+	assert_null(read_config(rig, "name", NULL, &rc));
+	assert_int_equal(rc, -EPROTO);
+	assert_config_file(rig, "error", NULL,
+			   "config: malformed response: the agent is not an AIAgentV2 object\n");
+	fake_expect(rig->f, "GET", "/aiagents/7/$", HTTP_DONE, 404, "{\"detail\": \"Not found.\"}");
+	assert_null(read_config(rig, "name", NULL, &rc));
+	assert_int_equal(rc, -ENOENT);
+}
+
+#define COMPLETED_42                                                                                         \
+	"{\"agent_id\": 42, \"status\": \"completed\", \"current_stage\": \"\", \"stages\": [], \"error\": " \
+	"null}"
+
+static void test_a_completed_import_drops_the_config(void **state)
+{
+	struct rig *rig = *state;
+	struct node_file f = {.id = 42, .kind = find("system_prompt")};
+	struct node_handle *h;
+	int rc;
+
+	fake_expect(rig->f, "GET", "/aiagents/42/$", HTTP_DONE, 200,
+		    "{\"id\": 42, \"description\": \"old\"}");
+	assert_int_equal(nodes_open(&rig->ctx, &f, O_RDONLY, &h), 0);
+	assert_string_equal(read_all(rig, h, &rc), "old\n");
+	nodes_release(h);
+	/* this mount sees agent 42's import complete... */
+	fake_expect(rig->f, "GET", "auto-fetch-progress/", HTTP_DONE, 200, COMPLETED_42);
+	assert_int_equal(open_file(rig, "progress", 42, O_RDONLY, &h), 0);
+	nodes_release(h);
+	/* ...so the next read asks for the agent again */
+	fake_expect(rig->f, "GET", "/aiagents/42/$", HTTP_DONE, 200,
+		    "{\"id\": 42, \"description\": \"new\"}");
+	assert_int_equal(nodes_open(&rig->ctx, &f, O_RDONLY, &h), 0);
+	assert_string_equal(read_all(rig, h, &rc), "new\n");
+	nodes_release(h);
+	assert_int_equal(fake_count(rig->f, "GET", "/aiagents/42/$"), 2);
+	assert_int_equal(fake_pending(rig->f), 0);
+}
+
 static void test_sizes_are_known_without_asking_the_api(void **state)
 {
 	struct rig *rig = *state;
 
-	assert_int_equal(nodes_size(&rig->ctx, nodes_find("refetch"), 42), 0);
-	assert_int_equal(nodes_size(&rig->ctx, nodes_find("progress"), 7), strlen("idle\n"));
-	assert_int_equal(nodes_size(&rig->ctx, nodes_find("progress.json"), 7), 0);
-	assert_int_equal(nodes_size(&rig->ctx, nodes_find("error"), 7), 0);
-	assert_true(nodes_size(&rig->ctx, nodes_find("progress"), 42) > 0); /* never a dishonest 0 */
+	assert_int_equal(size_of(rig, "refetch", 42), 0);
+	assert_int_equal(size_of(rig, "progress", 7), strlen("idle\n"));
+	assert_int_equal(size_of(rig, "progress.json", 7), 0);
+	assert_int_equal(size_of(rig, "error", 7), 0);
+	assert_true(size_of(rig, "progress", 42) > 0);		  /* never a dishonest 0 */
+	assert_int_equal(size_of(rig, "system_prompt", 7), 4096); /* not fetched yet: a page */
 	registry_note_error(rig->reg, 7, "refetch", "x");
-	assert_int_equal(nodes_size(&rig->ctx, nodes_find("error"), 7), strlen("refetch: x\n"));
+	assert_int_equal(size_of(rig, "error", 7), strlen("refetch: x\n"));
 	assert_int_equal(fake_nrequests(rig->f), 0);
 }
 
@@ -427,6 +583,10 @@ int main(void)
 		T(test_opening_wait_never_blocks_its_first_read_does),
 		T(test_reading_wait_fails_when_the_import_failed),
 		T(test_sizes_are_known_without_asking_the_api),
+		T(test_config_files_are_fetched_once_and_cached),
+		T(test_a_directory_row_is_not_opened_as_a_file),
+		T(test_a_failed_config_fetch_is_an_error_and_recorded),
+		T(test_a_completed_import_drops_the_config),
 	};
 #undef T
 

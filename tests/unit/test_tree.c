@@ -160,12 +160,46 @@ static void test_ids_beyond_int64_max_do_not_exist(void **state)
 	assert_enoent("/agents/100000000000000000000000"); /* 24 digits */
 }
 
-static void test_paths_below_a_file_do_not_exist(void **state)
+static void test_an_entry_of_an_agent_subdirectory_is_split(void **state)
+{
+	const char *path = "/agents/42/tools/lookup_order.json";
+	struct tree_path p;
+
+	(void)state;
+	assert_int_equal(tree_parse(path, &p), 0);
+	assert_int_equal(p.kind, TREE_ENTRY);
+	assert_int_equal(p.agent_id, 42);
+	assert_int_equal(p.name_len, strlen("tools"));
+	assert_memory_equal(p.name, "tools", p.name_len);
+	assert_string_equal(p.entry, "lookup_order.json");
+	/* whether progress is a directory is the node table's business, not the tree's */
+	assert_int_equal(tree_parse("/agents/42/progress/x", &p), 0);
+	assert_int_equal(p.kind, TREE_ENTRY);
+}
+
+static void test_paths_deeper_than_an_entry_do_not_exist(void **state)
 {
 	(void)state;
-	assert_enoent("/agents/42/a/b");
-	assert_enoent("/agents/42/progress/x");
+	assert_enoent("/agents/42/a/b/c");
 	assert_enoent("/agents/42/a/");
+	assert_enoent("/agents/42//b");
+	assert_enoent("/agents/by-name/a/b");
+	assert_enoent("/agents/by-name/");
+}
+
+static void test_by_name_and_its_links(void **state)
+{
+	struct tree_path p;
+
+	(void)state;
+	assert_int_equal(tree_parse("/agents/by-name", &p), 0);
+	assert_int_equal(p.kind, TREE_BYNAME);
+	assert_int_equal(tree_parse("/agents/by-name/Sales Bot 7", &p), 0);
+	assert_int_equal(p.kind, TREE_LINK);
+	assert_string_equal(p.name, "Sales Bot 7");
+	assert_int_equal(p.name_len, strlen("Sales Bot 7"));
+	assert_enoent("/agents/by-names");
+	assert_enoent("/agents/by-name/x/progress");
 }
 
 static void test_parse_id_takes_exactly_len_bytes(void **state)
@@ -210,7 +244,9 @@ int main(void)
 		cmocka_unit_test(test_non_canonical_ids_do_not_exist),
 		cmocka_unit_test(test_ids_up_to_int64_max_exist),
 		cmocka_unit_test(test_ids_beyond_int64_max_do_not_exist),
-		cmocka_unit_test(test_paths_below_a_file_do_not_exist),
+		cmocka_unit_test(test_an_entry_of_an_agent_subdirectory_is_split),
+		cmocka_unit_test(test_paths_deeper_than_an_entry_do_not_exist),
+		cmocka_unit_test(test_by_name_and_its_links),
 		cmocka_unit_test(test_parse_id_takes_exactly_len_bytes),
 		cmocka_unit_test(test_parse_leaves_out_untouched_fields_zero),
 	};
