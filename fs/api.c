@@ -420,6 +420,8 @@ static void sort_unique(struct agent_list *l)
 {
 	size_t k = 0;
 
+	if(l->n == 0)
+		return; /* items may be NULL: qsort must not see it */
 	qsort(l->items, l->n, sizeof(*l->items), cmp_item);
 	for(size_t i = 0; i < l->n; i++)
 		if(k == 0 || l->items[k - 1].id != l->items[i].id)
