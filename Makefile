@@ -8,6 +8,7 @@
 #                   faulting 5% of requests; not part of check
 #   make bench      cekurafs against its baselines (a minimal FUSE file system, curl),
 #                   one table; not part of check (about 6 minutes)
+#   make install    PREFIX (/usr/local), DESTDIR; make uninstall
 #   make clean
 #
 # SAN=1 builds with AddressSanitizer and UndefinedBehaviorSanitizer (make sanitize
@@ -35,7 +36,7 @@ ifeq ($(FUZZ),1)
 ALL_CFLAGS += -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 endif
 
-LIB_MODULES := log tree json names config errmap render state http api agents nodes ops
+LIB_MODULES := log stats tree json names config errmap render state http api agents nodes ops
 LIB_OBJS := $(LIB_MODULES:%=$(BUILD)/fs/%.o)
 LIB := $(BUILD)/libcekurafs.a
 DAEMON := $(BUILD)/cekurafs
@@ -43,7 +44,8 @@ DAEMON := $(BUILD)/cekurafs
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 UNIT_SUPPORT := $(BUILD)/tests/fake_transport.o
 
-.PHONY: all deps unit integration sanitize valgrind fuzz fuzz-run check demo soak bench format format-check clean
+.PHONY: all deps unit integration sanitize valgrind fuzz fuzz-run check demo soak bench format format-check clean \
+	install uninstall
 .SECONDARY:
 
 all: $(DAEMON)
@@ -152,6 +154,34 @@ format:
 
 format-check:
 	contrib/format-check $(FORMAT_FILES)
+
+# make install [PREFIX=/usr/local] [DESTDIR=...]: the daemon, its man page and
+# the mount helpers that let fstab mount it (`mount /mnt/cekura` with type
+# fuse.cekurafs). The helpers go to SBINDIR, /sbin whatever PREFIX is: mount(8)
+# looks for mount.<type> there only.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+SBINDIR ?= /sbin
+EXAMPLESDIR ?= $(PREFIX)/share/cekurafs/examples
+EXAMPLES := refetch-all refetch-and-wait cron README.md
+
+install: $(DAEMON)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(SBINDIR) $(DESTDIR)$(EXAMPLESDIR)
+	install -m 0755 $(DAEMON) $(DESTDIR)$(BINDIR)/cekurafs
+	install -m 0644 contrib/cekurafs.1 $(DESTDIR)$(MANDIR)/man1/cekurafs.1
+	ln -sf $(BINDIR)/cekurafs $(DESTDIR)$(SBINDIR)/mount.cekurafs
+	ln -sf $(BINDIR)/cekurafs $(DESTDIR)$(SBINDIR)/mount.fuse.cekurafs
+	for f in $(EXAMPLES); do \
+		install -m $$(if [ -x contrib/examples/$$f ]; then echo 0755; else echo 0644; fi) \
+			contrib/examples/$$f $(DESTDIR)$(EXAMPLESDIR)/$$f || exit 1; \
+	done
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/cekurafs $(DESTDIR)$(MANDIR)/man1/cekurafs.1 \
+		$(DESTDIR)$(SBINDIR)/mount.cekurafs $(DESTDIR)$(SBINDIR)/mount.fuse.cekurafs
+	rm -f $(EXAMPLES:%=$(DESTDIR)$(EXAMPLESDIR)/%)
+	-rmdir $(DESTDIR)$(EXAMPLESDIR) $(DESTDIR)$(PREFIX)/share/cekurafs 2>/dev/null
 
 clean:
 	rm -rf build

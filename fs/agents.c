@@ -23,6 +23,7 @@
 #include "cekurafs/config.h"
 #include "cekurafs/log.h"
 #include "cekurafs/render.h"
+#include "cekurafs/stats.h"
 
 #define WAIT_SLICE 0.1 /* seconds between two looks at a cancelled reader */
 
@@ -445,6 +446,8 @@ static int refresh_listing(struct registry *r, const struct api_cancel *c)
 	struct agent_list l;
 	int rc;
 
+	if(listing_fresh(r))
+		stats_cache_hit(STATS_CACHE_LISTING);
 	while(!listing_fresh(r)) {
 		if(r->list.busy) {
 			if(flight_join(r, &r->list, c) != 0)
@@ -552,12 +555,15 @@ int registry_lookup(struct registry *r, const struct api_cancel *c, uint64_t id)
 	}
 	if(listing_fresh(r)) {
 		rc = listing_has(r, id) ? 0 : -ENOENT;
+		if(rc == -ENOENT)
+			stats_cache_hit(STATS_CACHE_NEGATIVE);
 		pthread_mutex_unlock(&r->lock);
 		return rc;
 	}
 	gone = absent_slot(r, id);
 	if(gone->at > 0 && gone->id == id && now_seconds() - gone->at < r->cfg.list_ttl) {
 		pthread_mutex_unlock(&r->lock);
+		stats_cache_hit(STATS_CACHE_NEGATIVE);
 		return -ENOENT; /* the API said 404 less than list_ttl ago */
 	}
 	pthread_mutex_unlock(&r->lock);
@@ -627,9 +633,14 @@ static int poll_agent(struct registry *r, struct agent *a, const struct api_canc
 again:
 	overtaken = false;
 	for(;;) {
-		if(!a->progress_id || terminal(a))
+		if(!a->progress_id)
 			return 0;
+		if(terminal(a)) {
+			stats_cache_hit(STATS_CACHE_PROGRESS);
+			return 0;
+		}
 		if(a->poll.busy) {
+			stats_coalesced();
 			if(flight_join(r, &a->poll, c) != 0)
 				return -EINTR;
 			/* That reader gave up, not us; or a refetch overtook its poll,
@@ -638,8 +649,10 @@ again:
 				continue;
 			return a->poll.err;
 		}
-		if(!force && a->polled_at > 0 && now_seconds() - a->polled_at < r->cfg.poll_interval)
+		if(!force && a->polled_at > 0 && now_seconds() - a->polled_at < r->cfg.poll_interval) {
+			stats_cache_hit(STATS_CACHE_PROGRESS);
 			return a->poll.err;
+		}
 		break;
 	}
 	a->poll.busy = true;
@@ -900,6 +913,7 @@ int registry_config(struct registry *r, const struct api_cancel *c, uint64_t id,
 			rc = a->cfg->fetch.err; /* its failure is ours: no second request */
 	}
 	if(rc == 0) {
+		stats_cache_hit(STATS_CACHE_CONFIG);
 		*out = a->cfg->config;
 		(*out)->refs++;
 	}

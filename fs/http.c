@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "cekurafs/log.h"
+#include "cekurafs/stats.h"
 
 #define OFFLINE_CONNECT_TIMEOUT 1.0  /* seconds: "fail within about a second" */
 #define SLEEP_SLICE		0.05 /* seconds between two looks at `cancelled` */
@@ -137,7 +138,12 @@ void http_send(struct http_transport *t, const struct http_policy *policy, struc
 		if(offline)
 			attempt.connect_timeout = fmin(attempt.connect_timeout, OFFLINE_CONNECT_TIMEOUT);
 		http_response_free(resp);
+		stats_in_flight(1);
 		t->exchange(t, &attempt, resp);
+		stats_in_flight(-1);
+		if(resp->outcome != HTTP_INTERRUPTED)
+			stats_request(stats_endpoint_of(req->url),
+				      resp->outcome == HTTP_DONE ? resp->status : 0);
 		update_health(health, resp);
 		if(n >= policy->max_retries || offline || !worth_retrying(resp, idempotent))
 			break;
@@ -151,6 +157,7 @@ void http_send(struct http_transport *t, const struct http_policy *policy, struc
 			break;
 		log_debug("%s %s: attempt %d failed, retrying in %.2f s", req->method, req->url, n + 1,
 			  delay);
+		stats_retry();
 		if(!sleep_unless_cancelled(req, delay)) {
 			http_response_free(resp);
 			resp->outcome = HTTP_INTERRUPTED;

@@ -71,3 +71,8 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	else
 		fprintf(stderr, "cekurafs: %s: %s\n", level_names[level], line);
 }
+
+const char *log_level_name(enum log_level level)
+{
+	return level_names[level];
+}

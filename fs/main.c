@@ -27,6 +27,7 @@
 #include "cekurafs/api.h"
 #include "cekurafs/log.h"
 #include "cekurafs/ops.h"
+#include "cekurafs/stats.h"
 
 #include <fuse_lowlevel.h>
 #include "cekurafs/state.h"
@@ -49,7 +50,12 @@ struct options {
 	char *wait_timeout;
 	int show_help;
 	int show_version;
+	char *positional[2]; /* [SOURCE] MOUNTPOINT */
+	int npositional;
 };
+
+/* Keys of arguments accepted and dropped. */
+#define KEY_IGNORE 1
 
 #define OPTION(t, p)                                                                                         \
 	{                                                                                                    \
@@ -70,6 +76,19 @@ static const struct fuse_opt option_spec[] = {
 	OPTION("--help", show_help),
 	OPTION("-V", show_version),
 	OPTION("--version", show_version),
+	/* What mount(8) hands a helper (mount.fuse.cekurafs SOURCE DIR -n -o ... -t fuse.cekurafs),
+	 * and the words of an fstab line that are for mount and systemd, not for us. */
+	FUSE_OPT_KEY("-t ", KEY_IGNORE),
+	FUSE_OPT_KEY("-n", KEY_IGNORE),
+	FUSE_OPT_KEY("-v", KEY_IGNORE),
+	FUSE_OPT_KEY("_netdev", KEY_IGNORE),
+	FUSE_OPT_KEY("auto", KEY_IGNORE),
+	FUSE_OPT_KEY("noauto", KEY_IGNORE),
+	FUSE_OPT_KEY("user", KEY_IGNORE),
+	FUSE_OPT_KEY("nouser", KEY_IGNORE),
+	FUSE_OPT_KEY("users", KEY_IGNORE),
+	FUSE_OPT_KEY("nofail", KEY_IGNORE),
+	FUSE_OPT_KEY("defaults", KEY_IGNORE),
 	FUSE_OPT_END,
 };
 
@@ -84,9 +103,12 @@ struct config {
 
 static void show_help(const char *progname)
 {
-	printf("usage: %s [options] <mountpoint>\n\n", progname);
-	printf("The Cekura API as files: agents/<id>/{refetch,progress,progress.json,wait,error}.\n"
-	       "The key comes from -o api_key_file=FILE (mode 0600) or $CEKURA_API_KEY.\n\n"
+	printf("usage: %s [options] [SOURCE] <mountpoint>\n\n", progname);
+	printf("The Cekura API as files: agents/<id>/{refetch,progress,wait,error,agent.json,...},\n"
+	       "agents/by-name/<name>, .cekurafs/{version,config,stats}. See cekurafs(1).\n"
+	       "The key comes from -o api_key_file=FILE (mode 0600) or $CEKURA_API_KEY.\n"
+	       "SOURCE is accepted and ignored, so that fstab can mount type fuse.cekurafs.\n"
+	       "Exit status: 0 after a clean unmount, 1 when it refuses to start or cannot mount.\n\n"
 	       "cekurafs options:\n"
 	       "    -o api_url=URL          API base URL ($CEKURA_API_URL or " DEFAULT_API_URL ");\n"
 	       "                            plain http:// only to a loopback host\n"
@@ -99,7 +121,8 @@ static void show_help(const char *progname)
 	       "    -o list_ttl=SECS        how long the agent listing is reused (30)\n"
 	       "    -o timeout=SECS         whole budget of one API call, retries included (30)\n"
 	       "    -o connect_timeout=SECS budget of one connection attempt (10)\n"
-	       "    -o wait_timeout=SECS    longest a read of `wait` blocks (600)\n\n");
+	       "    -o wait_timeout=SECS    longest a read of `wait` blocks (600)\n"
+	       "    -o _netdev,noauto,...   fstab words for mount and systemd: ignored\n\n");
 }
 
 static void refuse(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -113,6 +136,26 @@ static void refuse(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+/* fuse_opt_parse()'s callback: drops the ignored words and `x-*` options,
+ * keeps the positional arguments (SOURCE is accepted so that mount(8) and
+ * fstab can call us as mount.cekurafs), passes the rest on to FUSE. */
+static int on_arg(void *data, const char *arg, int key, struct fuse_args *out)
+{
+	struct options *o = data;
+
+	(void)out;
+	if(key == KEY_IGNORE || (key == FUSE_OPT_KEY_OPT && strncmp(arg, "x-", 2) == 0))
+		return 0;
+	if(key != FUSE_OPT_KEY_NONOPT)
+		return 1;
+	if(o->npositional == 2) {
+		refuse("too many arguments at '%s'; usage: cekurafs [SOURCE] MOUNTPOINT [-o OPTIONS]", arg);
+		return -1;
+	}
+	o->positional[o->npositional] = strdup(arg);
+	return o->positional[o->npositional++] ? 0 : -1;
 }
 
 /* Parses decimal seconds into *out; min is the least value allowed. */
@@ -281,6 +324,22 @@ static void options_free(struct config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
+/* What .cekurafs/config shows: the options in force, the key only as set or unset. */
+static char *settings_text(const struct options *o, const struct config *cfg)
+{
+	char *text = NULL;
+
+	if(asprintf(&text,
+		    "api_url %s\napi_key %s\napi_key_file %s\nstate_dir %s\ncacert %s\nloglevel %s\n"
+		    "poll_interval %g\nlist_ttl %g\ntimeout %g\nconnect_timeout %g\nwait_timeout %g\n",
+		    cfg->api_url, cfg->key && *cfg->key ? "set" : "unset",
+		    o->api_key_file ? o->api_key_file : "none", cfg->state_dir,
+		    o->cacert ? o->cacert : "none", log_level_name(cfg->level), cfg->poll_interval,
+		    cfg->list_ttl, cfg->timeout, cfg->connect_timeout, cfg->wait_timeout) < 0)
+		return NULL;
+	return text;
+}
+
 /* Turns options into a checked configuration. Returns 0, or -1 after one line on stderr. */
 static int config_load(const struct options *o, struct config *cfg)
 {
@@ -398,10 +457,15 @@ int main(int argc, char *argv[])
 	struct fuse_loop_config *loop = NULL;
 	struct fuse *fuse = NULL;
 	bool given_threads;
+	char *settings = NULL;
 	int ret = 1;
 
-	if(fuse_opt_parse(&args, &opts, option_spec, NULL) != 0)
-		return 1;
+	stats_reset();
+	if(fuse_opt_parse(&args, &opts, option_spec, on_arg) != 0)
+		goto out_args;
+	/* The mount point is the last positional argument; a SOURCE before it is a name only. */
+	if(opts.npositional > 0 && fuse_opt_add_arg(&args, opts.positional[opts.npositional - 1]) != 0)
+		goto out_args;
 	if(opts.show_help) {
 		show_help(argv[0]);
 		fuse_cmdline_help();
@@ -467,6 +531,11 @@ int main(int argc, char *argv[])
 		goto out_api;
 	}
 	ctx.reg = reg;
+	ctx.settings = settings = settings_text(&opts, &cfg);
+	if(!settings) {
+		refuse("out of memory");
+		goto out_registry;
+	}
 	ctx.uid = getuid();
 	ctx.gid = getgid();
 	clock_gettime(CLOCK_REALTIME, &ctx.mounted);
@@ -512,6 +581,7 @@ out_fuse:
 	fuse_destroy(fuse);
 out_registry:
 	registry_free(reg);
+	free(settings);
 out_api:
 	api_free(api);
 out_curl:
@@ -534,5 +604,7 @@ out_args:
 	free(opts.timeout);
 	free(opts.connect_timeout);
 	free(opts.wait_timeout);
+	free(opts.positional[0]);
+	free(opts.positional[1]);
 	return ret;
 }

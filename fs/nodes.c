@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cekurafs/stats.h"
+
 struct node_handle {
 	struct node_file file; /* file.entry owned */
 	char *text;	       /* owned snapshot, NULL until rendered */
@@ -236,18 +238,92 @@ static const struct node_kind kinds[] = {
 	CONFIG_DIR("knowledge_base", CONFIG_KNOWLEDGE_BASE),
 };
 
+/* ---- .cekurafs/ ---- */
+
+static int text_of(const char *s, char **text, size_t *len)
+{
+	*text = strdup(s ? s : "");
+	if(!*text)
+		return -ENOMEM;
+	*len = strlen(*text);
+	return 0;
+}
+
+static int render_version(const struct node_ctx *ctx, const struct node_file *f, char **text, size_t *len)
+{
+	(void)ctx;
+	(void)f;
+	return text_of("cekurafs " CEKURAFS_VERSION "\n", text, len);
+}
+
+static int render_settings(const struct node_ctx *ctx, const struct node_file *f, char **text, size_t *len)
+{
+	(void)f;
+	return text_of(ctx->settings, text, len);
+}
+
+static int render_stats(const struct node_ctx *ctx, const struct node_file *f, char **text, size_t *len)
+{
+	(void)ctx;
+	(void)f;
+	*text = stats_render();
+	if(!*text)
+		return -ENOMEM;
+	*len = strlen(*text);
+	return 0;
+}
+
+/* The size of a text made without calling the API: make it and measure. */
+static size_t size_rendered(const struct node_ctx *ctx, const struct node_file *f)
+{
+	char *text = NULL;
+	size_t len = 0;
+
+	if(f->kind->render(ctx, f, &text, &len) != 0)
+		len = UNKNOWN_SIZE;
+	free(text);
+	return len;
+}
+
+#define STATUS_FILE(file, fn)                                                                                \
+	{                                                                                                    \
+		.name = file, .mode = 0444, .at_open = true, .render = fn, .size = size_rendered             \
+	}
+
+static const struct node_kind status_kinds[] = {
+	STATUS_FILE("version", render_version),
+	STATUS_FILE("config", render_settings),
+	STATUS_FILE("stats", render_stats),
+};
+
+static const struct node_kind *find_row(const struct node_kind *rows, size_t n, const char *name, size_t len)
+{
+	for(size_t i = 0; i < n; i++)
+		if(strlen(rows[i].name) == len && memcmp(rows[i].name, name, len) == 0)
+			return &rows[i];
+	return NULL;
+}
+
 const struct node_kind *nodes_find(const char *name, size_t len)
 {
-	for(size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-		if(strlen(kinds[i].name) == len && memcmp(kinds[i].name, name, len) == 0)
-			return &kinds[i];
-	return NULL;
+	return find_row(kinds, sizeof(kinds) / sizeof(kinds[0]), name, len);
 }
 
 const struct node_kind *nodes_table(size_t *n)
 {
 	*n = sizeof(kinds) / sizeof(kinds[0]);
 	return kinds;
+}
+
+const struct node_kind *nodes_status_find(const char *name, size_t len)
+{
+	return find_row(status_kinds, sizeof(status_kinds) / sizeof(status_kinds[0]), name, len);
+}
+
+const struct node_kind *nodes_status_table(size_t *n)
+{
+	*n = sizeof(status_kinds) / sizeof(status_kinds[0]);
+	return status_kinds;
 }
 
 size_t nodes_size(const struct node_ctx *ctx, const struct node_file *f)

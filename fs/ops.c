@@ -19,6 +19,7 @@
 #include <fuse_lowlevel.h>
 
 #include "cekurafs/nodes.h"
+#include "cekurafs/stats.h"
 #include "cekurafs/tree.h"
 
 #define INTERRUPT_SIGNAL SIGUSR1
@@ -38,11 +39,20 @@ static bool interrupted(void *arg)
 	return fuse_interrupted() != 0 || fuse_session_exited(se) != 0;
 }
 
+/* Counts an error returned to a caller, for .cekurafs/stats. */
+static int counted(int rc)
+{
+	if(rc < 0)
+		stats_error(-rc);
+	return rc;
+}
+
 static struct node_ctx node_ctx(void)
 {
 	struct node_ctx c = {
 		.reg = context()->reg,
 		.cancel = {.cancelled = interrupted},
+		.settings = context()->settings,
 	};
 
 	return c;
@@ -69,7 +79,11 @@ static int resolve(const char *path, struct resolved *r)
 	case TREE_ROOT:
 	case TREE_AGENTS:
 	case TREE_BYNAME:
+	case TREE_STATUS:
 		return 0;
+	case TREE_STATUS_FILE:
+		r->file.kind = nodes_status_find(r->tp.name, r->tp.name_len);
+		return r->file.kind ? 0 : -ENOENT;
 	case TREE_LINK:
 		return registry_link(c.reg, &c.cancel, r->tp.name, &r->link_to);
 	case TREE_AGENT:
@@ -125,7 +139,7 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
 
 	(void)fi;
 	if(rc != 0)
-		return rc;
+		return counted(rc);
 	if(r.tp.kind == TREE_LINK) {
 		link_target(r.link_to, target, sizeof(target));
 		fill_stat(st, S_IFLNK | 0777, (off_t)strlen(target));
@@ -165,14 +179,20 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
 	(void)fi;
 	(void)flags;
 	if(rc != 0)
-		return rc;
+		return counted(rc);
 	if(is_file(&r) || r.tp.kind == TREE_LINK)
-		return -ENOTDIR;
+		return counted(-ENOTDIR);
 	fill(buf, ".", NULL, 0, 0);
 	fill(buf, "..", NULL, 0, 0);
 	switch(r.tp.kind) {
 	case TREE_ROOT:
 		fill(buf, "agents", NULL, 0, 0);
+		fill(buf, TREE_STATUS_DIR, NULL, 0, 0);
+		break;
+	case TREE_STATUS:
+		rows = nodes_status_table(&n);
+		for(size_t i = 0; i < n; i++)
+			fill(buf, rows[i].name, NULL, 0, 0);
 		break;
 	case TREE_AGENTS:
 		/* ids only: by-name/ is reachable but not listed, so that
@@ -200,9 +220,10 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
 		break;
 	case TREE_ENTRY:
 	case TREE_LINK:
+	case TREE_STATUS_FILE:
 		break;
 	}
-	return rc;
+	return counted(rc);
 }
 
 static int op_readlink(const char *path, char *buf, size_t size)
@@ -211,9 +232,9 @@ static int op_readlink(const char *path, char *buf, size_t size)
 	int rc = resolve(path, &r);
 
 	if(rc != 0)
-		return rc;
+		return counted(rc);
 	if(r.tp.kind != TREE_LINK)
-		return -EINVAL; /* not a symbolic link */
+		return counted(-EINVAL); /* not a symbolic link */
 	link_target(r.link_to, buf, size);
 	return 0;
 }
@@ -226,14 +247,14 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 	int rc = resolve(path, &r);
 
 	if(rc != 0)
-		return rc;
+		return counted(rc);
 	if(r.tp.kind == TREE_LINK)
-		return -ELOOP; /* the kernel follows links itself: this is O_NOFOLLOW's answer */
+		return counted(-ELOOP); /* the kernel follows links itself: this is O_NOFOLLOW's answer */
 	if(!is_file(&r))
-		return -EISDIR;
+		return counted(-EISDIR);
 	rc = nodes_open(&c, &r.file, fi->flags, &h);
 	if(rc != 0)
-		return rc;
+		return counted(rc);
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->direct_io = 1; /* write results reach the caller unchanged; sizes are not trusted */
 	fi->nonseekable = 0;
@@ -250,7 +271,7 @@ static int op_read(const char *path, char *buf, size_t size, off_t off, struct f
 	struct node_ctx c = node_ctx();
 
 	(void)path;
-	return nodes_read(&c, handle_of(fi), buf, size, off);
+	return counted(nodes_read(&c, handle_of(fi), buf, size, off));
 }
 
 static int op_write(const char *path, const char *buf, size_t size, off_t off, struct fuse_file_info *fi)
@@ -258,7 +279,7 @@ static int op_write(const char *path, const char *buf, size_t size, off_t off, s
 	struct node_ctx c = node_ctx();
 
 	(void)path;
-	return nodes_write(&c, handle_of(fi), buf, size, off);
+	return counted(nodes_write(&c, handle_of(fi), buf, size, off));
 }
 
 static int op_release(const char *path, struct fuse_file_info *fi)

@@ -43,18 +43,29 @@ static size_t last_component(const char *p)
 	return p[len] == '\0' ? len : 0;
 }
 
-static int parse_byname(const char *p, struct tree_path *out)
+/* A directory of named things at p ("" or "/<name>"): dir, or file with its name. */
+static int parse_named(const char *p, struct tree_path *out, enum tree_kind dir, enum tree_kind file)
 {
 	if(*p == '\0') {
-		out->kind = TREE_BYNAME;
+		out->kind = dir;
 		return 0;
 	}
 	out->name = p + 1;
 	out->name_len = last_component(out->name);
 	if(out->name_len == 0)
 		return -ENOENT;
-	out->kind = TREE_LINK;
+	out->kind = file;
 	return 0;
+}
+
+static int parse_byname(const char *p, struct tree_path *out)
+{
+	return parse_named(p, out, TREE_BYNAME, TREE_LINK);
+}
+
+static int parse_status(const char *p, struct tree_path *out)
+{
+	return parse_named(p, out, TREE_STATUS, TREE_STATUS_FILE);
 }
 
 /* What follows "/agents/<id>": nothing, "/<name>" or "/<name>/<entry>". */
@@ -97,6 +108,8 @@ int tree_parse(const char *path, struct tree_path *out)
 	}
 	p = path + 1;
 	len = component_len(p);
+	if(len == strlen(TREE_STATUS_DIR) && strncmp(p, TREE_STATUS_DIR, len) == 0)
+		return parse_status(p + len, out);
 	if(len != strlen("agents") || strncmp(p, "agents", len) != 0)
 		return -ENOENT;
 	p += len;

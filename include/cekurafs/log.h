@@ -17,6 +17,9 @@ void log_init(enum log_level level, bool use_syslog);
 /* Parses "error", "warn", "info" or "debug". Returns 0, or -EINVAL. */
 int log_parse_level(const char *name, enum log_level *out);
 
+/* The name log_parse_level() reads for level. */
+const char *log_level_name(enum log_level level);
+
 /* Whether messages of this level are written at all. */
 bool log_enabled(enum log_level level);
 

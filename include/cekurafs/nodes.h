@@ -20,6 +20,7 @@
 struct node_ctx {
 	struct registry *reg;
 	struct api_cancel cancel;
+	const char *settings; /* for .cekurafs/config: the options in force, `name value` lines */
 };
 
 struct node_handle;
@@ -60,6 +61,11 @@ int nodes_entry(const struct node_ctx *ctx, const struct node_file *f);
 
 /* The rows, for listing an agent directory. */
 const struct node_kind *nodes_table(size_t *n);
+
+/* The files of .cekurafs/ (version, config, stats): rows of the same kind,
+ * about the daemon rather than an agent (their node_file.id is 0). */
+const struct node_kind *nodes_status_find(const char *name, size_t len);
+const struct node_kind *nodes_status_table(size_t *n);
 
 /* The size stat reports for a file, without calling the API. */
 size_t nodes_size(const struct node_ctx *ctx, const struct node_file *f);

@@ -14,6 +14,7 @@ struct ops_context {
 	uid_t uid;	      /* owner shown for every node: the mounting user */
 	gid_t gid;
 	struct timespec mounted; /* times shown for every node */
+	const char *settings;	 /* .cekurafs/config: the options in force; borrowed */
 };
 
 const struct fuse_operations *ops_table(void);

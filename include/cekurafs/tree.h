@@ -7,6 +7,8 @@
  *   "/agents/42/tools/a.json" TREE_ENTRY  agent_id 42, name "tools", entry "a.json"
  *   "/agents/by-name"        TREE_BYNAME
  *   "/agents/by-name/Bot 1"  TREE_LINK    name "Bot 1"
+ *   "/.cekurafs"             TREE_STATUS
+ *   "/.cekurafs/stats"       TREE_STATUS_FILE name "stats"
  *
  * Which file names exist inside an agent directory is the nodes module's
  * business (its table); the tree only splits the path. "by-name" is never
@@ -19,9 +21,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum tree_kind { TREE_ROOT, TREE_AGENTS, TREE_AGENT, TREE_FILE, TREE_ENTRY, TREE_BYNAME, TREE_LINK };
+enum tree_kind {
+	TREE_ROOT,
+	TREE_AGENTS,
+	TREE_AGENT,
+	TREE_FILE,
+	TREE_ENTRY,
+	TREE_BYNAME,
+	TREE_LINK,
+	TREE_STATUS,
+	TREE_STATUS_FILE
+};
 
 #define TREE_BYNAME_DIR "by-name"
+#define TREE_STATUS_DIR ".cekurafs"
 
 /* Largest agent id accepted: ids are positive and fit a signed 64-bit integer. */
 #define TREE_MAX_ID INT64_MAX
@@ -29,7 +42,7 @@ enum tree_kind { TREE_ROOT, TREE_AGENTS, TREE_AGENT, TREE_FILE, TREE_ENTRY, TREE
 struct tree_path {
 	enum tree_kind kind;
 	uint64_t agent_id; /* TREE_AGENT, TREE_FILE, TREE_ENTRY */
-	/* TREE_FILE, TREE_ENTRY (the directory's name), TREE_LINK: points into the
+	/* TREE_FILE, TREE_ENTRY (the directory's name), TREE_LINK, TREE_STATUS_FILE: points into the
 	 * parsed path, name_len bytes (NUL-terminated there but for TREE_ENTRY) */
 	const char *name;
 	size_t name_len;

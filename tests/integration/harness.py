@@ -502,6 +502,8 @@ class Daemon:
         self.stderr_path = None
         self.runs = 0
         self.exit_codes = []
+        self.source = None  # a SOURCE argument before the mount point, as mount(8) gives a helper
+        self.extra_args = []  # more arguments after the mount point
 
     @property
     def pid(self):
@@ -511,7 +513,9 @@ class Daemon:
         return ",".join(k if v is None else f"{k}={v}" for k, v in self.opts.items())
 
     def argv(self):
-        return WRAPPER + [self.binary, "-f", "-o", self.option_string(), self.mnt]
+        source = [self.source] if self.source else []
+        return WRAPPER + [self.binary, "-f", "-o", self.option_string(), *source, self.mnt,
+                          *self.extra_args]
 
     def environ(self):
         env = {k: v for k, v in os.environ.items() if k not in ("CEKURA_API_KEY", "CEKURA_API_URL")}

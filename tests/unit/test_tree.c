@@ -177,6 +177,23 @@ static void test_an_entry_of_an_agent_subdirectory_is_split(void **state)
 	assert_int_equal(p.kind, TREE_ENTRY);
 }
 
+static void test_the_status_directory_and_its_files(void **state)
+{
+	struct tree_path p;
+
+	(void)state;
+	assert_int_equal(tree_parse("/.cekurafs", &p), 0);
+	assert_int_equal(p.kind, TREE_STATUS);
+	assert_int_equal(tree_parse("/.cekurafs/stats", &p), 0);
+	assert_int_equal(p.kind, TREE_STATUS_FILE);
+	assert_string_equal(p.name, "stats");
+	assert_int_equal(p.name_len, strlen("stats"));
+	assert_enoent("/.cekurafs/stats/x");
+	assert_enoent("/.cekurafs/");
+	assert_enoent("/.cekurafsx");
+	assert_enoent("/agents/.cekurafs");
+}
+
 static void test_paths_deeper_than_an_entry_do_not_exist(void **state)
 {
 	(void)state;
@@ -246,6 +263,7 @@ int main(void)
 		cmocka_unit_test(test_ids_beyond_int64_max_do_not_exist),
 		cmocka_unit_test(test_an_entry_of_an_agent_subdirectory_is_split),
 		cmocka_unit_test(test_paths_deeper_than_an_entry_do_not_exist),
+		cmocka_unit_test(test_the_status_directory_and_its_files),
 		cmocka_unit_test(test_by_name_and_its_links),
 		cmocka_unit_test(test_parse_id_takes_exactly_len_bytes),
 		cmocka_unit_test(test_parse_leaves_out_untouched_fields_zero),

@@ -1,0 +1,47 @@
+/* stats.h - counters of what the daemon does, for .cekurafs/stats.
+ *
+ *   $ grep -E '^(requests_progress|coalesced)' /mnt/cekura/.cekurafs/stats
+ *   requests_progress_200 42
+ *   coalesced_polls 17
+ *
+ * Process-wide and lock-free (atomics): any layer counts without passing a
+ * handle around, like it logs. The text is `name value` lines, for grep and
+ * monitoring scrapers; names are a public interface (README, "Status files").
+ */
+#ifndef CEKURAFS_STATS_H
+#define CEKURAFS_STATS_H
+
+#include <stddef.h>
+
+/* The API's endpoints, as counted. */
+enum stats_endpoint { STATS_LIST, STATS_AGENT, STATS_AUTO_FETCH, STATS_PROGRESS, STATS_NENDPOINTS };
+
+enum stats_cache {
+	STATS_CACHE_LISTING,  /* a listing reused within list_ttl */
+	STATS_CACHE_PROGRESS, /* a progress read that needed no poll */
+	STATS_CACHE_CONFIG,   /* an agent's configuration reused */
+	STATS_CACHE_NEGATIVE, /* a missing agent answered without asking */
+	STATS_NCACHES
+};
+
+/* One HTTP exchange with the endpoint that ended with status (0: no answer). */
+void stats_request(enum stats_endpoint ep, long status);
+void stats_in_flight(int delta);
+void stats_retry(void);
+/* An error returned to a caller, as a positive errno. */
+void stats_error(int err);
+/* A reader that shared a poll already in flight instead of sending its own. */
+void stats_coalesced(void);
+void stats_cache_hit(enum stats_cache c);
+
+/* The endpoint a URL path belongs to. */
+enum stats_endpoint stats_endpoint_of(const char *url);
+
+/* Every counter as `name value` lines, zero counters of requests and errors
+ * left out. A new string the caller frees, or NULL when out of memory. */
+char *stats_render(void);
+
+/* Forgets every counter and restarts the uptime clock (start-up, tests). */
+void stats_reset(void);
+
+#endif
