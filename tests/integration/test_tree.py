@@ -111,7 +111,7 @@ def test_unknown_ids_and_names_are_enoent(env):
 def test_modes_and_directory_entries(env):
     st = os.stat(env.mnt)
     assert stat.S_ISDIR(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o555
-    assert sorted(os.listdir(env.mnt)) == ["agents"]
+    assert sorted(os.listdir(env.mnt)) == [".cekurafs", "agents"]
     st = os.stat(env.daemon.path("agents"))
     assert stat.S_ISDIR(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o555
     st = os.stat(env.agent(42))
