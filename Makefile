@@ -36,7 +36,7 @@ ifeq ($(FUZZ),1)
 ALL_CFLAGS += -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 endif
 
-LIB_MODULES := log stats tree json names config errmap render state http api agents nodes ops
+LIB_MODULES := log stats tree json names config errmap render events state http api agents nodes ops
 LIB_OBJS := $(LIB_MODULES:%=$(BUILD)/fs/%.o)
 LIB := $(BUILD)/libcekurafs.a
 DAEMON := $(BUILD)/cekurafs
@@ -164,7 +164,7 @@ BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 SBINDIR ?= /sbin
 EXAMPLESDIR ?= $(PREFIX)/share/cekurafs/examples
-EXAMPLES := refetch-all refetch-and-wait cron README.md
+EXAMPLES := refetch-all refetch-and-wait watch-agents cron README.md
 
 install: $(DAEMON)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(SBINDIR) $(DESTDIR)$(EXAMPLESDIR)

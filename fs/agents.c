@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "cekurafs/config.h"
+#include "cekurafs/events.h"
 #include "cekurafs/log.h"
 #include "cekurafs/render.h"
 #include "cekurafs/stats.h"
@@ -56,6 +57,9 @@ struct agent {
 	bool refetching;    /* a refetch is in flight */
 	char *error;	    /* last error line, or NULL */
 	struct agent_cfg *cfg;
+	unsigned version;	  /* bumped whenever the progress text changes */
+	unsigned import_gen;	  /* bumped when a refetch starts a new import */
+	struct event_log *events; /* the changes seen of the current import; NULL until the first */
 };
 
 /* A lookup the API answered 404: remembered for list_ttl, in a small table
@@ -254,6 +258,9 @@ static void agent_free(struct agent *a)
 {
 	agent_forget_config(a);
 	free(a->cfg);
+	if(a->events)
+		events_clear(a->events);
+	free(a->events);
 	agent_forget_progress(a);
 	free(a->progress_id);
 	free(a->error);
@@ -597,15 +604,29 @@ static const char *failed_stage(const struct progress *p)
 }
 
 /* Stores a successful poll of the agent's id. Returns 0 or -ENOMEM. Lock held. */
+static double wall_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static int store_progress(struct agent *a, struct progress *p, char *json)
 {
 	char *text = render_progress(p, a->progress_id);
 
-	if(!text) {
+	if(!a->events)
+		a->events = calloc(1, sizeof(*a->events));
+	if(!text || !a->events ||
+	   events_diff(a->events, a->have_progress ? &a->progress : NULL, p, wall_seconds()) != 0) {
+		free(text);
 		progress_free(p);
 		free(json);
 		return -ENOMEM;
 	}
+	if(!a->have_progress || strcmp(a->text, text) != 0)
+		a->version++;
 	agent_forget_progress(a);
 	a->progress = *p;
 	a->json = json;
@@ -808,6 +829,10 @@ int registry_refetch(struct registry *r, const struct api_cancel *c, uint64_t id
 	}
 	a->known = true;
 	agent_forget_progress(a);
+	if(a->events)
+		events_clear(a->events);
+	a->import_gen++;
+	a->version++;
 	a->polled_at = 0; /* the new import is polled at the next read */
 	a->poll.err = 0;
 	free(a->error);
@@ -1002,6 +1027,116 @@ int registry_link(struct registry *r, const struct api_cancel *c, const char *na
 	return rc;
 }
 
+/* ---- events and change notification ---- */
+
+bool registry_differs(struct registry *r, uint64_t id, enum registry_file f, const char *text)
+{
+	const char *now = NULL;
+	struct agent *a;
+	bool differs;
+
+	registry_lock(r);
+	a = agent_find(r, id);
+	if(!a || !a->progress_id)
+		now = f == REGISTRY_PROGRESS ? "idle\n" : "";
+	else if(a->have_progress)
+		now = f == REGISTRY_PROGRESS ? a->text : a->json;
+	/* not polled since a refetch: a re-read polls the new import, which differs */
+	differs = !now || !text || strcmp(now, text) != 0;
+	pthread_mutex_unlock(&r->lock);
+	return differs;
+}
+
+/* What a reader at cur may read now without waiting. Lock held. */
+static int events_now(struct agent *a, struct registry_cursor *cur, char **text, size_t *len)
+{
+	*text = NULL;
+	*len = 0;
+	if(!cur->started) {
+		if(!a->progress_id) {
+			cur->done = true; /* no import known: end of file at once */
+			return 0;
+		}
+		if(!a->have_progress)
+			return -EAGAIN; /* not polled yet */
+		cur->started = true;
+		cur->gen = a->import_gen;
+		cur->at = a->events ? a->events->n : 0;
+		if(terminal(a))
+			cur->done = true; /* the whole picture, then end of file */
+		return events_picture(a->events ? a->events : &(struct event_log){0}, &a->progress,
+				      wall_seconds(), text, len);
+	}
+	if(cur->done || cur->gen != a->import_gen)
+		return 0;
+	if(a->events && cur->at < a->events->n) {
+		int rc = events_lines(a->events, cur->at, text, len);
+
+		if(rc == 0)
+			cur->at = a->events->n;
+		return rc;
+	}
+	if(terminal(a)) {
+		cur->done = true;
+		return 0;
+	}
+	return -EAGAIN;
+}
+
+int registry_events(struct registry *r, const struct api_cancel *c, uint64_t id, struct registry_cursor *cur,
+		    char **text, size_t *len)
+{
+	double deadline = now_seconds() + r->cfg.wait_timeout;
+	struct agent *a = lock_agent(r, id);
+	int rc;
+
+	*text = NULL;
+	*len = 0;
+	if(!a)
+		return -ENOMEM;
+	for(;;) {
+		unsigned seen;
+		double next;
+
+		rc = poll_agent(r, a, c, false); /* shared with every other reader of this agent */
+		if(rc != 0)
+			break;
+		rc = events_now(a, cur, text, len);
+		if(rc != -EAGAIN)
+			break;
+		if(now_seconds() >= deadline) {
+			agent_error(a, "events", "timed out after %g s", r->cfg.wait_timeout);
+			rc = -ETIMEDOUT;
+			break;
+		}
+		next = fmin(a->polled_at + r->cfg.poll_interval, deadline);
+		seen = a->version;
+		while(now_seconds() < next && !cancelled(c) && a->version == seen)
+			wait_changed(r, next - now_seconds()); /* another reader's poll may bring news */
+		if(cancelled(c)) {
+			rc = -EINTR;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+bool registry_events_ready(struct registry *r, uint64_t id, const struct registry_cursor *cur)
+{
+	struct agent *a;
+	bool ready;
+
+	registry_lock(r);
+	a = agent_find(r, id);
+	if(!a || !cur->started || cur->done || cur->gen != a->import_gen)
+		ready = true; /* a first read, or end of file: neither waits for a change */
+	else
+		ready = (a->events && cur->at < a->events->n) || terminal(a);
+	pthread_mutex_unlock(&r->lock);
+	return ready;
+}
+
 int registry_error(struct registry *r, uint64_t id, char **text, size_t *len)
 {
 	struct agent *a;
@@ -1040,6 +1175,8 @@ size_t registry_known_size(struct registry *r, uint64_t id, enum registry_file f
 	registry_lock(r);
 	a = agent_find(r, id);
 	switch(f) {
+	case REGISTRY_NONE:
+		break;
 	case REGISTRY_PROGRESS:
 		/* Not polled yet: a page, so that readers trusting st_size still read it all. */
 		size = !a || !a->progress_id ? strlen("idle\n") : a->have_progress ? strlen(a->text) : 4096;

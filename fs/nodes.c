@@ -24,8 +24,15 @@ struct node_handle {
 	char *text;	       /* owned snapshot, NULL until rendered */
 	size_t len;
 	bool served_end;
+	size_t pos;			 /* streams: bytes of text already read */
+	struct registry_cursor cur;	 /* streams: where this reader is */
+	void *token;			 /* poll(2): the kernel's handle to notify, or NULL */
 	struct node_handle *prev, *next; /* in open_handles */
 };
+
+/* How tokens reach the kernel (nodes_watch_setup()). */
+static void (*token_notify)(void *token);
+static void (*token_release)(void *token);
 
 /* Every handle not yet released, for nodes_release_all(). */
 static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -78,6 +85,12 @@ static int render_wait(const struct node_ctx *ctx, const struct node_file *f, ch
 		*text = NULL;
 	}
 	return rc;
+}
+
+static int next_events(const struct node_ctx *ctx, const struct node_file *f, struct registry_cursor *cur,
+		       char **text, size_t *len)
+{
+	return registry_events(ctx->reg, &ctx->cancel, f->id, cur, text, len);
 }
 
 static int render_error(const struct node_ctx *ctx, const struct node_file *f, char **text, size_t *len)
@@ -216,13 +229,16 @@ static const struct node_kind kinds[] = {
 	{.name = "progress",
 	 .mode = 0444,
 	 .at_open = true,
+	 .watched = REGISTRY_PROGRESS,
 	 .render = render_progress_file,
 	 .size = size_progress},
 	{.name = "progress.json",
 	 .mode = 0444,
 	 .at_open = true,
+	 .watched = REGISTRY_PROGRESS_JSON,
 	 .render = render_progress_json,
 	 .size = size_progress_json},
+	{.name = "events", .mode = 0444, .stream = true, .next = next_events, .size = size_none},
 	{.name = "wait", .mode = 0444, .render = render_wait, .size = size_progress},
 	{.name = "error", .mode = 0444, .at_open = true, .render = render_error, .size = size_error},
 	CONFIG_FILE("agent.json", CONFIG_ARG_JSON),
@@ -374,7 +390,7 @@ int nodes_open(const struct node_ctx *ctx, const struct node_file *f, int flags,
 	*out = NULL;
 	if(kind->dir && !f->entry)
 		return -EISDIR;
-	if((acc != O_WRONLY && !kind->render) || (acc != O_RDONLY && !kind->write))
+	if((acc != O_WRONLY && !kind->render && !kind->next) || (acc != O_RDONLY && !kind->write))
 		return -EACCES;
 	h = calloc(1, sizeof(*h));
 	if(!h)
@@ -401,10 +417,36 @@ int nodes_open(const struct node_ctx *ctx, const struct node_file *f, int flags,
 	return 0;
 }
 
+/* A stream's read: what is left of the last text, else the next one (which may block). */
+static int read_stream(const struct node_ctx *ctx, struct node_handle *h, char *buf, size_t size)
+{
+	if(h->pos >= h->len) {
+		char *text = NULL;
+		size_t len = 0;
+		int rc = h->file.kind->next(ctx, &h->file, &h->cur, &text, &len);
+
+		if(rc != 0)
+			return rc;
+		free(h->text);
+		h->text = text;
+		h->len = len;
+		h->pos = 0;
+		if(len == 0)
+			return 0; /* end of file */
+	}
+	if(size > h->len - h->pos)
+		size = h->len - h->pos;
+	memcpy(buf, h->text + h->pos, size);
+	h->pos += size;
+	return (int)size;
+}
+
 int nodes_read(const struct node_ctx *ctx, struct node_handle *h, char *buf, size_t size, off_t off)
 {
 	int rc;
 
+	if(h->file.kind->stream)
+		return read_stream(ctx, h, buf, size);
 	if(!h->file.kind->render)
 		return -EACCES;
 	if(!h->text || (off == 0 && h->served_end)) {
@@ -445,9 +487,86 @@ void nodes_release(struct node_handle *h)
 	if(h->next)
 		h->next->prev = h->prev;
 	pthread_mutex_unlock(&open_lock);
+	if(h->token && token_release)
+		token_release(h->token);
 	free((char *)h->file.entry);
 	free(h->text);
 	free(h);
+}
+
+bool nodes_is_stream(const struct node_handle *h)
+{
+	return h->file.kind->stream;
+}
+
+/* Whether a read of h would show something new at once. Never calls the API. */
+static bool ready(const struct node_ctx *ctx, const struct node_handle *h)
+{
+	if(h->file.kind->stream)
+		return h->pos < h->len || registry_events_ready(ctx->reg, h->file.id, &h->cur);
+	if(h->file.kind->watched)
+		return registry_differs(ctx->reg, h->file.id, h->file.kind->watched, h->text);
+	return true;
+}
+
+bool nodes_poll(const struct node_ctx *ctx, struct node_handle *h, void *token)
+{
+	void *drop = NULL;
+	bool now;
+
+	pthread_mutex_lock(&open_lock);
+	now = ready(ctx, h);
+	if(now) {
+		drop = token; /* nothing to wait for: the kernel needs no notification */
+	} else if(token) {
+		drop = h->token; /* the newest token replaces the last one */
+		h->token = token;
+	}
+	pthread_mutex_unlock(&open_lock);
+	if(drop && token_release)
+		token_release(drop);
+	return now;
+}
+
+void nodes_watch_setup(void (*notify)(void *token), void (*release)(void *token))
+{
+	token_notify = notify;
+	token_release = release;
+}
+
+#define WATCH_MAX 256 /* agents asked about per round; the others wait for the next */
+
+void nodes_watch(const struct node_ctx *ctx)
+{
+	uint64_t ids[WATCH_MAX];
+	size_t n = 0;
+
+	pthread_mutex_lock(&open_lock);
+	for(struct node_handle *h = open_handles; h && n < WATCH_MAX; h = h->next) {
+		bool listed = false;
+
+		for(size_t i = 0; h->token && i < n && !listed; i++)
+			listed = ids[i] == h->file.id;
+		if(h->token && !listed)
+			ids[n++] = h->file.id;
+	}
+	pthread_mutex_unlock(&open_lock);
+	for(size_t i = 0; i < n; i++) {
+		struct registry_view v;
+
+		/* polls only when due, and shares a poll in flight with readers */
+		if(registry_progress(ctx->reg, &ctx->cancel, ids[i], &v) == 0)
+			registry_view_free(&v);
+	}
+	pthread_mutex_lock(&open_lock);
+	for(struct node_handle *h = open_handles; h; h = h->next) {
+		if(h->token && ready(ctx, h)) {
+			token_notify(h->token);
+			token_release(h->token);
+			h->token = NULL;
+		}
+	}
+	pthread_mutex_unlock(&open_lock);
 }
 
 void nodes_release_all(void)

@@ -10,7 +10,10 @@
 #include "cekurafs/ops.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,7 +260,7 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 		return counted(rc);
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->direct_io = 1; /* write results reach the caller unchanged; sizes are not trusted */
-	fi->nonseekable = 0;
+	fi->nonseekable = nodes_is_stream(h);
 	return 0;
 }
 
@@ -295,6 +298,57 @@ static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 	(void)datasync;
 	(void)fi;
 	return 0;
+}
+
+/* poll(2) and select(2): readable once a read would show something new. */
+static int op_poll(const char *path, struct fuse_file_info *fi, struct fuse_pollhandle *ph,
+		   unsigned *reventsp)
+{
+	struct node_ctx c = node_ctx();
+
+	(void)path;
+	*reventsp = nodes_poll(&c, handle_of(fi), ph) ? POLLIN | POLLRDNORM : 0;
+	return 0;
+}
+
+/* ---- the watcher: tells the kernel when a polled file becomes readable ---- */
+
+#define WATCH_TICK_NS 100000000L /* 0.1 s between two rounds */
+
+static pthread_t watcher;
+static bool watcher_started;
+static atomic_bool watcher_stop;
+
+static bool watcher_stopping(void *arg)
+{
+	(void)arg;
+	return atomic_load(&watcher_stop);
+}
+
+static void notify_token(void *token)
+{
+	fuse_notify_poll(token);
+}
+
+static void release_token(void *token)
+{
+	fuse_pollhandle_destroy(token);
+}
+
+/* Runs outside any request, as fuse_notify_poll() wants: it asks the API
+ * about agents that pollers wait on, when their poll is due, and wakes them. */
+static void *watch_main(void *arg)
+{
+	struct ops_context *ctx = arg;
+	struct node_ctx c = {
+		.reg = ctx->reg, .cancel = {.cancelled = watcher_stopping}, .settings = ctx->settings};
+	struct timespec tick = {0, WATCH_TICK_NS};
+
+	while(!atomic_load(&watcher_stop)) {
+		nodes_watch(&c);
+		nanosleep(&tick, NULL);
+	}
+	return NULL;
 }
 
 /* Truncate and utimens: a no-op on files that can be written (`: > refetch`, `touch refetch`). */
@@ -469,6 +523,9 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->negative_timeout = 0;
 	cfg->use_ino = 0;
 	cfg->nullpath_ok = 0;
+	nodes_watch_setup(notify_token, release_token);
+	atomic_store(&watcher_stop, false);
+	watcher_started = pthread_create(&watcher, NULL, watch_main, fuse_get_context()->private_data) == 0;
 	return fuse_get_context()->private_data;
 }
 
@@ -476,6 +533,11 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 static void op_destroy(void *private_data)
 {
 	(void)private_data;
+	if(watcher_started) {
+		atomic_store(&watcher_stop, true);
+		pthread_join(watcher, NULL);
+		watcher_started = false;
+	}
 	nodes_release_all();
 }
 
@@ -507,6 +569,7 @@ static const struct fuse_operations operations = {
 	.removexattr = op_removexattr,
 	.readlink = op_readlink,
 	.statfs = op_statfs,
+	.poll = op_poll,
 };
 
 const struct fuse_operations *ops_table(void)

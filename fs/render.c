@@ -79,14 +79,23 @@ static bool stage_done(const struct progress_stage *s)
 	return s->state && (strcmp(s->state, "completed") == 0 || strcmp(s->state, "skipped") == 0);
 }
 
-static void add_stage(struct text *t, const struct progress_stage *s, size_t index)
+char *render_stage_name(const struct progress_stage *s, size_t index)
 {
 	char fallback[32];
-	char *name, *state;
 
 	snprintf(fallback, sizeof(fallback), "stage-%zu", index + 1);
-	name = clean(s->name, true, fallback);
-	state = clean(s->state, true, "unknown");
+	return clean(s->name, true, fallback);
+}
+
+char *render_word(const char *s)
+{
+	return clean(s, true, "unknown");
+}
+
+static void add_stage(struct text *t, const struct progress_stage *s, size_t index)
+{
+	char *name = render_stage_name(s, index), *state = render_word(s->state);
+
 	if(!name || !state)
 		t->failed = true;
 	else

@@ -10,6 +10,7 @@
 #ifndef CEKURAFS_AGENTS_H
 #define CEKURAFS_AGENTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,7 +35,7 @@ struct registry_view {
 	size_t json_len;
 };
 
-enum registry_file { REGISTRY_PROGRESS, REGISTRY_PROGRESS_JSON, REGISTRY_ERROR };
+enum registry_file { REGISTRY_NONE, REGISTRY_PROGRESS, REGISTRY_PROGRESS_JSON, REGISTRY_ERROR };
 
 /* Borrows api (which must outlive it) and copies cfg; seeds the progress ids
  * loaded by state_load(). Returns NULL when out of memory. */
@@ -76,6 +77,29 @@ int registry_each_name(struct registry *r, const struct api_cancel *c,
 
 /* The agent id a by-name link points to, or -ENOENT. */
 int registry_link(struct registry *r, const struct api_cancel *c, const char *name, uint64_t *id);
+
+/* Whether a re-read of the file (REGISTRY_PROGRESS or REGISTRY_PROGRESS_JSON)
+ * would show another text than this one, as far as is known without calling
+ * the API (a running import not polled yet counts as different). */
+bool registry_differs(struct registry *r, uint64_t id, enum registry_file f, const char *text);
+
+/* Where one reader of `events` is. Zero it before the first read. */
+struct registry_cursor {
+	bool started; /* the first read (the whole picture) was made */
+	bool done;    /* end of file: the import ended, or none was known */
+	unsigned gen; /* the import it reads */
+	size_t at;    /* events read so far */
+};
+
+/* The next lines for a reader of `events`: the whole picture at its first
+ * read, then the changes since its last read, blocking (and polling, shared
+ * with every reader of the agent) until there are some. *len 0 is end of
+ * file. -ETIMEDOUT after wait_timeout, -EINTR when cancelled. */
+int registry_events(struct registry *r, const struct api_cancel *c, uint64_t id, struct registry_cursor *cur,
+		    char **text, size_t *len);
+
+/* Whether registry_events() would return at once for this reader. Never calls the API. */
+bool registry_events_ready(struct registry *r, uint64_t id, const struct registry_cursor *cur);
 
 /* The error line ("" or "<line>\n") as a new string in *text. */
 int registry_error(struct registry *r, uint64_t id, char **text, size_t *len);

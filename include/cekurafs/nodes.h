@@ -42,6 +42,10 @@ struct node_kind {
 	bool dir;     /* a directory of entries, listed by list() */
 	int arg;      /* the row's own parameter (which field, which list) */
 	bool at_open; /* render at open; else at the first read (wait: open never blocks) */
+	bool stream;  /* not seekable: each read returns what is new since the last (events) */
+	/* poll(2) says readable once a re-read would show another text than this
+	 * file of the registry; REGISTRY_NONE: always readable */
+	enum registry_file watched;
 	/* Makes the text one open file serves; NULL for write-only files. */
 	int (*render)(const struct node_ctx *ctx, const struct node_file *f, char **text, size_t *len);
 	/* Handles a write; NULL for read-only files. Returns size or -errno. */
@@ -51,6 +55,9 @@ struct node_kind {
 	size_t (*size)(const struct node_ctx *ctx, const struct node_file *f);
 	/* A directory: lists its entries. */
 	int (*list)(const struct node_ctx *ctx, const struct node_file *f, node_fill_fn *fill, void *arg);
+	/* A stream: the next text for the reader at cur; "" is end of file. */
+	int (*next)(const struct node_ctx *ctx, const struct node_file *f, struct registry_cursor *cur,
+		    char **text, size_t *len);
 };
 
 /* The row named by the len bytes at name, or NULL. */
@@ -79,6 +86,23 @@ int nodes_open(const struct node_ctx *ctx, const struct node_file *f, int flags,
 int nodes_read(const struct node_ctx *ctx, struct node_handle *h, char *buf, size_t size, off_t off);
 int nodes_write(const struct node_ctx *ctx, struct node_handle *h, const char *buf, size_t size, off_t off);
 void nodes_release(struct node_handle *h);
+
+/* Whether the row's files are streams (open them non-seekable). */
+bool nodes_is_stream(const struct node_handle *h);
+
+/* poll(2): whether a read of h would return at once with something new. When
+ * not, token (may be NULL) is kept, replacing the handle's last one, until
+ * nodes_watch() sees the handle ready and hands it to notify. */
+bool nodes_poll(const struct node_ctx *ctx, struct node_handle *h, void *token);
+
+/* How tokens reach the kernel: notify (it is ready) and release (forget it).
+ * Set once, before the first nodes_poll(). */
+void nodes_watch_setup(void (*notify)(void *token), void (*release)(void *token));
+
+/* One round of watching: asks the API about the agents that pollers wait on
+ * (when their poll is due, shared with readers), then notifies each token
+ * whose handle became ready. Call from a thread that serves no request. */
+void nodes_watch(const struct node_ctx *ctx);
 
 /* Frees every handle still open: the kernel sends no release for files that
  * are open when the daemon stops. Only once no request runs (at destroy). */

@@ -38,4 +38,11 @@ bool progress_terminal(const char *status);
  * Returns a new string the caller frees, or NULL when out of memory. */
 char *render_progress(const struct progress *p, const char *progress_id);
 
+/* A stage's name as the progress file shows it (one word; "stage-<n>" when
+ * it has none). A new string, or NULL when out of memory. */
+char *render_stage_name(const struct progress_stage *s, size_t index);
+
+/* A status or state as one word ("unknown" when NULL or empty). A new string, or NULL. */
+char *render_word(const char *s);
+
 #endif

@@ -107,6 +107,7 @@ static void test_every_documented_file_has_a_row(void **state)
 		{"progress.json", 0444, true, false},
 		{"wait", 0444, true, false},
 		{"error", 0444, true, false},
+		{"events", 0444, true, false},
 		{"agent.json", 0444, true, false},
 		{"name", 0444, true, false},
 		{"system_prompt", 0444, true, false},
@@ -127,7 +128,7 @@ static void test_every_documented_file_has_a_row(void **state)
 		assert_non_null(k);
 		assert_string_equal(k->name, want[i].name);
 		assert_int_equal(k->mode, want[i].mode);
-		assert_int_equal(k->render != NULL, want[i].readable);
+		assert_int_equal(k->render != NULL || k->next != NULL, want[i].readable);
 		assert_int_equal(k->write != NULL, !want[i].readable);
 		assert_int_equal(k->dir, want[i].dir);
 		assert_int_equal(k->list != NULL, want[i].dir);
@@ -154,7 +155,7 @@ static void test_the_table_lists_each_row_once(void **state)
 	const struct node_kind *rows = nodes_table(&n);
 
 	(void)state;
-	assert_int_equal(n, 16);
+	assert_int_equal(n, 17);
 	for(size_t i = 0; i < n; i++) {
 		assert_ptr_equal(find(rows[i].name), &rows[i]);
 		for(size_t j = i + 1; j < n; j++)
@@ -544,6 +545,99 @@ static void test_a_completed_import_drops_the_config(void **state)
 	assert_int_equal(fake_pending(rig->f), 0);
 }
 
+/* ---- events and poll(2) ---- */
+
+/* "<time> <what> <state>\n" lines without their times, for comparing. */
+static char *without_times(const char *text)
+{
+	char *out = calloc(1, strlen(text) + 1);
+
+	for(const char *p = text; *p;) {
+		const char *sp = strchr(p, ' '), *nl = strchr(p, '\n');
+
+		assert_non_null(sp);
+		assert_non_null(nl);
+		strncat(out, sp + 1, (size_t)(nl - sp));
+		p = nl + 1;
+	}
+	return out;
+}
+
+static void test_events_is_the_picture_then_the_changes_then_end_of_file(void **state)
+{
+	struct rig *rig = *state;
+	struct node_handle *h;
+	char buf[4096], *lines;
+	int n;
+
+	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
+	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, COMPLETED);
+	assert_int_equal(open_file(rig, "events", 42, O_RDONLY, &h), 0);
+	assert_int_equal(fake_nrequests(rig->f), 0); /* open never blocks nor polls */
+	n = nodes_read(&rig->ctx, h, buf, sizeof(buf) - 1, 0);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	lines = without_times(buf);
+	assert_string_equal(lines, "status in_progress\ntools in_progress\n");
+	free(lines);
+	n = nodes_read(&rig->ctx, h, buf, 5, 12345); /* the offset means nothing: a stream */
+	assert_int_equal(n, 5);
+	n += nodes_read(&rig->ctx, h, buf + 5, sizeof(buf) - 6, 0);
+	buf[n] = '\0';
+	lines = without_times(buf);
+	assert_string_equal(lines, "tools completed\nstatus completed\n");
+	free(lines);
+	assert_int_equal(nodes_read(&rig->ctx, h, buf, sizeof(buf), 0), 0); /* end of file */
+	nodes_release(h);
+	assert_int_equal(fake_count(rig->f, "GET", POLL), 2);
+}
+
+static int notified, released;
+static void *last_token;
+
+static void count_notify(void *token)
+{
+	notified++;
+	last_token = token;
+}
+
+static void count_release(void *token)
+{
+	(void)token;
+	released++;
+}
+
+static void test_poll_keeps_a_token_until_a_reread_would_differ(void **state)
+{
+	struct rig *rig = *state;
+	struct node_handle *h;
+	int token_a, token_b;
+
+	notified = released = 0;
+	nodes_watch_setup(count_notify, count_release);
+	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
+	assert_int_equal(open_file(rig, "progress", 42, O_RDONLY, &h), 0);
+	assert_false(nodes_poll(&rig->ctx, h, &token_a)); /* nothing new yet: kept */
+	assert_false(nodes_poll(&rig->ctx, h, &token_b)); /* the newest replaces it */
+	assert_int_equal(released, 1);
+	/* the watcher asks the API (the poll is due: poll_interval 0) and sees a change */
+	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, COMPLETED);
+	nodes_watch(&rig->ctx);
+	assert_int_equal(notified, 1);
+	assert_ptr_equal(last_token, &token_b);
+	assert_int_equal(released, 2);
+	assert_true(nodes_poll(&rig->ctx, h, NULL)); /* readable until it is read again */
+	nodes_release(h);
+	/* a terminal import never changes: a new reader's token waits, asking nothing */
+	assert_int_equal(open_file(rig, "progress", 42, O_RDONLY, &h), 0);
+	assert_false(nodes_poll(&rig->ctx, h, &token_a));
+	nodes_watch(&rig->ctx);
+	assert_int_equal(notified, 1);
+	nodes_release(h); /* the kept token goes with the handle */
+	assert_int_equal(released, 3);
+	assert_int_equal(fake_count(rig->f, "GET", POLL), 2);
+}
+
 static void test_sizes_are_known_without_asking_the_api(void **state)
 {
 	struct rig *rig = *state;
@@ -587,6 +681,8 @@ int main(void)
 		T(test_a_directory_row_is_not_opened_as_a_file),
 		T(test_a_failed_config_fetch_is_an_error_and_recorded),
 		T(test_a_completed_import_drops_the_config),
+		T(test_events_is_the_picture_then_the_changes_then_end_of_file),
+		T(test_poll_keeps_a_token_until_a_reread_would_differ),
 	};
 #undef T
 
