@@ -751,40 +751,61 @@ int registry_progress(struct registry *r, const struct api_cancel *c, uint64_t i
 	return rc;
 }
 
-int registry_wait(struct registry *r, const struct api_cancel *c, uint64_t id, struct registry_view *v)
+/* Polls the agent every poll_interval, sharing each poll with every other
+ * reader, until done() says this reader has its answer (anything but
+ * -EAGAIN); at most wait_timeout. A poll seen by another reader wakes it too.
+ * Lock held. */
+static int watch_agent(struct registry *r, struct agent *a, const struct api_cancel *c, const char *op,
+		       int (*done)(struct agent *a, void *arg), void *arg)
 {
 	double deadline = now_seconds() + r->cfg.wait_timeout;
+
+	for(;;) {
+		unsigned seen;
+		double next;
+		int rc = poll_agent(r, a, c, false);
+
+		if(rc != 0)
+			return rc;
+		rc = done(a, arg);
+		if(rc != -EAGAIN)
+			return rc;
+		if(now_seconds() >= deadline) {
+			agent_error(a, op, "timed out after %g s", r->cfg.wait_timeout);
+			return -ETIMEDOUT;
+		}
+		next = fmin(a->polled_at + r->cfg.poll_interval, deadline);
+		seen = a->version;
+		while(now_seconds() < next && !cancelled(c) && a->version == seen)
+			wait_changed(r, next - now_seconds());
+		if(cancelled(c))
+			return -EINTR;
+	}
+}
+
+/* registry_wait()'s answer: the final view, once the import ended. Lock held. */
+static int wait_done(struct agent *a, void *arg)
+{
+	struct registry_view *v = arg;
+	int rc;
+
+	if(a->progress_id && !terminal(a))
+		return -EAGAIN;
+	rc = fill_view(a, v);
+	if(rc == 0 && terminal(a) && strcmp(a->progress.status, "failed") == 0)
+		rc = -EREMOTEIO; /* the reason is in the error line, set by the poll */
+	return rc;
+}
+
+int registry_wait(struct registry *r, const struct api_cancel *c, uint64_t id, struct registry_view *v)
+{
 	struct agent *a = lock_agent(r, id);
 	int rc;
 
 	memset(v, 0, sizeof(*v));
 	if(!a)
 		return -ENOMEM;
-	for(;;) {
-		double next;
-
-		rc = poll_agent(r, a, c, false);
-		if(rc != 0)
-			break;
-		if(!a->progress_id || terminal(a)) {
-			rc = fill_view(a, v);
-			if(rc == 0 && terminal(a) && strcmp(a->progress.status, "failed") == 0)
-				rc = -EREMOTEIO; /* the reason is in the error line, set by the poll */
-			break;
-		}
-		if(now_seconds() >= deadline) {
-			agent_error(a, "wait", "timed out after %g s", r->cfg.wait_timeout);
-			rc = -ETIMEDOUT;
-			break;
-		}
-		next = fmin(a->polled_at + r->cfg.poll_interval, deadline);
-		while(now_seconds() < next && !cancelled(c))
-			wait_changed(r, next - now_seconds());
-		if(cancelled(c)) {
-			rc = -EINTR;
-			break;
-		}
-	}
+	rc = watch_agent(r, a, c, "wait", wait_done, v);
 	pthread_mutex_unlock(&r->lock);
 	return rc;
 }
@@ -1083,10 +1104,24 @@ static int events_now(struct agent *a, struct registry_cursor *cur, char **text,
 	return -EAGAIN;
 }
 
+/* What registry_events() reads into. */
+struct events_read {
+	struct registry_cursor *cur;
+	char **text;
+	size_t *len;
+};
+
+static int events_done(struct agent *a, void *arg)
+{
+	struct events_read *er = arg;
+
+	return events_now(a, er->cur, er->text, er->len);
+}
+
 int registry_events(struct registry *r, const struct api_cancel *c, uint64_t id, struct registry_cursor *cur,
 		    char **text, size_t *len)
 {
-	double deadline = now_seconds() + r->cfg.wait_timeout;
+	struct events_read er = {.cur = cur, .text = text, .len = len};
 	struct agent *a = lock_agent(r, id);
 	int rc;
 
@@ -1094,30 +1129,7 @@ int registry_events(struct registry *r, const struct api_cancel *c, uint64_t id,
 	*len = 0;
 	if(!a)
 		return -ENOMEM;
-	for(;;) {
-		unsigned seen;
-		double next;
-
-		rc = poll_agent(r, a, c, false); /* shared with every other reader of this agent */
-		if(rc != 0)
-			break;
-		rc = events_now(a, cur, text, len);
-		if(rc != -EAGAIN)
-			break;
-		if(now_seconds() >= deadline) {
-			agent_error(a, "events", "timed out after %g s", r->cfg.wait_timeout);
-			rc = -ETIMEDOUT;
-			break;
-		}
-		next = fmin(a->polled_at + r->cfg.poll_interval, deadline);
-		seen = a->version;
-		while(now_seconds() < next && !cancelled(c) && a->version == seen)
-			wait_changed(r, next - now_seconds()); /* another reader's poll may bring news */
-		if(cancelled(c)) {
-			rc = -EINTR;
-			break;
-		}
-	}
+	rc = watch_agent(r, a, c, "events", events_done, &er);
 	pthread_mutex_unlock(&r->lock);
 	return rc;
 }
