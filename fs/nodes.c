@@ -1,13 +1,15 @@
 /* nodes.c - one row per file of an agent directory.
  *
  *   $ ls agents/42
- *   agent.json  dynamic_variables  error  knowledge_base  language  name  phone_number
- *   progress  progress.json  provider  provider_agent_id  refetch  system_prompt  tools
- *   updated_at  wait
+ *   agent.json  dynamic_variables  error  events  knowledge_base  language  name
+ *   phone_number  progress  progress.json  provider  provider_agent_id  refetch
+ *   system_prompt  tools  updated_at  wait
  *
  * Readable files serve a snapshot taken once per open file (at open, or at
  * the first read for `wait`), so one `cat` sees one consistent text; a read at
- * offset 0 after the end was served takes a new one.
+ * offset 0 after the end was served takes a new one. A stream (`events`) has
+ * no snapshot: each read returns what is new for its reader. poll(2) tokens
+ * wait on their handle until nodes_watch() sees it ready.
  */
 #include "cekurafs/nodes.h"
 
