@@ -107,12 +107,13 @@ sanitize:
 # limits). An invalid access, a use of uninitialised memory or a definitely lost
 # block makes valgrind exit 99, which fails the test that stopped that daemon.
 # Left out: test_key and test_tls (under valgrind /proc/PID/environ is valgrind's
-# own block, which keeps the key the daemon scrubbed from its copy) and test_startup
-# (refusals at start, where the daemon hardly runs).
+# own block, which keeps the key the daemon scrubbed from its copy), test_startup
+# (refusals at start, where the daemon hardly runs), test_scale (100,000 agents:
+# minutes under memcheck, for nothing test_tree does not cover) and test_docs (no daemon).
 VALGRIND ?= valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 	--show-leak-kinds=definite --track-fds=no -q
-VALGRIND_TESTS ?= test_tree test_config test_refetch test_progress test_wait test_state test_crash test_connections \
-	test_faults
+VALGRIND_TESTS ?= test_tree test_config test_refetch test_progress test_wait test_events test_state test_crash \
+	test_connections test_faults test_system test_examples
 VALGRIND_SLOW ?= 10
 valgrind: $(DAEMON)
 	$(PYTHON) tests/integration/run.py --daemon $(DAEMON) --wrapper "$(VALGRIND)" \
