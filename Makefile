@@ -36,7 +36,7 @@ ifeq ($(FUZZ),1)
 ALL_CFLAGS += -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 endif
 
-LIB_MODULES := log stats tree json names config errmap render events state http api agents nodes ops
+LIB_MODULES := log stats tree json names config errmap render events state http api agents agents_config agents_events nodes ops
 LIB_OBJS := $(LIB_MODULES:%=$(BUILD)/fs/%.o)
 LIB := $(BUILD)/libcekurafs.a
 DAEMON := $(BUILD)/cekurafs
@@ -149,7 +149,7 @@ bench: deps
 	$(PYTHON) tests/bench/bench.py --daemon $(DAEMON) --floor $(BENCH_FLOOR) --scratch $(BUILD)/bench \
 		--out $(BUILD)/bench/table.txt $(BENCH_ARGS)
 
-FORMAT_FILES = $(wildcard fs/*.c include/cekurafs/*.h tests/unit/*.c tests/unit/*.h)
+FORMAT_FILES = $(wildcard fs/*.c fs/*.h include/cekurafs/*.h tests/unit/*.c tests/unit/*.h)
 format:
 	clang-format -i $(FORMAT_FILES)
 

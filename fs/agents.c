@@ -7,6 +7,8 @@
  * One mutex guards everything; it is never held across an API call. A poll in
  * flight is marked on its agent, and readers that arrive meanwhile wait on
  * the condition variable for its result instead of sending their own.
+ * agents_config.c and agents_events.c make the rest of the registry, on the
+ * same structures (agents_internal.h).
  */
 #include "cekurafs/agents.h"
 
@@ -26,82 +28,9 @@
 #include "cekurafs/render.h"
 #include "cekurafs/stats.h"
 
-#define WAIT_SLICE 0.1 /* seconds between two looks at a cancelled reader */
+#include "agents_internal.h"
 
-/* One API call in flight that other readers may join instead of sending their own. */
-struct flight {
-	bool busy;    /* a call is in flight */
-	unsigned gen; /* bumped when a call ends */
-	int err;      /* the last call's result, 0 or -errno */
-};
-
-/* An agent's configuration as last fetched; allocated at its first use. */
-struct agent_cfg {
-	struct agent_config *config; /* a reference, or NULL */
-	double at;		     /* monotonic time it was fetched */
-	unsigned forgotten;	     /* bumped when it is forgotten: a fetch in flight is stale */
-	struct flight fetch;
-};
-
-/* One agent. Owns every string and the progress. */
-struct agent {
-	uint64_t id;
-	bool known; /* confirmed to exist */
-	char *progress_id;
-	bool have_progress; /* progress, json and text hold the last poll of progress_id */
-	struct progress progress;
-	char *json;
-	char *text;
-	double polled_at;   /* monotonic time of the last poll attempt */
-	struct flight poll; /* the progress poll; poll.err is the last attempt's result */
-	bool refetching;    /* a refetch is in flight */
-	char *error;	    /* last error line, or NULL */
-	struct agent_cfg *cfg;
-	unsigned version;	  /* bumped whenever the progress text changes */
-	unsigned import_gen;	  /* bumped when a refetch starts a new import */
-	struct event_log *events; /* the changes seen of the current import; NULL until the first */
-};
-
-/* A lookup the API answered 404: remembered for list_ttl, in a small table
- * indexed by the id's hash, so that probing many ids costs no memory. */
-struct absent {
-	uint64_t id;
-	double at; /* monotonic time of the 404, 0 for an empty slot */
-};
-
-#define ABSENT_SLOTS 1024
-
-struct registry {
-	struct api *api; /* borrowed */
-	struct registry_config cfg;
-	char *state_dir; /* owned copy of cfg.state_dir */
-	pthread_mutex_t lock;
-	pthread_cond_t changed;
-	/* Every agent, each owned: an open-addressing hash table on the id
-	 * (linear probing, never more than 3/4 full; agents are never removed). */
-	struct agent **slots;
-	size_t nslots, nagents;
-	/* The agents that hold a progress id (borrowed from slots): what the state file keeps. */
-	struct agent **with_id;
-	size_t nwith_id, with_id_cap;
-	struct {
-		unsigned long wanted; /* bumped each time a progress id is stored */
-		unsigned long done;   /* the highest `wanted` a finished save covered */
-		bool busy;	      /* a save is being written (lock released) */
-		int rc;		      /* that save's result */
-	} save;
-	struct absent absent[ABSENT_SLOTS];
-	struct agent_list listing; /* owned */
-	bool have_listing;
-	struct name_index byname; /* made from the listing at the first use of by-name/ */
-	bool have_byname;
-	double listed_at;
-	struct flight list;	 /* the listing */
-	atomic_uint drops_asked; /* bumped by registry_drop_caches(), from a signal handler */
-	unsigned drops_done;	 /* drops applied */
-};
-
-static double now_seconds(void)
+double now_seconds(void)
 {
 	struct timespec ts;
 
@@ -109,13 +38,13 @@ static double now_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static bool cancelled(const struct api_cancel *c)
+bool cancelled(const struct api_cancel *c)
 {
 	return c && c->cancelled && c->cancelled(c->arg);
 }
 
 /* Waits on the registry's condition for at most seconds (and WAIT_SLICE). Lock held. */
-static void wait_changed(struct registry *r, double seconds)
+void wait_changed(struct registry *r, double seconds)
 {
 	struct timespec ts;
 	double t;
@@ -128,7 +57,7 @@ static void wait_changed(struct registry *r, double seconds)
 }
 
 /* Waits for the call in flight to end. Returns 0, or -EINTR when our caller gave up. Lock held. */
-static int flight_join(struct registry *r, struct flight *f, const struct api_cancel *c)
+int flight_join(struct registry *r, struct flight *f, const struct api_cancel *c)
 {
 	unsigned gen = f->gen;
 
@@ -141,7 +70,7 @@ static int flight_join(struct registry *r, struct flight *f, const struct api_ca
 }
 
 /* Records the end of a call and wakes the readers that joined it. Lock held. */
-static void flight_end(struct registry *r, struct flight *f, int err)
+void flight_end(struct registry *r, struct flight *f, int err)
 {
 	f->busy = false;
 	f->gen++;
@@ -155,7 +84,7 @@ static size_t slot_of(uint64_t id, size_t nslots)
 }
 
 /* The agent with this id, or NULL. Lock held. O(1). */
-static struct agent *agent_find(const struct registry *r, uint64_t id)
+struct agent *agent_find(const struct registry *r, uint64_t id)
 {
 	if(r->nslots == 0)
 		return NULL;
@@ -235,25 +164,6 @@ static void agent_forget_progress(struct agent *a)
 	a->have_progress = false;
 }
 
-/* Gives back a reference to a configuration. Lock held. */
-static void config_unref(struct agent_config *cfg)
-{
-	if(cfg && --cfg->refs == 0) {
-		config_free(cfg);
-		free(cfg);
-	}
-}
-
-/* Forgets the agent's configuration: the next read fetches it. Lock held. */
-static void agent_forget_config(struct agent *a)
-{
-	if(a->cfg) {
-		config_unref(a->cfg->config);
-		a->cfg->config = NULL;
-		a->cfg->forgotten++;
-	}
-}
-
 static void agent_free(struct agent *a)
 {
 	agent_forget_config(a);
@@ -267,11 +177,7 @@ static void agent_free(struct agent *a)
 	free(a);
 }
 
-/* Records the agent's error line and logs it. Lock held. */
-static void agent_error(struct agent *a, const char *op, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void agent_error(struct agent *a, const char *op, const char *fmt, ...)
+void agent_error(struct agent *a, const char *op, const char *fmt, ...)
 {
 	char msg[600];
 	char *line = NULL;
@@ -447,7 +353,7 @@ static void forget_listing(struct registry *r)
 }
 
 /* Makes sure a fresh listing is held, sharing a listing in flight. Lock held. */
-static int refresh_listing(struct registry *r, const struct api_cancel *c)
+int refresh_listing(struct registry *r, const struct api_cancel *c)
 {
 	struct api_error e = {0};
 	struct agent_list l;
@@ -482,7 +388,7 @@ static int refresh_listing(struct registry *r, const struct api_cancel *c)
 	return 0;
 }
 
-static bool terminal(const struct agent *a)
+bool terminal(const struct agent *a)
 {
 	return a->have_progress && progress_terminal(a->progress.status);
 }
@@ -495,7 +401,7 @@ void registry_drop_caches(struct registry *r)
 /* Takes the lock, first forgetting what registry_drop_caches() asked to: the
  * listing, lookups, and when each running import was last polled. Progress
  * ids, terminal progress and error lines are state, not caches: they stay. */
-static void registry_lock(struct registry *r)
+void registry_lock(struct registry *r)
 {
 	unsigned asked;
 
@@ -604,7 +510,7 @@ static const char *failed_stage(const struct progress *p)
 }
 
 /* Stores a successful poll of the agent's id. Returns 0 or -ENOMEM. Lock held. */
-static double wall_seconds(void)
+double wall_seconds(void)
 {
 	struct timespec ts;
 
@@ -643,7 +549,7 @@ static int store_progress(struct agent *a, struct progress *p, char *json)
 /* Brings the agent's progress up to date: polls when the last attempt is older
  * than poll_interval (or always with force), or shares the poll in flight.
  * Returns 0 (progress current, or no progress id) or the poll's -errno. Lock held. */
-static int poll_agent(struct registry *r, struct agent *a, const struct api_cancel *c, bool force)
+int poll_agent(struct registry *r, struct agent *a, const struct api_cancel *c, bool force)
 {
 	struct api_error e = {0};
 	struct progress p;
@@ -725,7 +631,7 @@ static int fill_view(const struct agent *a, struct registry_view *v)
 }
 
 /* The agent, created if needed, with the lock taken. NULL (unlocked) when out of memory. */
-static struct agent *lock_agent(struct registry *r, uint64_t id)
+struct agent *lock_agent(struct registry *r, uint64_t id)
 {
 	struct agent *a;
 
@@ -755,8 +661,8 @@ int registry_progress(struct registry *r, const struct api_cancel *c, uint64_t i
  * reader, until done() says this reader has its answer (anything but
  * -EAGAIN); at most wait_timeout. A poll seen by another reader wakes it too.
  * Lock held. */
-static int watch_agent(struct registry *r, struct agent *a, const struct api_cancel *c, const char *op,
-		       int (*done)(struct agent *a, void *arg), void *arg)
+int watch_agent(struct registry *r, struct agent *a, const struct api_cancel *c, const char *op,
+		int (*done)(struct agent *a, void *arg), void *arg)
 {
 	double deadline = now_seconds() + r->cfg.wait_timeout;
 
@@ -871,284 +777,6 @@ out:
 	pthread_mutex_unlock(&r->lock);
 	return rc;
 }
-
-/* ---- configuration ---- */
-
-static bool config_fresh(const struct registry *r, const struct agent_cfg *ac)
-{
-	return ac->config && now_seconds() - ac->at < r->cfg.list_ttl;
-}
-
-/* The errno and words of a body config_decode() refused. */
-static int decode_failed(int rc, struct api_error *e)
-{
-	if(rc != -EPROTO && rc != -EFBIG) {
-		snprintf(e->msg, sizeof(e->msg), "%s", strerror(-rc));
-		return rc;
-	}
-	snprintf(e->msg, sizeof(e->msg), "malformed response: the agent %s",
-		 rc == -EPROTO ? "is not an AIAgentV2 object" : "is too large to show as files");
-	return -EPROTO;
-}
-
-/* Fetches and decodes the agent's configuration into *out (a new reference
- * on success). The lock is released meanwhile. Lock held. */
-static int fetch_config(struct registry *r, struct agent *a, const struct api_cancel *c,
-			struct agent_config **out)
-{
-	struct agent_cfg *ac = a->cfg;
-	struct api_error e = {0};
-	struct agent_config *cfg = calloc(1, sizeof(*cfg));
-	unsigned forgotten = ac->forgotten;
-	char *body = NULL;
-	size_t len = 0;
-	int rc;
-
-	if(!cfg)
-		return -ENOMEM;
-	ac->fetch.busy = true;
-	pthread_mutex_unlock(&r->lock);
-	rc = api_get_agent_body(r->api, c, a->id, &body, &len, &e);
-	if(rc == 0) {
-		rc = config_decode(body, len, cfg);
-		if(rc != 0)
-			rc = decode_failed(rc, &e);
-	}
-	free(body);
-	pthread_mutex_lock(&r->lock);
-	if(rc == 0) {
-		cfg->refs = 1; /* the caller's */
-		if(ac->forgotten == forgotten) {
-			/* not forgotten meanwhile (an import completing): keep it */
-			config_unref(ac->config);
-			ac->config = cfg;
-			ac->at = now_seconds();
-			cfg->refs++;
-		}
-		*out = cfg;
-	} else {
-		config_free(cfg);
-		free(cfg);
-		if(rc != -EINTR)
-			agent_error(a, "config", "%s", e.msg);
-	}
-	flight_end(r, &ac->fetch, rc);
-	return rc;
-}
-
-int registry_config(struct registry *r, const struct api_cancel *c, uint64_t id, struct agent_config **out)
-{
-	struct agent *a = lock_agent(r, id);
-	int rc;
-
-	*out = NULL;
-	if(!a)
-		return -ENOMEM;
-	if(!a->cfg)
-		a->cfg = calloc(1, sizeof(*a->cfg));
-	rc = a->cfg ? 0 : -ENOMEM;
-	while(rc == 0 && !config_fresh(r, a->cfg)) {
-		if(!a->cfg->fetch.busy) {
-			rc = fetch_config(r, a, c, out);
-			pthread_mutex_unlock(&r->lock);
-			return rc;
-		}
-		if(flight_join(r, &a->cfg->fetch, c) != 0)
-			rc = -EINTR;
-		else if(a->cfg->fetch.err != 0 && a->cfg->fetch.err != -EINTR)
-			rc = a->cfg->fetch.err; /* its failure is ours: no second request */
-	}
-	if(rc == 0) {
-		stats_cache_hit(STATS_CACHE_CONFIG);
-		*out = a->cfg->config;
-		(*out)->refs++;
-	}
-	pthread_mutex_unlock(&r->lock);
-	return rc;
-}
-
-struct agent_config *registry_config_cached(struct registry *r, uint64_t id)
-{
-	struct agent_config *cfg = NULL;
-	struct agent *a;
-
-	registry_lock(r);
-	a = agent_find(r, id);
-	if(a && a->cfg && config_fresh(r, a->cfg)) {
-		cfg = a->cfg->config;
-		cfg->refs++;
-	}
-	pthread_mutex_unlock(&r->lock);
-	return cfg;
-}
-
-void registry_config_put(struct registry *r, struct agent_config *cfg)
-{
-	if(!cfg)
-		return;
-	pthread_mutex_lock(&r->lock);
-	config_unref(cfg);
-	pthread_mutex_unlock(&r->lock);
-}
-
-/* ---- by-name ---- */
-
-/* Makes the by-name index from a fresh listing. Lock held. */
-static int refresh_byname(struct registry *r, const struct api_cancel *c)
-{
-	const char **raw;
-	uint64_t *ids;
-	int rc = refresh_listing(r, c);
-
-	if(rc != 0 || r->have_byname)
-		return rc;
-	raw = malloc((r->listing.n ? r->listing.n : 1) * sizeof(*raw));
-	ids = malloc((r->listing.n ? r->listing.n : 1) * sizeof(*ids));
-	rc = raw && ids ? 0 : -ENOMEM;
-	for(size_t i = 0; rc == 0 && i < r->listing.n; i++) {
-		raw[i] = agent_list_name(&r->listing, i);
-		ids[i] = r->listing.items[i].id;
-	}
-	if(rc == 0)
-		rc = names_index(raw, ids, r->listing.n, "", &r->byname);
-	r->have_byname = rc == 0;
-	free(raw);
-	free(ids);
-	return rc;
-}
-
-int registry_each_name(struct registry *r, const struct api_cancel *c,
-		       void (*fn)(void *arg, const char *name), void *arg)
-{
-	int rc;
-
-	registry_lock(r);
-	rc = refresh_byname(r, c);
-	for(size_t i = 0; rc == 0 && i < r->byname.n; i++)
-		fn(arg, r->byname.v[i].name);
-	pthread_mutex_unlock(&r->lock);
-	return rc;
-}
-
-int registry_link(struct registry *r, const struct api_cancel *c, const char *name, uint64_t *id)
-{
-	const struct name_entry *e;
-	int rc;
-
-	registry_lock(r);
-	rc = refresh_byname(r, c);
-	if(rc == 0) {
-		e = names_find(&r->byname, name);
-		if(e)
-			*id = e->id;
-		else
-			rc = -ENOENT;
-	}
-	pthread_mutex_unlock(&r->lock);
-	return rc;
-}
-
-/* ---- events and change notification ---- */
-
-bool registry_differs(struct registry *r, uint64_t id, enum registry_file f, const char *text)
-{
-	const char *now = NULL;
-	struct agent *a;
-	bool differs;
-
-	registry_lock(r);
-	a = agent_find(r, id);
-	if(!a || !a->progress_id)
-		now = f == REGISTRY_PROGRESS ? "idle\n" : "";
-	else if(a->have_progress)
-		now = f == REGISTRY_PROGRESS ? a->text : a->json;
-	/* not polled since a refetch: a re-read polls the new import, which differs */
-	differs = !now || !text || strcmp(now, text) != 0;
-	pthread_mutex_unlock(&r->lock);
-	return differs;
-}
-
-/* What a reader at cur may read now without waiting. Lock held. */
-static int events_now(struct agent *a, struct registry_cursor *cur, char **text, size_t *len)
-{
-	*text = NULL;
-	*len = 0;
-	if(!cur->started) {
-		if(!a->progress_id) {
-			cur->done = true; /* no import known: end of file at once */
-			return 0;
-		}
-		if(!a->have_progress)
-			return -EAGAIN; /* not polled yet */
-		cur->started = true;
-		cur->gen = a->import_gen;
-		cur->at = a->events ? a->events->n : 0;
-		if(terminal(a))
-			cur->done = true; /* the whole picture, then end of file */
-		return events_picture(a->events ? a->events : &(struct event_log){0}, &a->progress,
-				      wall_seconds(), text, len);
-	}
-	if(cur->done || cur->gen != a->import_gen)
-		return 0;
-	if(a->events && cur->at < a->events->n) {
-		int rc = events_lines(a->events, cur->at, text, len);
-
-		if(rc == 0)
-			cur->at = a->events->n;
-		return rc;
-	}
-	if(terminal(a)) {
-		cur->done = true;
-		return 0;
-	}
-	return -EAGAIN;
-}
-
-/* What registry_events() reads into. */
-struct events_read {
-	struct registry_cursor *cur;
-	char **text;
-	size_t *len;
-};
-
-static int events_done(struct agent *a, void *arg)
-{
-	struct events_read *er = arg;
-
-	return events_now(a, er->cur, er->text, er->len);
-}
-
-int registry_events(struct registry *r, const struct api_cancel *c, uint64_t id, struct registry_cursor *cur,
-		    char **text, size_t *len)
-{
-	struct events_read er = {.cur = cur, .text = text, .len = len};
-	struct agent *a = lock_agent(r, id);
-	int rc;
-
-	*text = NULL;
-	*len = 0;
-	if(!a)
-		return -ENOMEM;
-	rc = watch_agent(r, a, c, "events", events_done, &er);
-	pthread_mutex_unlock(&r->lock);
-	return rc;
-}
-
-bool registry_events_ready(struct registry *r, uint64_t id, const struct registry_cursor *cur)
-{
-	struct agent *a;
-	bool ready;
-
-	registry_lock(r);
-	a = agent_find(r, id);
-	if(!a || !cur->started || cur->done || cur->gen != a->import_gen)
-		ready = true; /* a first read, or end of file: neither waits for a change */
-	else
-		ready = (a->events && cur->at < a->events->n) || terminal(a);
-	pthread_mutex_unlock(&r->lock);
-	return ready;
-}
-
 int registry_error(struct registry *r, uint64_t id, char **text, size_t *len)
 {
 	struct agent *a;

@@ -1,0 +1,110 @@
+/* agents_events.c - the registry's part for readers that follow an import:
+ * the events stream (one cursor per reader into the import's event log) and
+ * the questions poll(2) asks without calling the API.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agents_internal.h"
+
+/* ---- events and change notification ---- */
+
+bool registry_differs(struct registry *r, uint64_t id, enum registry_file f, const char *text)
+{
+	const char *now = NULL;
+	struct agent *a;
+	bool differs;
+
+	registry_lock(r);
+	a = agent_find(r, id);
+	if(!a || !a->progress_id)
+		now = f == REGISTRY_PROGRESS ? "idle\n" : "";
+	else if(a->have_progress)
+		now = f == REGISTRY_PROGRESS ? a->text : a->json;
+	/* not polled since a refetch: a re-read polls the new import, which differs */
+	differs = !now || !text || strcmp(now, text) != 0;
+	pthread_mutex_unlock(&r->lock);
+	return differs;
+}
+
+/* What a reader at cur may read now without waiting. Lock held. */
+static int events_now(struct agent *a, struct registry_cursor *cur, char **text, size_t *len)
+{
+	*text = NULL;
+	*len = 0;
+	if(!cur->started) {
+		if(!a->progress_id) {
+			cur->done = true; /* no import known: end of file at once */
+			return 0;
+		}
+		if(!a->have_progress)
+			return -EAGAIN; /* not polled yet */
+		cur->started = true;
+		cur->gen = a->import_gen;
+		cur->at = a->events ? a->events->n : 0;
+		if(terminal(a))
+			cur->done = true; /* the whole picture, then end of file */
+		return events_picture(a->events ? a->events : &(struct event_log){0}, &a->progress,
+				      wall_seconds(), text, len);
+	}
+	if(cur->done || cur->gen != a->import_gen)
+		return 0;
+	if(a->events && cur->at < a->events->n) {
+		int rc = events_lines(a->events, cur->at, text, len);
+
+		if(rc == 0)
+			cur->at = a->events->n;
+		return rc;
+	}
+	if(terminal(a)) {
+		cur->done = true;
+		return 0;
+	}
+	return -EAGAIN;
+}
+
+/* What registry_events() reads into. */
+struct events_read {
+	struct registry_cursor *cur;
+	char **text;
+	size_t *len;
+};
+
+static int events_done(struct agent *a, void *arg)
+{
+	struct events_read *er = arg;
+
+	return events_now(a, er->cur, er->text, er->len);
+}
+
+int registry_events(struct registry *r, const struct api_cancel *c, uint64_t id, struct registry_cursor *cur,
+		    char **text, size_t *len)
+{
+	struct events_read er = {.cur = cur, .text = text, .len = len};
+	struct agent *a = lock_agent(r, id);
+	int rc;
+
+	*text = NULL;
+	*len = 0;
+	if(!a)
+		return -ENOMEM;
+	rc = watch_agent(r, a, c, "events", events_done, &er);
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+bool registry_events_ready(struct registry *r, uint64_t id, const struct registry_cursor *cur)
+{
+	struct agent *a;
+	bool ready;
+
+	registry_lock(r);
+	a = agent_find(r, id);
+	if(!a || !cur->started || cur->done || cur->gen != a->import_gen)
+		ready = true; /* a first read, or end of file: neither waits for a change */
+	else
+		ready = (a->events && cur->at < a->events->n) || terminal(a);
+	pthread_mutex_unlock(&r->lock);
+	return ready;
+}
