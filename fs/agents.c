@@ -562,10 +562,8 @@ again:
 	for(;;) {
 		if(!a->progress_id)
 			return 0;
-		if(terminal(a)) {
-			stats_cache_hit(STATS_CACHE_PROGRESS);
+		if(terminal(a))
 			return 0;
-		}
 		if(a->poll.busy) {
 			stats_coalesced();
 			if(flight_join(r, &a->poll, c) != 0)
@@ -576,10 +574,8 @@ again:
 				continue;
 			return a->poll.err;
 		}
-		if(!force && a->polled_at > 0 && now_seconds() - a->polled_at < r->cfg.poll_interval) {
-			stats_cache_hit(STATS_CACHE_PROGRESS);
+		if(!force && a->polled_at > 0 && now_seconds() - a->polled_at < r->cfg.poll_interval)
 			return a->poll.err;
-		}
 		break;
 	}
 	a->poll.busy = true;
@@ -645,14 +641,30 @@ struct agent *lock_agent(struct registry *r, uint64_t id)
 int registry_progress(struct registry *r, const struct api_cancel *c, uint64_t id, struct registry_view *v)
 {
 	struct agent *a = lock_agent(r, id);
+	unsigned polls;
 	int rc;
 
 	memset(v, 0, sizeof(*v));
 	if(!a)
 		return -ENOMEM;
+	polls = a->poll.gen;
 	rc = poll_agent(r, a, c, false);
+	if(rc == 0 && a->progress_id && a->poll.gen == polls)
+		stats_cache_hit(STATS_CACHE_PROGRESS); /* no poll ended meanwhile: served from memory */
 	if(rc == 0)
 		rc = fill_view(a, v);
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+int registry_refresh(struct registry *r, const struct api_cancel *c, uint64_t id)
+{
+	struct agent *a = lock_agent(r, id);
+	int rc;
+
+	if(!a)
+		return -ENOMEM;
+	rc = poll_agent(r, a, c, false);
 	pthread_mutex_unlock(&r->lock);
 	return rc;
 }

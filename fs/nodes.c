@@ -553,13 +553,9 @@ void nodes_watch(const struct node_ctx *ctx)
 			ids[n++] = h->file.id;
 	}
 	pthread_mutex_unlock(&open_lock);
-	for(size_t i = 0; i < n; i++) {
-		struct registry_view v;
-
-		/* polls only when due, and shares a poll in flight with readers */
-		if(registry_progress(ctx->reg, &ctx->cancel, ids[i], &v) == 0)
-			registry_view_free(&v);
-	}
+	for(size_t i = 0; i < n; i++)
+		registry_refresh(ctx->reg, &ctx->cancel,
+				 ids[i]); /* polls only when due, shared with readers */
 	pthread_mutex_lock(&open_lock);
 	for(struct node_handle *h = open_handles; h; h = h->next) {
 		if(h->token && ready(ctx, h)) {

@@ -57,6 +57,10 @@ int registry_refetch(struct registry *r, const struct api_cancel *c, uint64_t id
  * poll_interval. A poll that is needed but fails is an error, never stale text. */
 int registry_progress(struct registry *r, const struct api_cancel *c, uint64_t id, struct registry_view *v);
 
+/* Polls the agent when its poll is due (sharing one in flight), for a
+ * watcher: no view, and it counts as no read in .cekurafs/stats. */
+int registry_refresh(struct registry *r, const struct api_cancel *c, uint64_t id);
+
 /* Like registry_progress(), but blocks until the status is terminal:
  * -EREMOTEIO when it failed, -ETIMEDOUT after wait_timeout, -EINTR when cancelled. */
 int registry_wait(struct registry *r, const struct api_cancel *c, uint64_t id, struct registry_view *v);

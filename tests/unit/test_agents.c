@@ -22,6 +22,7 @@
 
 #include "cekurafs/agents.h"
 #include "cekurafs/log.h"
+#include "cekurafs/stats.h"
 #include "fake_transport.h"
 
 #define POLL  "/42/auto-fetch-progress/"
@@ -467,6 +468,39 @@ static void test_two_reads_within_poll_interval_make_one_get(void **state)
 	assert_progress(r, 42, IN_PROGRESS_TEXT("p-1"));
 	assert_progress(r, 42, IN_PROGRESS_TEXT("p-1"));
 	assert_progress(r, 42, IN_PROGRESS_TEXT("p-1"));
+	assert_int_equal(fake_count(rig->f, "GET", POLL), 1);
+}
+
+/* The value of one `name value` line of .cekurafs/stats. */
+static long stat_value(const char *name)
+{
+	char *text = stats_render(), *at;
+	long v = -1;
+
+	assert_non_null(text);
+	at = strstr(text, name);
+	if(at && at[strlen(name)] == ' ')
+		v = strtol(at + strlen(name) + 1, NULL, 10);
+	free(text);
+	return v;
+}
+
+static void test_only_reads_served_from_memory_count_as_cache_hits(void **state)
+{
+	struct rig *rig = *state;
+	struct registry *r = start(rig, "p-1");
+
+	stats_reset();
+	fake_default(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
+	assert_progress(r, 42, IN_PROGRESS_TEXT("p-1")); /* polled: no hit */
+	assert_int_equal(stat_value("cache_hits_progress"), 0);
+	assert_progress(r, 42, IN_PROGRESS_TEXT("p-1")); /* within poll_interval: a hit */
+	assert_int_equal(stat_value("cache_hits_progress"), 1);
+	assert_int_equal(registry_refresh(r, NULL, 42), 0); /* a watcher's look is no read */
+	assert_int_equal(registry_refresh(r, NULL, 42), 0);
+	assert_int_equal(stat_value("cache_hits_progress"), 1);
+	assert_progress(r, 7, "idle\n"); /* nothing to poll: no hit either */
+	assert_int_equal(stat_value("cache_hits_progress"), 1);
 	assert_int_equal(fake_count(rig->f, "GET", POLL), 1);
 }
 
@@ -1099,6 +1133,7 @@ int main(void)
 		T(test_progress_without_an_id_is_idle_and_asks_nothing),
 		T(test_progress_shows_the_polled_text_and_the_raw_json),
 		T(test_two_reads_within_poll_interval_make_one_get),
+		T(test_only_reads_served_from_memory_count_as_cache_hits),
 		T(test_a_read_after_poll_interval_polls_again),
 		T(test_concurrent_readers_share_one_get),
 		T(test_a_reader_that_gives_up_does_not_fail_the_others),
