@@ -154,11 +154,40 @@ static int agent_set_progress_id(struct registry *r, struct agent *a, char *pid)
 	return 0;
 }
 
+struct shared_text *shared_text_wrap(char *s, size_t len)
+{
+	struct shared_text *t = s ? malloc(sizeof(*t)) : NULL;
+
+	if(!t) {
+		free(s);
+		return NULL;
+	}
+	atomic_init(&t->refs, 1);
+	t->len = len;
+	t->s = s;
+	return t;
+}
+
+struct shared_text *shared_text_ref(struct shared_text *t)
+{
+	if(t)
+		atomic_fetch_add(&t->refs, 1);
+	return t;
+}
+
+void shared_text_unref(struct shared_text *t)
+{
+	if(t && atomic_fetch_sub(&t->refs, 1) == 1) {
+		free(t->s);
+		free(t);
+	}
+}
+
 static void agent_forget_progress(struct agent *a)
 {
 	progress_free(&a->progress);
-	free(a->json);
-	free(a->text);
+	shared_text_unref(a->json);
+	shared_text_unref(a->text);
 	a->json = NULL;
 	a->text = NULL;
 	a->have_progress = false;
@@ -518,31 +547,73 @@ double wall_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int store_progress(struct agent *a, struct progress *p, char *json)
+/* A poll's answer, made ready outside the lock: decoded, rendered, and
+ * compared with the texts it replaces, so that storing it is cheap. */
+struct answer {
+	struct progress p;
+	struct shared_text *text, *json;
+	bool text_changed, json_changed;
+};
+
+static void answer_free(struct answer *ans)
 {
-	char *text = render_progress(p, a->progress_id);
+	progress_free(&ans->p);
+	shared_text_unref(ans->text);
+	shared_text_unref(ans->json);
+	memset(ans, 0, sizeof(*ans));
+}
+
+static bool same_text(const struct shared_text *a, const struct shared_text *b)
+{
+	return a && b && a->len == b->len && memcmp(a->s, b->s, a->len) == 0;
+}
+
+/* Renders the answer to a poll of pid (json is the body, taken) and compares
+ * it with the texts it would replace. No lock held. Returns 0 or -ENOMEM. */
+static int prepare_answer(struct answer *ans, char *json, const char *pid, const struct shared_text *old_text,
+			  const struct shared_text *old_json)
+{
+	char *text = render_progress(&ans->p, pid);
+
+	ans->text = text ? shared_text_wrap(text, strlen(text)) : NULL;
+	ans->json = shared_text_wrap(json, strlen(json));
+	if(!ans->text || !ans->json) {
+		answer_free(ans);
+		return -ENOMEM;
+	}
+	ans->text_changed = !same_text(old_text, ans->text);
+	ans->json_changed = !same_text(old_json, ans->json);
+	return 0;
+}
+
+/* Stores a successful poll of the agent's id (the answer is taken). Work
+ * under the lock is bounded by the stage cap (api.h). Returns 0 or -ENOMEM. Lock held. */
+static int store_progress(struct agent *a, struct answer *ans)
+{
+	struct progress *p = &ans->p;
 
 	if(!a->events)
 		a->events = calloc(1, sizeof(*a->events));
-	if(!text || !a->events ||
+	if(!a->events ||
 	   events_diff(a->events, a->have_progress ? &a->progress : NULL, p, wall_seconds()) != 0) {
-		free(text);
-		progress_free(p);
-		free(json);
+		answer_free(ans);
 		return -ENOMEM;
 	}
-	if(!a->have_progress || strcmp(a->text, text) != 0)
+	if(!a->have_progress || ans->text_changed)
 		a->version++;
+	if(!a->have_progress || ans->json_changed)
+		a->json_version++;
 	agent_forget_progress(a);
 	a->progress = *p;
-	a->json = json;
-	a->text = text;
+	a->json = ans->json;
+	a->text = ans->text;
+	memset(ans, 0, sizeof(*ans));
 	a->have_progress = true;
-	if(strcmp(p->status, "completed") == 0)
+	if(strcmp(a->progress.status, "completed") == 0)
 		agent_forget_config(a); /* the import changed it: read it anew */
-	if(strcmp(p->status, "failed") == 0)
-		agent_error(a, "auto-fetch", "failed at stage %s: %s", failed_stage(p),
-			    p->error ? p->error : "no reason given");
+	if(strcmp(a->progress.status, "failed") == 0)
+		agent_error(a, "auto-fetch", "failed at stage %s: %s", failed_stage(&a->progress),
+			    a->progress.error ? a->progress.error : "no reason given");
 	return 0;
 }
 
@@ -552,7 +623,8 @@ static int store_progress(struct agent *a, struct progress *p, char *json)
 int poll_agent(struct registry *r, struct agent *a, const struct api_cancel *c, bool force)
 {
 	struct api_error e = {0};
-	struct progress p;
+	struct shared_text *old_text, *old_json;
+	struct answer ans;
 	char *json, *pid;
 	bool overtaken;
 	int rc;
@@ -580,16 +652,22 @@ again:
 	}
 	a->poll.busy = true;
 	pid = strdup(a->progress_id);
+	old_text = a->have_progress ? shared_text_ref(a->text) : NULL;
+	old_json = a->have_progress ? shared_text_ref(a->json) : NULL;
+	memset(&ans, 0, sizeof(ans));
 	pthread_mutex_unlock(&r->lock);
-	rc = pid ? api_progress(r->api, c, a->id, pid, &p, &json, &e) : -ENOMEM;
+	/* Decoding, rendering and comparing happen here, outside the lock. */
+	rc = pid ? api_progress(r->api, c, a->id, pid, &ans.p, &json, &e) : -ENOMEM;
+	if(rc == 0)
+		rc = prepare_answer(&ans, json, pid, old_text, old_json);
+	shared_text_unref(old_text);
+	shared_text_unref(old_json);
 	pthread_mutex_lock(&r->lock);
 	if(!pid || !a->progress_id || strcmp(pid, a->progress_id) != 0) {
 		/* A refetch replaced the id meanwhile: this answer is of the old
 		 * import, so poll the new one (unless our caller gave up). */
-		if(rc == 0) {
-			progress_free(&p);
-			free(json);
-		}
+		if(rc == 0)
+			answer_free(&ans);
 		if(!pid)
 			rc = -ENOMEM;
 		else if(rc != -EINTR)
@@ -598,9 +676,11 @@ again:
 		flight_end(r, &a->poll, rc == -EINTR ? -EINTR : 0);
 	} else {
 		if(rc == 0)
-			rc = store_progress(a, &p, json);
-		else if(rc != -EINTR)
+			rc = store_progress(a, &ans);
+		else if(rc != -EINTR && rc != -ENOMEM)
 			agent_error(a, "progress", "%s", e.msg);
+		else if(rc == -ENOMEM)
+			agent_error(a, "progress", "out of memory");
 		if(rc != -EINTR)
 			a->polled_at = now_seconds(); /* an interrupted poll does not count */
 		flight_end(r, &a->poll, rc);
@@ -611,12 +691,32 @@ again:
 	return rc;
 }
 
-/* Copies the agent's current progress into v. Lock held. */
-static int fill_view(const struct agent *a, struct registry_view *v)
+/* What a view copies: references taken under the lock, copied out after it. */
+struct grab {
+	struct shared_text *text, *json; /* NULL: idle (no progress known) */
+	unsigned text_version, json_version;
+};
+
+/* Takes references to the agent's current progress texts. O(1). Lock held. */
+static void grab_progress(const struct agent *a, struct grab *g)
+{
+	g->text = a->have_progress ? shared_text_ref(a->text) : NULL;
+	g->json = a->have_progress ? shared_text_ref(a->json) : NULL;
+	g->text_version = a->version;
+	g->json_version = a->json_version;
+}
+
+/* Copies what g holds into v and gives g's references back. No lock needed. */
+static int view_of(struct grab *g, struct registry_view *v)
 {
 	memset(v, 0, sizeof(*v));
-	v->text = strdup(a->have_progress ? a->text : "idle\n");
-	v->json = strdup(a->have_progress ? a->json : "");
+	v->text = strdup(g->text ? g->text->s : "idle\n");
+	v->json = strdup(g->json ? g->json->s : "");
+	v->text_version = g->text_version;
+	v->json_version = g->json_version;
+	shared_text_unref(g->text);
+	shared_text_unref(g->json);
+	memset(g, 0, sizeof(*g));
 	if(!v->text || !v->json) {
 		registry_view_free(v);
 		return -ENOMEM;
@@ -641,6 +741,7 @@ struct agent *lock_agent(struct registry *r, uint64_t id)
 int registry_progress(struct registry *r, const struct api_cancel *c, uint64_t id, struct registry_view *v)
 {
 	struct agent *a = lock_agent(r, id);
+	struct grab g = {0};
 	unsigned polls;
 	int rc;
 
@@ -652,9 +753,9 @@ int registry_progress(struct registry *r, const struct api_cancel *c, uint64_t i
 	if(rc == 0 && a->progress_id && a->poll.gen == polls)
 		stats_cache_hit(STATS_CACHE_PROGRESS); /* no poll ended meanwhile: served from memory */
 	if(rc == 0)
-		rc = fill_view(a, v);
+		grab_progress(a, &g);
 	pthread_mutex_unlock(&r->lock);
-	return rc;
+	return rc == 0 ? view_of(&g, v) : rc;
 }
 
 int registry_refresh(struct registry *r, const struct api_cancel *c, uint64_t id)
@@ -677,54 +778,82 @@ int watch_agent(struct registry *r, struct agent *a, const struct api_cancel *c,
 		int (*done)(struct agent *a, void *arg), void *arg)
 {
 	double deadline = now_seconds() + r->cfg.wait_timeout;
+	bool blocking = false;
+	int rc;
 
 	for(;;) {
 		unsigned seen;
 		double next;
-		int rc = poll_agent(r, a, c, false);
 
+		rc = poll_agent(r, a, c, false);
 		if(rc != 0)
-			return rc;
+			break;
 		rc = done(a, arg);
 		if(rc != -EAGAIN)
-			return rc;
+			break;
 		if(now_seconds() >= deadline) {
 			agent_error(a, op, "timed out after %g s", r->cfg.wait_timeout);
-			return -ETIMEDOUT;
+			rc = -ETIMEDOUT;
+			break;
+		}
+		if(!blocking) {
+			/* Each blocked reader holds a FUSE worker: past the cap, the
+			 * workers left must serve everyone else and the interrupts. */
+			if(r->cfg.max_blocked && r->blocked >= r->cfg.max_blocked) {
+				agent_error(a, op,
+					    "%u readers are blocked in wait or events already, the most this "
+					    "mount serves at once: try again later",
+					    r->blocked);
+				rc = -EAGAIN;
+				break;
+			}
+			r->blocked++;
+			blocking = true;
 		}
 		next = fmin(a->polled_at + r->cfg.poll_interval, deadline);
 		seen = a->version;
 		while(now_seconds() < next && !cancelled(c) && a->version == seen)
 			wait_changed(r, next - now_seconds());
-		if(cancelled(c))
-			return -EINTR;
+		if(cancelled(c)) {
+			rc = -EINTR;
+			break;
+		}
 	}
+	if(blocking)
+		r->blocked--;
+	return rc;
 }
 
 /* registry_wait()'s answer: the final view, once the import ended. Lock held. */
 static int wait_done(struct agent *a, void *arg)
 {
-	struct registry_view *v = arg;
-	int rc;
+	struct grab *g = arg;
 
 	if(a->progress_id && !terminal(a))
 		return -EAGAIN;
-	rc = fill_view(a, v);
-	if(rc == 0 && terminal(a) && strcmp(a->progress.status, "failed") == 0)
-		rc = -EREMOTEIO; /* the reason is in the error line, set by the poll */
-	return rc;
+	grab_progress(a, g);
+	if(terminal(a) && strcmp(a->progress.status, "failed") == 0)
+		return -EREMOTEIO; /* the reason is in the error line, set by the poll */
+	return 0;
 }
 
 int registry_wait(struct registry *r, const struct api_cancel *c, uint64_t id, struct registry_view *v)
 {
 	struct agent *a = lock_agent(r, id);
+	struct grab g = {0};
 	int rc;
 
 	memset(v, 0, sizeof(*v));
 	if(!a)
 		return -ENOMEM;
-	rc = watch_agent(r, a, c, "wait", wait_done, v);
+	rc = watch_agent(r, a, c, "wait", wait_done, &g);
 	pthread_mutex_unlock(&r->lock);
+	if(rc == 0 || rc == -EREMOTEIO) {
+		int copied = view_of(&g, v);
+
+		if(copied != 0)
+			rc = copied;
+	}
 	return rc;
 }
 
@@ -772,6 +901,7 @@ int registry_refetch(struct registry *r, const struct api_cancel *c, uint64_t id
 		events_clear(a->events);
 	a->import_gen++;
 	a->version++;
+	a->json_version++;
 	a->polled_at = 0; /* the new import is polled at the next read */
 	a->poll.err = 0;
 	free(a->error);
@@ -831,10 +961,10 @@ size_t registry_known_size(struct registry *r, uint64_t id, enum registry_file f
 		break;
 	case REGISTRY_PROGRESS:
 		/* Not polled yet: a page, so that readers trusting st_size still read it all. */
-		size = !a || !a->progress_id ? strlen("idle\n") : a->have_progress ? strlen(a->text) : 4096;
+		size = !a || !a->progress_id ? strlen("idle\n") : a->have_progress ? a->text->len : 4096;
 		break;
 	case REGISTRY_PROGRESS_JSON:
-		size = !a || !a->progress_id ? 0 : a->have_progress ? strlen(a->json) : 4096;
+		size = !a || !a->progress_id ? 0 : a->have_progress ? a->json->len : 4096;
 		break;
 	case REGISTRY_ERROR:
 		size = a && a->error ? strlen(a->error) + 1 : 0;

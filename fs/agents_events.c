@@ -8,22 +8,23 @@
 
 #include "agents_internal.h"
 
+#define EVENTS_PER_READ 256 /* lines one read of `events` copies at most */
+
 /* ---- events and change notification ---- */
 
-bool registry_differs(struct registry *r, uint64_t id, enum registry_file f, const char *text)
+bool registry_differs(struct registry *r, uint64_t id, enum registry_file f, unsigned version)
 {
-	const char *now = NULL;
 	struct agent *a;
 	bool differs;
 
 	registry_lock(r);
 	a = agent_find(r, id);
-	if(!a || !a->progress_id)
-		now = f == REGISTRY_PROGRESS ? "idle\n" : "";
-	else if(a->have_progress)
-		now = f == REGISTRY_PROGRESS ? a->text : a->json;
-	/* not polled since a refetch: a re-read polls the new import, which differs */
-	differs = !now || !text || strcmp(now, text) != 0;
+	if(!a)
+		differs = version != 0;
+	else if(a->progress_id && !a->have_progress)
+		differs = true; /* not polled since a refetch: a re-read polls the new import */
+	else
+		differs = (f == REGISTRY_PROGRESS_JSON ? a->json_version : a->version) != version;
 	pthread_mutex_unlock(&r->lock);
 	return differs;
 }
@@ -51,10 +52,13 @@ static int events_now(struct agent *a, struct registry_cursor *cur, char **text,
 	if(cur->done || cur->gen != a->import_gen)
 		return 0;
 	if(a->events && cur->at < a->events->n) {
-		int rc = events_lines(a->events, cur->at, text, len);
+		/* at most EVENTS_PER_READ lines under the lock: the rest at the next read */
+		size_t to =
+			a->events->n - cur->at > EVENTS_PER_READ ? cur->at + EVENTS_PER_READ : a->events->n;
+		int rc = events_lines(a->events, cur->at, to, text, len);
 
 		if(rc == 0)
-			cur->at = a->events->n;
+			cur->at = to;
 		return rc;
 	}
 	if(terminal(a)) {

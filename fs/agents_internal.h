@@ -39,6 +39,21 @@ struct agent_cfg {
 	struct flight fetch;
 };
 
+/* A text shared by an agent and the reads that copy it out: immutable once
+ * made, freed by its last holder. Copying happens outside the registry lock;
+ * under it a read only takes a reference. */
+struct shared_text {
+	atomic_uint refs;
+	size_t len;
+	char *s; /* owned, NUL-terminated */
+};
+
+/* A shared text owning s (len bytes and a NUL), with one reference; NULL
+ * (s freed) when out of memory or s is NULL. */
+struct shared_text *shared_text_wrap(char *s, size_t len);
+struct shared_text *shared_text_ref(struct shared_text *t);
+void shared_text_unref(struct shared_text *t);
+
 /* One agent. Owns every string and the progress. */
 struct agent {
 	uint64_t id;
@@ -46,14 +61,17 @@ struct agent {
 	char *progress_id;
 	bool have_progress; /* progress, json and text hold the last poll of progress_id */
 	struct progress progress;
-	char *json;
-	char *text;
+	struct shared_text *json;
+	struct shared_text *text;
+	/* Bumped whenever the progress text (or the raw JSON) changes: what an
+	 * open file's snapshot is compared with by poll(2). */
+	unsigned text_version, json_version;
 	double polled_at;   /* monotonic time of the last poll attempt */
 	struct flight poll; /* the progress poll; poll.err is the last attempt's result */
 	bool refetching;    /* a refetch is in flight */
 	char *error;	    /* last error line, or NULL */
 	struct agent_cfg *cfg;
-	unsigned version;	  /* bumped whenever the progress text changes */
+	unsigned version;	  /* bumped whenever the progress text changes: wakes watchers */
 	unsigned import_gen;	  /* bumped when a refetch starts a new import */
 	struct event_log *events; /* the changes seen of the current import; NULL until the first */
 };
@@ -95,6 +113,7 @@ struct registry {
 	struct flight list;	 /* the listing */
 	atomic_uint drops_asked; /* bumped by registry_drop_caches(), from a signal handler */
 	unsigned drops_done;	 /* drops applied */
+	unsigned blocked;	 /* readers blocked in watch_agent() now (cfg.max_blocked at most) */
 };
 
 /* Monotonic and wall-clock time, in seconds. */

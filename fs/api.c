@@ -237,6 +237,8 @@ static int decode_stages(const struct json_doc *d, int arr, struct progress *out
 {
 	int n = json_size(d, arr), tok = arr + 1;
 
+	if(n > API_MAX_STAGES)
+		return -EFBIG;
 	out->stages = calloc(n > 0 ? (size_t)n : 1, sizeof(*out->stages));
 	if(!out->stages)
 		return -ENOMEM;
@@ -557,7 +559,9 @@ int api_progress(struct api *api, const struct api_cancel *c, uint64_t id, const
 	if(rc != 0)
 		return rc;
 	rc = api_decode_progress(resp.body, resp.len, out);
-	if(rc == -EPROTO)
+	if(rc == -EFBIG)
+		rc = fail(e, EPROTO, 0, "malformed response: more than %d stages", API_MAX_STAGES);
+	else if(rc == -EPROTO)
 		malformed(e, &resp, "not a progress object (status, current_stage, stages, error)");
 	else if(rc != 0)
 		fail(e, -rc, 0, "%s", strerror(-rc));

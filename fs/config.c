@@ -157,6 +157,8 @@ static int object_array(const struct json_doc *d, const char *key, int *arr)
 	if(type != JSON_ARRAY)
 		return -EPROTO;
 	n = json_size(d, tok);
+	if(n > CONFIG_MAX_ITEMS)
+		return -EFBIG; /* bounds what one agent costs: names.c makes each name unique */
 	el = tok + 1;
 	for(int i = 0; i < n; i++, el = json_next(d, el)) {
 		if(json_type(d, el) != JSON_OBJECT)

@@ -18,25 +18,43 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cekurafs/stats.h"
 
+/* One open file. The kernel serialises nothing on it: FUSE workers read it
+ * at once (pread on one fd from several threads), and the poll(2) watcher
+ * looks at it meanwhile. So:
+ *   - file is set at open and never changes;
+ *   - lock owns every other field. It is held only to copy a snapshot in or
+ *     out, never across a render, an API call or a wait: a snapshot is made
+ *     unlocked, then swapped in, and the text it replaces is freed under lock
+ *     so that no reader can be copying it;
+ *   - a stream has one reader at a time (reading), so that its cursor moves
+ *     once per line; another reader of the same handle waits, interruptibly.
+ * Lock order, the one place it is written: open_lock, then a handle's lock
+ * or the registry's lock (never both: a handle's lock is released before the
+ * registry is asked anything). */
 struct node_handle {
-	struct node_file file; /* file.entry owned */
-	char *text;	       /* owned snapshot, NULL until rendered */
+	struct node_file file; /* file.entry owned; immutable */
+	pthread_mutex_t lock;
+	pthread_cond_t idle; /* streams: a read ended */
+	char *text;	     /* owned snapshot, NULL until rendered */
 	size_t len;
+	unsigned version; /* the registry's version of text (watched rows) */
 	bool served_end;
 	size_t pos;			 /* streams: bytes of text already read */
 	struct registry_cursor cur;	 /* streams: where this reader is */
+	bool reading;			 /* streams: a read is under way */
 	void *token;			 /* poll(2): the kernel's handle to notify, or NULL */
-	struct node_handle *prev, *next; /* in open_handles */
+	struct node_handle *prev, *next; /* in open_handles: open_lock */
 };
 
 /* How tokens reach the kernel (nodes_watch_setup()). */
 static void (*token_notify)(void *token);
 static void (*token_release)(void *token);
 
-/* Every handle not yet released, for nodes_release_all(). */
+/* Every handle not yet released (for the watcher and nodes_release_all()). */
 static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct node_handle *open_handles;
 
@@ -46,11 +64,12 @@ static struct node_handle *open_handles;
 
 /* ---- progress, wait, error ---- */
 
-static int view_text(int rc, struct registry_view *v, char **text, size_t *len, bool json)
+static int view_text(int rc, struct registry_view *v, struct node_text *out, bool json)
 {
 	if(rc == 0 || rc == -EREMOTEIO) {
-		*text = json ? v->json : v->text;
-		*len = json ? v->json_len : v->text_len;
+		out->text = json ? v->json : v->text;
+		out->len = json ? v->json_len : v->text_len;
+		out->version = json ? v->json_version : v->text_version;
 		if(json)
 			v->json = NULL;
 		else
@@ -60,31 +79,29 @@ static int view_text(int rc, struct registry_view *v, char **text, size_t *len, 
 	return rc;
 }
 
-static int render_progress_file(const struct node_ctx *ctx, const struct node_file *f, char **text,
-				size_t *len)
+static int render_progress_file(const struct node_ctx *ctx, const struct node_file *f, struct node_text *out)
 {
 	struct registry_view v;
 
-	return view_text(registry_progress(ctx->reg, &ctx->cancel, f->id, &v), &v, text, len, false);
+	return view_text(registry_progress(ctx->reg, &ctx->cancel, f->id, &v), &v, out, false);
 }
 
-static int render_progress_json(const struct node_ctx *ctx, const struct node_file *f, char **text,
-				size_t *len)
+static int render_progress_json(const struct node_ctx *ctx, const struct node_file *f, struct node_text *out)
 {
 	struct registry_view v;
 
-	return view_text(registry_progress(ctx->reg, &ctx->cancel, f->id, &v), &v, text, len, true);
+	return view_text(registry_progress(ctx->reg, &ctx->cancel, f->id, &v), &v, out, true);
 }
 
-static int render_wait(const struct node_ctx *ctx, const struct node_file *f, char **text, size_t *len)
+static int render_wait(const struct node_ctx *ctx, const struct node_file *f, struct node_text *out)
 {
 	struct registry_view v;
-	int rc = view_text(registry_wait(ctx->reg, &ctx->cancel, f->id, &v), &v, text, len, false);
+	int rc = view_text(registry_wait(ctx->reg, &ctx->cancel, f->id, &v), &v, out, false);
 
 	if(rc == -EREMOTEIO) {
 		/* The import failed: the read fails too; the text is not served. */
-		free(*text);
-		*text = NULL;
+		free(out->text);
+		out->text = NULL;
 	}
 	return rc;
 }
@@ -95,9 +112,9 @@ static int next_events(const struct node_ctx *ctx, const struct node_file *f, st
 	return registry_events(ctx->reg, &ctx->cancel, f->id, cur, text, len);
 }
 
-static int render_error(const struct node_ctx *ctx, const struct node_file *f, char **text, size_t *len)
+static int render_error(const struct node_ctx *ctx, const struct node_file *f, struct node_text *out)
 {
-	return registry_error(ctx->reg, f->id, text, len);
+	return registry_error(ctx->reg, f->id, &out->text, &out->len);
 }
 
 static size_t size_progress(const struct node_ctx *ctx, const struct node_file *f)
@@ -139,7 +156,7 @@ static const struct config_text *config_text_of(const struct agent_config *cfg, 
 	return &cfg->field[f->kind->arg];
 }
 
-static int render_config(const struct node_ctx *ctx, const struct node_file *f, char **text, size_t *len)
+static int render_config(const struct node_ctx *ctx, const struct node_file *f, struct node_text *out)
 {
 	const struct config_text *t;
 	struct agent_config *cfg;
@@ -150,11 +167,11 @@ static int render_config(const struct node_ctx *ctx, const struct node_file *f, 
 	t = config_text_of(cfg, f);
 	if(!t)
 		rc = -ENOENT;
-	else if(!(*text = malloc(t->len + 1)))
+	else if(!(out->text = malloc(t->len + 1)))
 		rc = -ENOMEM;
 	else {
-		memcpy(*text, t->text, t->len + 1);
-		*len = t->len;
+		memcpy(out->text, t->text, t->len + 1);
+		out->len = t->len;
 	}
 	registry_config_put(ctx->reg, cfg);
 	return rc;
@@ -258,48 +275,48 @@ static const struct node_kind kinds[] = {
 
 /* ---- .cekurafs/ ---- */
 
-static int text_of(const char *s, char **text, size_t *len)
+static int text_of(const char *s, struct node_text *out)
 {
-	*text = strdup(s ? s : "");
-	if(!*text)
+	out->text = strdup(s ? s : "");
+	if(!out->text)
 		return -ENOMEM;
-	*len = strlen(*text);
+	out->len = strlen(out->text);
 	return 0;
 }
 
-static int render_version(const struct node_ctx *ctx, const struct node_file *f, char **text, size_t *len)
+static int render_version(const struct node_ctx *ctx, const struct node_file *f, struct node_text *out)
 {
 	(void)ctx;
 	(void)f;
-	return text_of("cekurafs " CEKURAFS_VERSION "\n", text, len);
+	return text_of("cekurafs " CEKURAFS_VERSION "\n", out);
 }
 
-static int render_settings(const struct node_ctx *ctx, const struct node_file *f, char **text, size_t *len)
+static int render_settings(const struct node_ctx *ctx, const struct node_file *f, struct node_text *out)
 {
 	(void)f;
-	return text_of(ctx->settings, text, len);
+	return text_of(ctx->settings, out);
 }
 
-static int render_stats(const struct node_ctx *ctx, const struct node_file *f, char **text, size_t *len)
+static int render_stats(const struct node_ctx *ctx, const struct node_file *f, struct node_text *out)
 {
 	(void)ctx;
 	(void)f;
-	*text = stats_render();
-	if(!*text)
+	out->text = stats_render();
+	if(!out->text)
 		return -ENOMEM;
-	*len = strlen(*text);
+	out->len = strlen(out->text);
 	return 0;
 }
 
 /* The size of a text made without calling the API: make it and measure. */
 static size_t size_rendered(const struct node_ctx *ctx, const struct node_file *f)
 {
-	char *text = NULL;
-	size_t len = 0;
+	struct node_text t = {0};
+	size_t len = UNKNOWN_SIZE;
 
-	if(f->kind->render(ctx, f, &text, &len) != 0)
-		len = UNKNOWN_SIZE;
-	free(text);
+	if(f->kind->render(ctx, f, &t) == 0)
+		len = t.len;
+	free(t.text);
 	return len;
 }
 
@@ -356,30 +373,56 @@ int nodes_list(const struct node_ctx *ctx, const struct node_file *f, node_fill_
 
 int nodes_entry(const struct node_ctx *ctx, const struct node_file *f)
 {
-	char *text = NULL;
-	size_t len;
+	struct node_text t = {0};
 	int rc;
 
 	if(!f->kind->dir)
 		return -ENOTDIR;
-	rc = f->kind->render(ctx, f, &text, &len);
-	free(text);
+	rc = f->kind->render(ctx, f, &t);
+	free(t.text);
 	return rc;
 }
 
+static bool caller_gave_up(const struct node_ctx *ctx)
+{
+	return ctx->cancel.cancelled && ctx->cancel.cancelled(ctx->cancel.arg);
+}
+
+/* Swaps a new snapshot in; the old text is freed under the lock, so no reader
+ * is copying it. Takes t. */
+static void install(struct node_handle *h, struct node_text *t)
+{
+	pthread_mutex_lock(&h->lock);
+	free(h->text);
+	h->text = t->text;
+	h->len = t->len;
+	h->version = t->version;
+	h->served_end = false;
+	pthread_mutex_unlock(&h->lock);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Renders a new snapshot (no lock held: it may call the API or block) and swaps it in. */
 static int take_snapshot(const struct node_ctx *ctx, struct node_handle *h)
 {
-	char *text = NULL;
-	size_t len = 0;
-	int rc = h->file.kind->render(ctx, &h->file, &text, &len);
+	struct node_text t = {0};
+	int rc = h->file.kind->render(ctx, &h->file, &t);
 
-	if(rc != 0)
+	if(rc != 0) {
+		free(t.text);
 		return rc;
-	free(h->text);
-	h->text = text;
-	h->len = len;
-	h->served_end = false;
+	}
+	install(h, &t);
 	return 0;
+}
+
+static void handle_free(struct node_handle *h)
+{
+	pthread_cond_destroy(&h->idle);
+	pthread_mutex_destroy(&h->lock);
+	free((char *)h->file.entry);
+	free(h->text);
+	free(h);
 }
 
 int nodes_open(const struct node_ctx *ctx, const struct node_file *f, int flags, struct node_handle **out)
@@ -403,39 +446,28 @@ int nodes_open(const struct node_ctx *ctx, const struct node_file *f, int flags,
 		free(h);
 		return -ENOMEM;
 	}
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->idle, NULL);
+	/* The first snapshot, before anyone else can see the handle. */
+	if(kind->render && kind->at_open)
+		rc = take_snapshot(ctx, h);
+	if(rc != 0) {
+		handle_free(h);
+		return rc;
+	}
 	pthread_mutex_lock(&open_lock);
 	h->next = open_handles;
 	if(open_handles)
 		open_handles->prev = h;
 	open_handles = h;
 	pthread_mutex_unlock(&open_lock);
-	if(kind->render && kind->at_open)
-		rc = take_snapshot(ctx, h);
-	if(rc != 0) {
-		nodes_release(h);
-		return rc;
-	}
 	*out = h;
 	return 0;
 }
 
-/* A stream's read: what is left of the last text, else the next one (which may block). */
-static int read_stream(const struct node_ctx *ctx, struct node_handle *h, char *buf, size_t size)
+/* Copies what is left of a stream's text. Handle lock held. */
+static int copy_stream(struct node_handle *h, char *buf, size_t size)
 {
-	if(h->pos >= h->len) {
-		char *text = NULL;
-		size_t len = 0;
-		int rc = h->file.kind->next(ctx, &h->file, &h->cur, &text, &len);
-
-		if(rc != 0)
-			return rc;
-		free(h->text);
-		h->text = text;
-		h->len = len;
-		h->pos = 0;
-		if(len == 0)
-			return 0; /* end of file */
-	}
 	if(size > h->len - h->pos)
 		size = h->len - h->pos;
 	memcpy(buf, h->text + h->pos, size);
@@ -443,30 +475,85 @@ static int read_stream(const struct node_ctx *ctx, struct node_handle *h, char *
 	return (int)size;
 }
 
+/* A stream's read: what is left of the last text, else the next one (which
+ * may block, with no lock held). One reader at a time: another waits. */
+static int read_stream(const struct node_ctx *ctx, struct node_handle *h, char *buf, size_t size)
+{
+	struct registry_cursor cur;
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	pthread_mutex_lock(&h->lock);
+	while(h->reading) {
+		struct timespec until;
+
+		if(caller_gave_up(ctx)) {
+			pthread_mutex_unlock(&h->lock);
+			return -EINTR;
+		}
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 100000000L; /* look at the caller again in 0.1 s */
+		if(until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&h->idle, &h->lock, &until);
+	}
+	if(h->pos < h->len) {
+		rc = copy_stream(h, buf, size);
+		pthread_mutex_unlock(&h->lock);
+		return rc;
+	}
+	h->reading = true;
+	cur = h->cur;
+	pthread_mutex_unlock(&h->lock);
+	rc = h->file.kind->next(ctx, &h->file, &cur, &text, &len);
+	pthread_mutex_lock(&h->lock);
+	h->reading = false;
+	pthread_cond_broadcast(&h->idle);
+	if(rc == 0) {
+		h->cur = cur;
+		free(h->text);
+		h->text = text;
+		h->len = len;
+		h->pos = 0;
+		rc = copy_stream(h, buf, size); /* 0 at end of file */
+	}
+	pthread_mutex_unlock(&h->lock);
+	return rc;
+}
+
 int nodes_read(const struct node_ctx *ctx, struct node_handle *h, char *buf, size_t size, off_t off)
 {
+	bool fresh;
 	int rc;
 
 	if(h->file.kind->stream)
 		return read_stream(ctx, h, buf, size);
 	if(!h->file.kind->render)
 		return -EACCES;
-	if(!h->text || (off == 0 && h->served_end)) {
+	if(off < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&h->lock);
+	fresh = !h->text || (off == 0 && h->served_end);
+	pthread_mutex_unlock(&h->lock);
+	if(fresh) {
 		rc = take_snapshot(ctx, h);
 		if(rc != 0)
 			return rc;
 	}
-	if(off < 0)
-		return -EINVAL;
+	pthread_mutex_lock(&h->lock);
 	if((size_t)off >= h->len) {
-		h->served_end = true;
-		return 0;
+		size = 0;
+	} else {
+		if(size > h->len - (size_t)off)
+			size = h->len - (size_t)off;
+		memcpy(buf, h->text + off, size);
 	}
-	if(size > h->len - (size_t)off)
-		size = h->len - (size_t)off;
-	memcpy(buf, h->text + off, size);
 	if((size_t)off + size >= h->len)
 		h->served_end = true;
+	pthread_mutex_unlock(&h->lock);
 	return (int)size;
 }
 
@@ -489,11 +576,11 @@ void nodes_release(struct node_handle *h)
 	if(h->next)
 		h->next->prev = h->prev;
 	pthread_mutex_unlock(&open_lock);
+	/* No request runs on h now (the kernel releases after the last), and the
+	 * watcher cannot reach it any more. */
 	if(h->token && token_release)
 		token_release(h->token);
-	free((char *)h->file.entry);
-	free(h->text);
-	free(h);
+	handle_free(h);
 }
 
 bool nodes_is_stream(const struct node_handle *h)
@@ -501,30 +588,42 @@ bool nodes_is_stream(const struct node_handle *h)
 	return h->file.kind->stream;
 }
 
-/* Whether a read of h would show something new at once. Never calls the API. */
-static bool ready(const struct node_ctx *ctx, const struct node_handle *h)
+/* Whether a read of h would show something new at once. Never calls the API;
+ * takes the handle's lock, then (after releasing it) the registry's. */
+static bool ready(const struct node_ctx *ctx, struct node_handle *h)
 {
+	struct registry_cursor cur;
+	bool have, left;
+	unsigned version;
+
+	pthread_mutex_lock(&h->lock);
+	have = h->text != NULL;
+	left = h->pos < h->len;
+	version = h->version;
+	cur = h->cur;
+	pthread_mutex_unlock(&h->lock);
 	if(h->file.kind->stream)
-		return h->pos < h->len || registry_events_ready(ctx->reg, h->file.id, &h->cur);
+		return left || registry_events_ready(ctx->reg, h->file.id, &cur);
 	if(h->file.kind->watched)
-		return registry_differs(ctx->reg, h->file.id, h->file.kind->watched, h->text);
+		return !have || registry_differs(ctx->reg, h->file.id, h->file.kind->watched, version);
 	return true;
 }
 
 bool nodes_poll(const struct node_ctx *ctx, struct node_handle *h, void *token)
 {
 	void *drop = NULL;
-	bool now;
+	bool now = ready(ctx, h);
 
-	pthread_mutex_lock(&open_lock);
-	now = ready(ctx, h);
+	/* A change between ready() and keeping the token is not lost: the
+	 * watcher looks at every kept token at each round. */
+	pthread_mutex_lock(&h->lock);
 	if(now) {
 		drop = token; /* nothing to wait for: the kernel needs no notification */
 	} else if(token) {
 		drop = h->token; /* the newest token replaces the last one */
 		h->token = token;
 	}
-	pthread_mutex_unlock(&open_lock);
+	pthread_mutex_unlock(&h->lock);
 	if(drop && token_release)
 		token_release(drop);
 	return now;
@@ -536,32 +635,89 @@ void nodes_watch_setup(void (*notify)(void *token), void (*release)(void *token)
 	token_release = release;
 }
 
-#define WATCH_MAX 256 /* agents asked about per round; the others wait for the next */
+static int cmp_id(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The agents watched now (those with a handle holding a token), sorted,
+ * each once: a new array in *ids. open_lock held. */
+static int watched_ids(uint64_t **ids, size_t *n)
+{
+	size_t cap = 0, count = 0, kept = 0;
+	uint64_t *v = NULL;
+
+	for(struct node_handle *h = open_handles; h; h = h->next) {
+		bool token;
+
+		pthread_mutex_lock(&h->lock);
+		token = h->token != NULL;
+		pthread_mutex_unlock(&h->lock);
+		if(!token)
+			continue;
+		if(count == cap) {
+			uint64_t *p = realloc(v, (cap = cap ? cap * 2 : 64) * sizeof(*v));
+
+			if(!p) {
+				free(v);
+				return -ENOMEM;
+			}
+			v = p;
+		}
+		v[count++] = h->file.id;
+	}
+	if(count)
+		qsort(v, count, sizeof(*v), cmp_id);
+	for(size_t i = 0; i < count; i++)
+		if(kept == 0 || v[kept - 1] != v[i])
+			v[kept++] = v[i];
+	*ids = v;
+	*n = kept;
+	return 0;
+}
+
+/* The last agent the watcher asked about: the next round starts after it.
+ * Owned by the watcher thread (nodes_watch() has one caller). */
+static uint64_t watch_last;
 
 void nodes_watch(const struct node_ctx *ctx)
 {
-	uint64_t ids[WATCH_MAX];
-	size_t n = 0;
+	uint64_t *ids = NULL;
+	size_t n = 0, start = 0, take;
 
 	pthread_mutex_lock(&open_lock);
-	for(struct node_handle *h = open_handles; h && n < WATCH_MAX; h = h->next) {
-		bool listed = false;
-
-		for(size_t i = 0; h->token && i < n && !listed; i++)
-			listed = ids[i] == h->file.id;
-		if(h->token && !listed)
-			ids[n++] = h->file.id;
-	}
+	if(watched_ids(&ids, &n) != 0)
+		n = 0;
 	pthread_mutex_unlock(&open_lock);
-	for(size_t i = 0; i < n; i++)
-		registry_refresh(ctx->reg, &ctx->cancel,
-				 ids[i]); /* polls only when due, shared with readers */
+	/* Round-robin: from the first id after the last one asked, wrapping. */
+	while(start < n && ids[start] <= watch_last)
+		start++;
+	take = n < NODES_WATCH_MAX ? n : NODES_WATCH_MAX;
+	for(size_t i = 0; i < take; i++) {
+		uint64_t id = ids[(start + i) % n];
+
+		registry_refresh(ctx->reg, &ctx->cancel, id); /* polls only when due, shared with readers */
+		watch_last = id;
+	}
+	free(ids);
 	pthread_mutex_lock(&open_lock);
 	for(struct node_handle *h = open_handles; h; h = h->next) {
-		if(h->token && ready(ctx, h)) {
-			token_notify(h->token);
-			token_release(h->token);
-			h->token = NULL;
+		void *token;
+
+		pthread_mutex_lock(&h->lock);
+		token = h->token;
+		pthread_mutex_unlock(&h->lock);
+		if(!token || !ready(ctx, h))
+			continue;
+		pthread_mutex_lock(&h->lock);
+		token = h->token; /* a poll may have replaced it meanwhile */
+		h->token = NULL;
+		pthread_mutex_unlock(&h->lock);
+		if(token) {
+			token_notify(token);
+			token_release(token);
 		}
 	}
 	pthread_mutex_unlock(&open_lock);

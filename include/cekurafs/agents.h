@@ -25,14 +25,19 @@ struct registry_config {
 	double list_ttl;      /* seconds */
 	double wait_timeout;  /* seconds */
 	const char *state_dir;
+	/* Most readers blocked at once in wait or events (each holds a FUSE
+	 * worker); one more gets -EAGAIN at once. 0: no limit. */
+	unsigned max_blocked;
 };
 
-/* What one read sees: the progress text and the raw JSON at one moment. Owned. */
+/* What one read sees: the progress text and the raw JSON at one moment, with
+ * the version of each (registry_differs()). Owned. */
 struct registry_view {
 	char *text;
 	size_t text_len;
 	char *json;
 	size_t json_len;
+	unsigned text_version, json_version;
 };
 
 enum registry_file { REGISTRY_NONE, REGISTRY_PROGRESS, REGISTRY_PROGRESS_JSON, REGISTRY_ERROR };
@@ -62,7 +67,8 @@ int registry_progress(struct registry *r, const struct api_cancel *c, uint64_t i
 int registry_refresh(struct registry *r, const struct api_cancel *c, uint64_t id);
 
 /* Like registry_progress(), but blocks until the status is terminal:
- * -EREMOTEIO when it failed, -ETIMEDOUT after wait_timeout, -EINTR when cancelled. */
+ * -EREMOTEIO when it failed, -ETIMEDOUT after wait_timeout, -EINTR when
+ * cancelled, -EAGAIN at once when max_blocked readers already wait. */
 int registry_wait(struct registry *r, const struct api_cancel *c, uint64_t id, struct registry_view *v);
 
 /* The agent's configuration, fetched when it is older than list_ttl or an
@@ -83,9 +89,10 @@ int registry_each_name(struct registry *r, const struct api_cancel *c,
 int registry_link(struct registry *r, const struct api_cancel *c, const char *name, uint64_t *id);
 
 /* Whether a re-read of the file (REGISTRY_PROGRESS or REGISTRY_PROGRESS_JSON)
- * would show another text than this one, as far as is known without calling
- * the API (a running import not polled yet counts as different). */
-bool registry_differs(struct registry *r, uint64_t id, enum registry_file f, const char *text);
+ * would show another text than the one of this version (a view's
+ * text_version or json_version), as far as is known without calling the API
+ * (a running import not polled yet counts as different). O(1). */
+bool registry_differs(struct registry *r, uint64_t id, enum registry_file f, unsigned version);
 
 /* Where one reader of `events` is. Zero it before the first read. */
 struct registry_cursor {

@@ -79,7 +79,12 @@ int api_progress(struct api *api, const struct api_cancel *c, uint64_t id, const
 /* One cheap request to check the key at start-up. */
 int api_check(struct api *api, struct api_error *e);
 
-/* The decoders, pure, for tests and fuzzing: 0 or -EPROTO (-ENOMEM). */
+/* Stages one progress answer may bring: more is EPROTO. It bounds what a
+ * poll costs the registry (README, "Sizes and caching"). */
+#define API_MAX_STAGES 1000
+
+/* The decoders, pure, for tests and fuzzing: 0 or -EPROTO (-ENOMEM);
+ * api_decode_progress() is -EFBIG past API_MAX_STAGES. */
 int api_decode_progress(const char *body, size_t len, struct progress *out);
 int api_decode_auto_fetch(const char *body, size_t len, char **progress_id);
 /* Appends a page's agents to *l (unsorted) and returns its `next` (new string, or NULL). */

@@ -15,6 +15,10 @@
 
 #include "cekurafs/names.h"
 
+/* Items one list of an agent (tools, knowledge base files, dynamic
+ * variables) may hold: more makes the agent EPROTO ("too large to show as files"). */
+#define CONFIG_MAX_ITEMS 100000
+
 /* The one-value files, and where each value is in the agent. */
 enum config_field {
 	CONFIG_NAME,		  /* name */

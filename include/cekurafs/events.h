@@ -22,6 +22,10 @@ struct event {
 	char *state; /* owned */
 };
 
+/* Events one import's log keeps at most; past them only status changes are
+ * kept, so a reader still sees the end. */
+#define EVENTS_MAX 10000
+
 struct event_log {
 	struct event *v;
 	size_t n, cap;
@@ -29,7 +33,8 @@ struct event_log {
 
 /* Appends what changed from old (NULL: the first poll, so everything) to new:
  * the stages that changed, in their order, then the status if it changed, so
- * a terminal status is always the last line. Returns 0 or -ENOMEM. */
+ * a terminal status is always the last line. Linear in the stages (stages
+ * are matched by name through a hash table). Returns 0 or -ENOMEM. */
 int events_diff(struct event_log *log, const struct progress *old, const struct progress *new, double at);
 
 /* The current picture of cur, for a reader's first read: the status, then
@@ -38,8 +43,9 @@ int events_diff(struct event_log *log, const struct progress *old, const struct 
 int events_picture(const struct event_log *log, const struct progress *cur, double now, char **text,
 		   size_t *len);
 
-/* The lines of events from..log->n. *text is a new string. Returns 0 or -ENOMEM. */
-int events_lines(const struct event_log *log, size_t from, char **text, size_t *len);
+/* The lines of events from..to (at most log->n). *text is a new string.
+ * Returns 0 or -ENOMEM. */
+int events_lines(const struct event_log *log, size_t from, size_t to, char **text, size_t *len);
 
 /* Forgets every event (a new import starts). */
 void events_clear(struct event_log *log);

@@ -33,6 +33,14 @@ struct node_file {
 	const char *entry;
 };
 
+/* A text an open file serves, as a row makes it: owned (free()), and for
+ * watched rows the registry's version of it (registry_differs()). */
+struct node_text {
+	char *text;
+	size_t len;
+	unsigned version;
+};
+
 /* Called once per name when a directory is listed. */
 typedef void node_fill_fn(void *arg, const char *name);
 
@@ -47,7 +55,7 @@ struct node_kind {
 	 * file of the registry; REGISTRY_NONE: always readable */
 	enum registry_file watched;
 	/* Makes the text one open file serves; NULL for write-only files. */
-	int (*render)(const struct node_ctx *ctx, const struct node_file *f, char **text, size_t *len);
+	int (*render)(const struct node_ctx *ctx, const struct node_file *f, struct node_text *out);
 	/* Handles a write; NULL for read-only files. Returns size or -errno. */
 	int (*write)(const struct node_ctx *ctx, const struct node_file *f, const char *buf, size_t size,
 		     off_t off);
@@ -100,8 +108,11 @@ bool nodes_poll(const struct node_ctx *ctx, struct node_handle *h, void *token);
 void nodes_watch_setup(void (*notify)(void *token), void (*release)(void *token));
 
 /* One round of watching: asks the API about the agents that pollers wait on
- * (when their poll is due, shared with readers), then notifies each token
- * whose handle became ready. Call from a thread that serves no request. */
+ * (when their poll is due, shared with readers), at most NODES_WATCH_MAX of
+ * them per round, taking turns (round-robin on the agent id) so that every
+ * watched agent is asked in turn however many there are; then notifies each
+ * token whose handle became ready. Call from one thread that serves no request. */
+#define NODES_WATCH_MAX 256
 void nodes_watch(const struct node_ctx *ctx);
 
 /* Frees every handle still open: the kernel sends no release for files that

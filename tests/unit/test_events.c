@@ -36,7 +36,7 @@ static void assert_lines(const struct event_log *log, size_t from, const char *w
 	char *text = NULL;
 	size_t len = 0;
 
-	assert_int_equal(events_lines(log, from, &text, &len), 0);
+	assert_int_equal(events_lines(log, from, log->n, &text, &len), 0);
 	assert_string_equal(text, want);
 	assert_int_equal(len, strlen(want));
 	free(text);
