@@ -808,6 +808,7 @@ int watch_agent(struct registry *r, struct agent *a, const struct api_cancel *c,
 				break;
 			}
 			r->blocked++;
+			stats_blocked(1);
 			blocking = true;
 		}
 		next = fmin(a->polled_at + r->cfg.poll_interval, deadline);
@@ -819,8 +820,10 @@ int watch_agent(struct registry *r, struct agent *a, const struct api_cancel *c,
 			break;
 		}
 	}
-	if(blocking)
+	if(blocking) {
 		r->blocked--;
+		stats_blocked(-1);
+	}
 	return rc;
 }
 

@@ -32,9 +32,16 @@
 #include <fuse_lowlevel.h>
 #include "cekurafs/state.h"
 
-#define DEFAULT_API_URL	    "https://api.cekura.ai"
-#define DEFAULT_MAX_THREADS 64 /* each blocked `wait` reader holds one */
-#define MAX_KEY		    4096
+#define DEFAULT_API_URL "https://api.cekura.ai"
+/* FUSE workers: libfuse starts them as requests come, up to this many. A
+ * reader blocked in `wait` or `events` holds one; WORKERS_RESERVED of them
+ * (or an eighth, if more) never serve such a reader, so that `ls`, other
+ * reads and the blocked readers' own interrupts are always served. Idle
+ * workers past DEFAULT_IDLE_THREADS end. */
+#define DEFAULT_MAX_THREADS  256
+#define DEFAULT_IDLE_THREADS 16
+#define WORKERS_RESERVED     8
+#define MAX_KEY		     4096
 
 /* The options as given; strings are owned (fuse_opt allocates them). */
 struct options {
@@ -440,6 +447,18 @@ static bool args_have(const struct fuse_args *args, const char *what)
 	return false;
 }
 
+/* How many readers may block in wait or events at once, with max_threads
+ * FUSE workers: all but the reserved ones (none in single-threaded mode,
+ * where a blocked reader holds the only worker: -s is for debugging). */
+static unsigned blocked_readers_max(unsigned max_threads, bool single)
+{
+	unsigned reserved = max_threads / 8 > WORKERS_RESERVED ? max_threads / 8 : WORKERS_RESERVED;
+
+	if(single)
+		return 0; /* no limit: one reader blocks the mount whatever the limit */
+	return max_threads > reserved ? max_threads - reserved : 1;
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -456,7 +475,8 @@ int main(int argc, char *argv[])
 	struct ops_context ctx = {0};
 	struct fuse_loop_config *loop = NULL;
 	struct fuse *fuse = NULL;
-	bool given_threads;
+	bool given_threads, given_idle, shared;
+	unsigned max_threads;
 	char *settings = NULL;
 	int ret = 1;
 
@@ -481,10 +501,16 @@ int main(int argc, char *argv[])
 		goto out_args;
 	}
 	given_threads = args_have(&args, "max_threads=");
+	given_idle = args_have(&args, "max_idle_threads=");
 	if(fuse_opt_add_arg(&args, "-ofsname=cekurafs,subtype=cekurafs") != 0)
 		goto out_args;
+	/* Other users may come in: the kernel must check the modes, always. */
+	if(args_have(&args, "allow_other") && fuse_opt_add_arg(&args, "-odefault_permissions") != 0)
+		goto out_args;
+	shared = args_have(&args, "allow_other");
 	if(fuse_parse_cmdline(&args, &cmd) != 0)
 		goto out_args;
+	max_threads = given_threads ? cmd.max_threads : DEFAULT_MAX_THREADS;
 	if(!cmd.mountpoint) {
 		refuse("no mount point; usage: %s [options] <mountpoint> (see --help)", argv[0]);
 		goto out_cmd;
@@ -524,6 +550,7 @@ int main(int argc, char *argv[])
 		.list_ttl = cfg.list_ttl,
 		.wait_timeout = cfg.wait_timeout,
 		.state_dir = cfg.state_dir,
+		.max_blocked = blocked_readers_max(max_threads, cmd.singlethread),
 	};
 	reg = registry_new(api, &rcfg, entries, nentries);
 	if(!reg) {
@@ -536,6 +563,7 @@ int main(int argc, char *argv[])
 		refuse("out of memory");
 		goto out_registry;
 	}
+	ctx.shared = shared;
 	ctx.uid = getuid();
 	ctx.gid = getgid();
 	clock_gettime(CLOCK_REALTIME, &ctx.mounted);
@@ -564,9 +592,9 @@ int main(int argc, char *argv[])
 		if(!loop)
 			goto out_signals;
 		fuse_loop_cfg_set_clone_fd(loop, (unsigned)cmd.clone_fd);
-		if(cmd.max_idle_threads != UINT_MAX)
-			fuse_loop_cfg_set_idle_threads(loop, cmd.max_idle_threads);
-		fuse_loop_cfg_set_max_threads(loop, given_threads ? cmd.max_threads : DEFAULT_MAX_THREADS);
+		fuse_loop_cfg_set_idle_threads(loop,
+					       given_idle ? cmd.max_idle_threads : DEFAULT_IDLE_THREADS);
+		fuse_loop_cfg_set_max_threads(loop, max_threads);
 		ret = fuse_loop_mt(fuse, loop);
 		fuse_loop_cfg_destroy(loop);
 	}

@@ -320,15 +320,17 @@ static size_t size_rendered(const struct node_ctx *ctx, const struct node_file *
 	return len;
 }
 
-#define STATUS_FILE(file, fn)                                                                                \
+#define STATUS_FILE(file, fn, private)                                                                       \
 	{                                                                                                    \
-		.name = file, .mode = 0444, .at_open = true, .render = fn, .size = size_rendered             \
+		.name = file, .mode = 0444, .owner_only = private, .at_open = true, .render = fn,            \
+		.size = size_rendered                                                                        \
 	}
 
 static const struct node_kind status_kinds[] = {
-	STATUS_FILE("version", render_version),
-	STATUS_FILE("config", render_settings),
-	STATUS_FILE("stats", render_stats),
+	STATUS_FILE("version", render_version, false),
+	/* the key file's path is not for other users' eyes */
+	STATUS_FILE("config", render_settings, true),
+	STATUS_FILE("stats", render_stats, false),
 };
 
 static const struct node_kind *find_row(const struct node_kind *rows, size_t n, const char *name, size_t len)

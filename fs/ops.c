@@ -10,6 +10,7 @@
 #include "cekurafs/ops.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -112,6 +113,26 @@ static bool is_file(const struct resolved *r)
 	return r->file.kind && (r->file.entry || !r->file.kind->dir);
 }
 
+/* The permission bits a file shows: its row's, less what allow_other hides. */
+static mode_t file_mode(const struct resolved *r)
+{
+	mode_t mode = r->file.entry ? 0444 : r->file.kind->mode;
+
+	return context()->shared && r->file.kind->owner_only ? mode & 0700 : mode;
+}
+
+/* What default_permissions already checks, checked again: under allow_other
+ * only the mounting user (or root) writes, and reads what is owner_only. */
+static int permitted(const struct resolved *r, int flags)
+{
+	uid_t caller = fuse_get_context()->uid;
+	bool writes = (flags & O_ACCMODE) != O_RDONLY;
+
+	if(!context()->shared || caller == context()->uid || caller == 0)
+		return 0;
+	return writes || r->file.kind->owner_only ? -EACCES : 0;
+}
+
 static void fill_stat(struct stat *st, mode_t mode, off_t size)
 {
 	struct ops_context *ctx = context();
@@ -147,8 +168,7 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
 		link_target(r.link_to, target, sizeof(target));
 		fill_stat(st, S_IFLNK | 0777, (off_t)strlen(target));
 	} else if(is_file(&r)) {
-		fill_stat(st, S_IFREG | (r.file.entry ? 0444 : r.file.kind->mode),
-			  (off_t)nodes_size(&c, &r.file));
+		fill_stat(st, S_IFREG | file_mode(&r), (off_t)nodes_size(&c, &r.file));
 	} else {
 		fill_stat(st, S_IFDIR | 0555, 0);
 	}
@@ -255,7 +275,9 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 		return counted(-ELOOP); /* the kernel follows links itself: this is O_NOFOLLOW's answer */
 	if(!is_file(&r))
 		return counted(-EISDIR);
-	rc = nodes_open(&c, &r.file, fi->flags, &h);
+	rc = permitted(&r, fi->flags);
+	if(rc == 0)
+		rc = nodes_open(&c, &r.file, fi->flags, &h);
 	if(rc != 0)
 		return counted(rc);
 	fi->fh = (uint64_t)(uintptr_t)h;

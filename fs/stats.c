@@ -18,6 +18,7 @@ static atomic_ulong errors[MAX_ERRNO];
 static atomic_ulong cache_hits[STATS_NCACHES];
 static atomic_ulong retries, coalesced;
 static atomic_long in_flight;
+static atomic_long blocked;
 static atomic_llong started_ns;
 
 static const char *const endpoint_names[STATS_NENDPOINTS] = {
@@ -54,6 +55,11 @@ void stats_request(enum stats_endpoint ep, long status)
 void stats_in_flight(int delta)
 {
 	atomic_fetch_add(&in_flight, delta);
+}
+
+void stats_blocked(int delta)
+{
+	atomic_fetch_add(&blocked, delta);
 }
 
 void stats_retry(void)
@@ -150,6 +156,7 @@ char *stats_render(void)
 
 	add(&t, "uptime_seconds %lld\n", started ? (now_ns() - started) / 1000000000LL : 0);
 	add(&t, "requests_in_flight %ld\n", atomic_load(&in_flight));
+	add(&t, "readers_blocked %ld\n", atomic_load(&blocked));
 	for(int ep = 0; ep < STATS_NENDPOINTS; ep++) {
 		for(int status = 0; status < MAX_STATUS; status++) {
 			unsigned long n = atomic_load(&requests[ep][status]);
@@ -191,5 +198,6 @@ void stats_reset(void)
 	atomic_store(&retries, 0);
 	atomic_store(&coalesced, 0);
 	atomic_store(&in_flight, 0);
+	atomic_store(&blocked, 0);
 	atomic_store(&started_ns, now_ns());
 }

@@ -46,11 +46,12 @@ typedef void node_fill_fn(void *arg, const char *name);
 
 struct node_kind {
 	const char *name;
-	mode_t mode;  /* permission bits: 0444 to read, 0200 to write; 0555 for a directory */
-	bool dir;     /* a directory of entries, listed by list() */
-	int arg;      /* the row's own parameter (which field, which list) */
-	bool at_open; /* render at open; else at the first read (wait: open never blocks) */
-	bool stream;  /* not seekable: each read returns what is new since the last (events) */
+	mode_t mode;	 /* permission bits: 0444 to read, 0200 to write; 0555 for a directory */
+	bool dir;	 /* a directory of entries, listed by list() */
+	int arg;	 /* the row's own parameter (which field, which list) */
+	bool at_open;	 /* render at open; else at the first read (wait: open never blocks) */
+	bool stream;	 /* not seekable: each read returns what is new since the last (events) */
+	bool owner_only; /* under allow_other, only the mounting user may read it (0400) */
 	/* poll(2) says readable once a re-read would show another text than this
 	 * file of the registry; REGISTRY_NONE: always readable */
 	enum registry_file watched;

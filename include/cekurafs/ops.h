@@ -15,6 +15,9 @@ struct ops_context {
 	gid_t gid;
 	struct timespec mounted; /* times shown for every node */
 	const char *settings;	 /* .cekurafs/config: the options in force; borrowed */
+	/* allow_other: other users reach the mount (the kernel checks the modes,
+	 * default_permissions); rows marked owner_only are then 0400. */
+	bool shared;
 };
 
 const struct fuse_operations *ops_table(void);

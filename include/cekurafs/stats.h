@@ -27,6 +27,8 @@ enum stats_cache {
 /* One HTTP exchange with the endpoint that ended with status (0: no answer). */
 void stats_request(enum stats_endpoint ep, long status);
 void stats_in_flight(int delta);
+/* A reader starts (+1) or stops (-1) blocking in wait or events. */
+void stats_blocked(int delta);
 void stats_retry(void);
 /* An error returned to a caller, as a positive errno. */
 void stats_error(int err);
