@@ -194,7 +194,7 @@ def test_corrupt_state_file_is_moved_aside_and_its_good_lines_kept(env):
     d.start()
     warn = [ln for ln in d.stderr().splitlines() if "unreadable lines" in ln]
     assert len(warn) == 1, d.stderr()
-    m = re.search(r"moved to (\S+progress-ids\.corrupt-(\d+));", warn[0])
+    m = re.search(r"moved to (\S+progress-ids\.corrupt-(\d+)-[A-Za-z0-9]{6});", warn[0])
     assert m and warn[0].startswith("cekurafs: warn: "), warn
     moved = m[1]
     assert os.path.dirname(moved) == d.state_dir and int(m[2]) > 1_000_000_000, moved
