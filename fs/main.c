@@ -389,19 +389,37 @@ static int config_load(const struct options *o, struct config *cfg)
 	return 0;
 }
 
-/* Loads the progress ids, moving a corrupt file aside. Returns 0 or -1 (refused). */
-static int load_state(const char *dir, struct state_entry **entries, size_t *n)
+/* Takes the lock of dir (*lock_fd, for the daemon's life), then loads the
+ * progress ids, moving a corrupt file aside. Returns 0 or -1 (refused, no lock). */
+static int load_state(const char *dir, int *lock_fd, struct state_entry **entries, size_t *n)
 {
 	char *moved = NULL;
+	char holder_text[32] = "pid unknown";
+	pid_t holder;
 	int rc = state_prepare(dir);
 
 	if(rc != 0) {
 		refuse("state_dir %s: %s", dir, strerror(-rc));
 		return -1;
 	}
+	rc = state_lock(dir, lock_fd, &holder);
+	if(rc == -EBUSY) {
+		if(holder > 0)
+			snprintf(holder_text, sizeof(holder_text), "pid %ld", (long)holder);
+		refuse("state_dir %s is in use by another cekurafs (%s); "
+		       "give this mount its own -o state_dir=DIR",
+		       dir, holder_text);
+		return -1;
+	}
+	if(rc != 0) {
+		refuse("state_dir %s: cannot lock %s/%s: %s", dir, dir, STATE_LOCK_FILE, strerror(-rc));
+		return -1;
+	}
 	rc = state_load(dir, entries, n, &moved);
 	if(rc != 0) {
 		refuse("state file %s/%s: %s", dir, STATE_FILE, strerror(-rc));
+		state_unlock(*lock_fd);
+		*lock_fd = -1;
 		return -1;
 	}
 	if(moved) {
@@ -467,6 +485,7 @@ int main(int argc, char *argv[])
 	struct config cfg = {0};
 	struct state_entry *entries = NULL;
 	size_t nentries = 0;
+	int state_lock_fd = -1;
 	struct http_policy policy;
 	struct http_transport *transport;
 	struct api *api = NULL;
@@ -518,7 +537,7 @@ int main(int argc, char *argv[])
 	if(config_load(&opts, &cfg) != 0)
 		goto out_config;
 	log_init(cfg.level, false);
-	if(load_state(cfg.state_dir, &entries, &nentries) != 0)
+	if(load_state(cfg.state_dir, &state_lock_fd, &entries, &nentries) != 0)
 		goto out_config;
 	if(curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
 		refuse("libcurl failed to initialise");
@@ -581,6 +600,8 @@ int main(int argc, char *argv[])
 	if(fuse_daemonize(cmd.foreground) != 0)
 		goto out_unmount;
 	log_init(cfg.level, !cmd.foreground);
+	if(state_lock_update_pid(state_lock_fd) != 0) /* the daemon is now fuse_daemonize()'s child */
+		log_warn("state_dir %s: cannot write our pid into its lock file", cfg.state_dir);
 	if(fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
 		goto out_unmount;
 	if(install_sighup(reg) != 0)
@@ -616,6 +637,7 @@ out_curl:
 	curl_global_cleanup();
 out_state:
 	state_free(entries, nentries);
+	state_unlock(state_lock_fd);
 out_config:
 	options_free(&cfg);
 out_cmd:

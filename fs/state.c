@@ -1,16 +1,21 @@
-/* state.c - persist progress ids; atomic replace, mode 0600.
+/* state.c - persist progress ids; atomic replace, mode 0600; one daemon per
+ * directory.
  *
  *   $ cat ~/.local/state/cekurafs/progress-ids
  *   # cekurafs progress ids: <agent id> <progress id>
  *   42 6f1c0e7a-0b7d-4c41-9a59-3f2d1e0c9b8a
+ *   $ cat ~/.local/state/cekurafs/lock       # flock-ed by the daemon using the directory
+ *   1234
  */
 #include "cekurafs/state.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +23,16 @@
 #include "cekurafs/tree.h"
 
 #define HEADER "# cekurafs progress ids: <agent id> <progress id>\n"
+/* Every temporary file of a save starts so (the rest is mkostemp's). */
+#define TEMP_PREFIX "." STATE_FILE "."
+
+/* "<dir>/<name>", owned; NULL when out of memory. */
+static char *path_in(const char *dir, const char *name)
+{
+	char *path = NULL;
+
+	return asprintf(&path, "%s/%s", dir, name) < 0 ? NULL : path;
+}
 
 int state_valid_progress_id(const char *s)
 {
@@ -81,15 +96,26 @@ static int parse_line(char *line, struct state_entry *e)
 	return e->progress_id ? 0 : -1;
 }
 
+/* Renames path to progress-ids.corrupt-<time>-XXXXXX: mkostemp makes that name
+ * ours (O_EXCL), so the rename replaces our empty file and never another one,
+ * however many files are moved aside in one second. */
 static int move_aside(const char *dir, const char *path, char **moved_to)
 {
 	char *dest = NULL;
+	int fd, err;
 
-	if(asprintf(&dest, "%s/%s.corrupt-%lld", dir, STATE_FILE, (long long)time(NULL)) < 0)
+	if(asprintf(&dest, "%s/%s.corrupt-%lld-XXXXXX", dir, STATE_FILE, (long long)time(NULL)) < 0)
 		return -ENOMEM;
+	fd = mkostemp(dest, O_CLOEXEC);
+	if(fd < 0) {
+		err = -errno;
+		free(dest);
+		return err;
+	}
+	close(fd);
 	if(rename(path, dest) != 0) {
-		int err = -errno;
-
+		err = -errno;
+		unlink(dest);
 		free(dest);
 		return err;
 	}
@@ -110,7 +136,8 @@ int state_load(const char *dir, struct state_entry **out, size_t *n, char **move
 	*out = NULL;
 	*n = 0;
 	*moved_to = NULL;
-	if(asprintf(&path, "%s/%s", dir, STATE_FILE) < 0)
+	path = path_in(dir, STATE_FILE);
+	if(!path)
 		return -ENOMEM;
 	f = fopen(path, "re");
 	if(!f) {
@@ -205,12 +232,15 @@ int state_save(const char *dir, const struct state_entry *entries, size_t n)
 		free(text);
 		return -ENOMEM;
 	}
-	if(asprintf(&path, "%s/%s", dir, STATE_FILE) < 0 ||
-	   asprintf(&tmp, "%s/.%s.tmp", dir, STATE_FILE) < 0) {
+	path = path_in(dir, STATE_FILE);
+	tmp = path_in(dir, TEMP_PREFIX "XXXXXX");
+	if(!path || !tmp) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/* A name of this writer's own (O_EXCL): two saves at once, from two
+	 * threads or two processes, never write into one file. */
+	fd = mkostemp(tmp, O_CLOEXEC);
 	if(fd < 0) {
 		rc = -errno;
 		goto out;
@@ -233,4 +263,102 @@ out:
 	free(path);
 	free(tmp);
 	return rc;
+}
+
+/* The pid written in a lock file, 0 when it holds none. */
+static pid_t read_pid(int fd)
+{
+	char buf[24];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	long long pid = 0;
+
+	if(n <= 0)
+		return 0;
+	buf[n] = '\0';
+	for(char *p = buf; *p >= '0' && *p <= '9'; p++) {
+		pid = pid * 10 + (*p - '0');
+		if(pid > INT32_MAX)
+			return 0;
+	}
+	return (pid_t)pid;
+}
+
+/* The holder's pid. It writes it just after taking the lock, so a lock file
+ * still empty is read again for a while (at most 0.5 s). */
+static pid_t holder_pid(int fd)
+{
+	const struct timespec step = {.tv_nsec = 10 * 1000 * 1000};
+
+	for(int i = 0; i < 50; i++) {
+		pid_t pid = read_pid(fd);
+
+		if(pid > 0)
+			return pid;
+		nanosleep(&step, NULL);
+	}
+	return 0;
+}
+
+int state_lock_update_pid(int lock_fd)
+{
+	char buf[24];
+	int len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+
+	/* Overwrite, then cut: a reader never finds the file empty. */
+	errno = 0;
+	if(pwrite(lock_fd, buf, (size_t)len, 0) != len)
+		return errno ? -errno : -EIO;
+	return ftruncate(lock_fd, len) == 0 ? 0 : -errno;
+}
+
+/* Removes the temporary files of saves that never reached their rename. */
+static void remove_dead_temps(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if(!d)
+		return;
+	while((e = readdir(d)))
+		if(strncmp(e->d_name, TEMP_PREFIX, strlen(TEMP_PREFIX)) == 0)
+			unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+}
+
+int state_lock(const char *dir, int *lock_fd, pid_t *holder)
+{
+	char *path = path_in(dir, STATE_LOCK_FILE);
+	int fd, rc;
+
+	*lock_fd = -1;
+	*holder = 0;
+	if(!path)
+		return -ENOMEM;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	free(path);
+	if(fd < 0)
+		return -errno;
+	if(flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		if(rc == -EBUSY)
+			*holder = holder_pid(fd);
+		close(fd);
+		return rc;
+	}
+	rc = state_lock_update_pid(fd);
+	if(rc != 0) {
+		close(fd);
+		return rc;
+	}
+	remove_dead_temps(dir);
+	*lock_fd = fd;
+	return 0;
+}
+
+void state_unlock(int lock_fd)
+{
+	if(lock_fd < 0)
+		return;
+	flock(lock_fd, LOCK_UN);
+	close(lock_fd);
 }

@@ -3,7 +3,8 @@ right after a refetch, kill -9 while a refetch is blocked, a state file with
 garbage lines, a temporary file left behind, and a state file that cannot be
 read at all. Each test runs its own daemons on the module's simulator and
 remounts with the same state_dir after clearing the dead mount
-(fusermount3 -uz), as the README tells an operator to."""
+(fusermount3 -uz), as the README tells an operator to: the dead daemon's lock
+on the state_dir went with it."""
 
 import errno
 import os
@@ -17,7 +18,8 @@ from harness import is_mounted, os_errno, read_file, run, wait_until
 ENV = {"agents": 120}
 LONG = 600  # stage seconds: these imports stay running
 STATE = "progress-ids"
-TEMP = ".progress-ids.tmp"  # what state_save() writes before its rename
+TEMP = ".progress-ids.k3Xq9Z"  # like the names state_save() writes before its rename
+LOCK = "lock"  # held by the daemon running on the state_dir
 LINE = re.compile(r"^(\d+) ([A-Za-z0-9._~-]{1,128})$")
 
 
@@ -139,23 +141,25 @@ def test_kill_9_during_a_blocked_refetch_leaves_the_state_file_intact(env):
     assert len(posts) == 1 and posts[0]["status"] is None, posts
     assert "36" not in env.sim.imports(), env.sim.imports()
     assert state_entries(d) == before
-    assert sorted(os.listdir(d.state_dir)) == [STATE], os.listdir(d.state_dir)
+    assert sorted(os.listdir(d.state_dir)) == [LOCK, STATE], os.listdir(d.state_dir)
 
-    # A crash in the middle of a save leaves the temporary file (never the
-    # state file) half written: the next start must not care.
+    # A crash in the middle of a save leaves its temporary file (never the
+    # state file) half written: the next daemon, once it holds the lock,
+    # removes it.
     with open(state_path(d, TEMP), "w") as f:
         f.write("# cekurafs progress ids\n99 half-writ")
     clear_dead(d)
     d.start()
     assert "(1 progress ids)" in d.stderr(), d.stderr()
     assert "corrupt" not in d.stderr(), d.stderr()
+    assert sorted(os.listdir(d.state_dir)) == [LOCK, STATE], os.listdir(d.state_dir)
     assert progress_id_shown(d, 32) == pid
     assert read_file(d.agent(36, "progress")) == "idle\n"
     assert read_file(d.agent(99, "progress")) == "idle\n"
-    # The next save replaces the temporary file and the state file whole.
+    # The next save replaces the state file whole.
     pid36 = start_running_import(env, d, 36)
     assert state_entries(d) == {32: pid, 36: pid36}
-    assert sorted(os.listdir(d.state_dir)) == [STATE], os.listdir(d.state_dir)
+    assert sorted(os.listdir(d.state_dir)) == [LOCK, STATE], os.listdir(d.state_dir)
     d.stop()
 
 
@@ -194,7 +198,7 @@ def test_corrupt_state_file_is_moved_aside_and_its_good_lines_kept(env):
     d.start()
     warn = [ln for ln in d.stderr().splitlines() if "unreadable lines" in ln]
     assert len(warn) == 1, d.stderr()
-    m = re.search(r"moved to (\S+progress-ids\.corrupt-(\d+));", warn[0])
+    m = re.search(r"moved to (\S+progress-ids\.corrupt-(\d+)-[A-Za-z0-9]{6});", warn[0])
     assert m and warn[0].startswith("cekurafs: warn: "), warn
     moved = m[1]
     assert os.path.dirname(moved) == d.state_dir and int(m[2]) > 1_000_000_000, moved
@@ -215,7 +219,7 @@ def test_corrupt_state_file_is_moved_aside_and_its_good_lines_kept(env):
     # After the next refetch the state file holds the good lines and the new one.
     good[48] = start_running_import(env, d, 48)
     assert state_entries(d) == good
-    assert sorted(os.listdir(d.state_dir)) == sorted([STATE, os.path.basename(moved)])
+    assert sorted(os.listdir(d.state_dir)) == sorted([LOCK, STATE, os.path.basename(moved)])
     d.stop()
 
 

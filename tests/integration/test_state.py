@@ -48,7 +48,7 @@ def test_state_file_holds_one_line_per_agent(env):
     assert run(f"echo 1 > {d.agent(53, 'refetch')}")[0] != 0  # refused: nothing stored
     pids = {a: env.sim.imports()[str(a)][-1] for a in (51, 52, 56)}
     assert sorted(state_lines(d)) == sorted(f"{a} {p}" for a, p in pids.items())
-    assert not [f for f in os.listdir(d.state_dir) if f != "progress-ids"], \
+    assert sorted(os.listdir(d.state_dir)) == ["lock", "progress-ids"], \
         os.listdir(d.state_dir)  # no temp file left behind
     d.stop()
     d.start()

@@ -1,18 +1,23 @@
 /* test_state.c - the progress-ids file: round trip, mode 0600, atomic
- * replacement (no temporary file left), corrupt files moved aside with their
- * good lines kept, and the directory made with mode 0700.
+ * replacement (no temporary file left, concurrent saves each whole), corrupt
+ * files moved aside with their good lines kept (under names never reused),
+ * the directory made with mode 0700, and the lock that makes a directory one
+ * daemon's.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -397,6 +402,287 @@ static void test_prepare_makes_nested_directories_0700(void **state)
 	free(c);
 }
 
+/* Two threads saving at once, each its own content, SAVES times. */
+#define SAVES	     200
+#define SAVE_ENTRIES 64
+
+struct saver {
+	const char *dir;
+	struct state_entry entries[SAVE_ENTRIES];
+	char ids[SAVE_ENTRIES][40];
+	int failures, first_error;
+};
+
+static void *save_repeatedly(void *arg)
+{
+	struct saver *s = arg;
+
+	for(int i = 0; i < SAVES; i++) {
+		int rc = state_save(s->dir, s->entries, SAVE_ENTRIES);
+
+		if(rc != 0 && s->failures++ == 0)
+			s->first_error = rc;
+	}
+	return NULL;
+}
+
+/* The text state_save() writes for s's entries. */
+static char *expected_text(const struct saver *s)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&text, &len);
+
+	assert_non_null(mem);
+	fputs("# cekurafs progress ids: <agent id> <progress id>\n", mem);
+	for(int i = 0; i < SAVE_ENTRIES; i++)
+		fprintf(mem, "%llu %s\n", (unsigned long long)s->entries[i].agent_id,
+			s->entries[i].progress_id);
+	assert_int_equal(fclose(mem), 0);
+	return text;
+}
+
+static void test_concurrent_saves_never_fail_and_each_file_is_whole(void **state)
+{
+	struct fixture *fx = *state;
+	struct saver savers[2];
+	char *texts[2];
+	pthread_t threads[2];
+	int reads = 0, torn = 0;
+	bool joined[2] = {false, false};
+
+	for(int t = 0; t < 2; t++) {
+		savers[t] = (struct saver){.dir = fx->dir};
+		for(int i = 0; i < SAVE_ENTRIES; i++) {
+			/* different agents and lengths, so a mix of two writes shows */
+			snprintf(savers[t].ids[i], sizeof(savers[t].ids[i]), "%s-%d",
+				 t ? "second-writer" : "w1", i);
+			savers[t].entries[i].agent_id = (uint64_t)(t * 1000 + i + 1);
+			savers[t].entries[i].progress_id = savers[t].ids[i];
+		}
+		texts[t] = expected_text(&savers[t]);
+	}
+	assert_int_equal(state_save(fx->dir, savers[0].entries, SAVE_ENTRIES), 0);
+	for(int t = 0; t < 2; t++)
+		assert_int_equal(pthread_create(&threads[t], NULL, save_repeatedly, &savers[t]), 0);
+	/* Meanwhile every read finds one whole content or the other. */
+	while(!joined[0] || !joined[1]) {
+		char *text = read_file(fx->file);
+
+		if(strcmp(text, texts[0]) != 0 && strcmp(text, texts[1]) != 0)
+			torn++; /* told once both writers are done: they use this stack */
+		free(text);
+		reads++;
+		for(int t = 0; t < 2; t++)
+			if(!joined[t] && pthread_tryjoin_np(threads[t], NULL) == 0)
+				joined[t] = true;
+	}
+	if(torn)
+		fail_msg("%d of %d reads found a file that is neither content", torn, reads);
+	for(int t = 0; t < 2; t++)
+		if(savers[t].failures)
+			fail_msg("writer %d: %d of %d saves failed, the first with %s", t, savers[t].failures,
+				 SAVES, strerror(-savers[t].first_error));
+	{
+		char *text = read_file(fx->file);
+
+		assert_true(strcmp(text, texts[0]) == 0 || strcmp(text, texts[1]) == 0);
+		free(text);
+	}
+	assert_int_equal(count_entries(fx->dir, ".", NULL, 0), 0); /* no temporary file left */
+	assert_int_equal(count_entries(fx->dir, "", NULL, 0), 1);
+	free(texts[0]);
+	free(texts[1]);
+}
+
+/* The text of the i-th corrupt file of the test below. */
+static void corrupt_content(int i, char *buf, size_t size)
+{
+	snprintf(buf, size, "%d p-%d\nbad line %d\n", i + 1, i, i);
+}
+
+static void test_corrupt_files_moved_aside_in_one_second_all_keep_their_own_name(void **state)
+{
+	struct fixture *fx = *state;
+	char *moved[5] = {0};
+	char prefix[128], content[64];
+
+	for(int i = 0; i < 5; i++) { /* well within one second */
+		struct state_entry *out = NULL;
+		size_t n = 0;
+
+		corrupt_content(i, content, sizeof(content));
+		write_file(fx->file, content);
+		assert_int_equal(state_load(fx->dir, &out, &n, &moved[i]), 0);
+		assert_int_equal(n, 1);
+		state_free(out, n);
+		assert_non_null(moved[i]);
+	}
+	/* each still holds what was moved: none was replaced by a later one */
+	for(int i = 0; i < 5; i++) {
+		char *text = read_file(moved[i]);
+
+		corrupt_content(i, content, sizeof(content));
+		assert_string_equal(text, content);
+		free(text);
+		for(int j = 0; j < i; j++)
+			assert_string_not_equal(moved[i], moved[j]);
+	}
+	assert_int_equal(count_entries(fx->dir, STATE_FILE ".corrupt-", NULL, 0), 5);
+	assert_int_equal(count_entries(fx->dir, "", NULL, 0), 5);
+	/* named progress-ids.corrupt-<time>-XXXXXX */
+	snprintf(prefix, sizeof(prefix), "%s/%s.corrupt-", fx->dir, STATE_FILE);
+	for(int i = 0; i < 5; i++) {
+		const char *p = moved[i] + strlen(prefix);
+
+		assert_int_equal(strncmp(moved[i], prefix, strlen(prefix)), 0);
+		assert_true(*p >= '1' && *p <= '9');
+		p += strspn(p, "0123456789");
+		assert_int_equal(*p, '-');
+		assert_int_equal(strlen(p + 1), 6);
+		free(moved[i]);
+	}
+}
+
+static char *lock_path(const struct fixture *fx)
+{
+	char *path = NULL;
+
+	assert_true(asprintf(&path, "%s/%s", fx->dir, STATE_LOCK_FILE) > 0);
+	return path;
+}
+
+static void test_lock_refuses_a_second_holder_and_names_the_first(void **state)
+{
+	struct fixture *fx = *state;
+	char *path = lock_path(fx), *text, pid[32];
+	int fd = -1, fd2 = 12345;
+	pid_t holder = 12345;
+	struct stat st;
+
+	assert_int_equal(state_lock(fx->dir, &fd, &holder), 0);
+	assert_true(fd >= 0);
+	assert_int_equal(holder, 0);
+	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	text = read_file(path);
+	assert_string_equal(text, pid);
+	free(text);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	/* A second open file is another holder, even in this process. */
+	assert_int_equal(state_lock(fx->dir, &fd2, &holder), -EBUSY);
+	assert_int_equal(fd2, -1);
+	assert_int_equal(holder, getpid());
+	/* Released, it can be taken again. */
+	state_unlock(fd);
+	assert_int_equal(state_lock(fx->dir, &fd, &holder), 0);
+	assert_int_equal(state_lock(fx->dir, &fd2, &holder), -EBUSY);
+	state_unlock(fd);
+	state_unlock(-1); /* a no-op */
+	free(path);
+}
+
+static void test_lock_writes_its_pid_over_a_stale_one(void **state)
+{
+	struct fixture *fx = *state;
+	char *path = lock_path(fx), *text, pid[32];
+	int fd = -1;
+	pid_t holder;
+
+	write_file(path, "2147483647\nleft by a daemon that died\n");
+	assert_int_equal(state_lock(fx->dir, &fd, &holder), 0);
+	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	text = read_file(path);
+	assert_string_equal(text, pid);
+	free(text);
+	state_unlock(fd);
+	free(path);
+}
+
+static void test_lock_survives_a_fork_and_names_the_child(void **state)
+{
+	struct fixture *fx = *state;
+	int fd = -1, fd2, status;
+	pid_t holder, child;
+
+	assert_int_equal(state_lock(fx->dir, &fd, &holder), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if(child == 0) /* what fuse_daemonize()'s child does */
+		_exit(state_lock_update_pid(fd) == 0 ? 0 : 1);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* the child is gone; the open file it shared is still locked, and names it */
+	assert_int_equal(state_lock(fx->dir, &fd2, &holder), -EBUSY);
+	assert_int_equal(holder, child);
+	state_unlock(fd);
+}
+
+static void test_lock_refuses_a_symlink(void **state)
+{
+	struct fixture *fx = *state;
+	char *path = lock_path(fx), *target = NULL;
+	int fd = 12345;
+	pid_t holder;
+
+	assert_true(asprintf(&target, "%s/elsewhere", fx->dir) > 0);
+	assert_int_equal(symlink(target, path), 0);
+	assert_int_equal(state_lock(fx->dir, &fd, &holder), -ELOOP);
+	assert_int_equal(fd, -1);
+	assert_int_equal(access(target, F_OK), -1); /* nothing made through the link */
+	free(target);
+	free(path);
+}
+
+static void test_lock_file_is_not_read_as_state(void **state)
+{
+	struct fixture *fx = *state;
+	struct state_entry in[] = {{.agent_id = 42, .progress_id = (char *)"p-42"}};
+	struct state_entry *out = NULL;
+	size_t n = 0;
+	char *moved = NULL;
+	int fd = -1;
+	pid_t holder;
+
+	assert_int_equal(state_lock(fx->dir, &fd, &holder), 0);
+	assert_int_equal(state_load(fx->dir, &out, &n, &moved), 0); /* no state file yet */
+	assert_int_equal(n, 0);
+	assert_null(moved);
+	assert_int_equal(state_save(fx->dir, in, 1), 0);
+	assert_int_equal(state_load(fx->dir, &out, &n, &moved), 0);
+	assert_null(moved);
+	assert_int_equal(n, 1);
+	assert_string_equal(out[0].progress_id, "p-42");
+	state_free(out, n);
+	assert_int_equal(count_entries(fx->dir, "", NULL, 0), 2); /* lock, progress-ids */
+	assert_int_equal(count_entries(fx->dir, STATE_LOCK_FILE, NULL, 0), 1);
+	state_unlock(fd);
+}
+
+static void test_lock_removes_temporary_files_of_dead_writers(void **state)
+{
+	struct fixture *fx = *state;
+	char *a = NULL, *b = NULL, *text;
+	int fd = -1;
+	pid_t holder;
+
+	assert_true(asprintf(&a, "%s/.%s.tmp", fx->dir, STATE_FILE) > 0); /* an older daemon's name */
+	assert_true(asprintf(&b, "%s/.%s.Xy12Zq", fx->dir, STATE_FILE) > 0);
+	write_file(a, "# cekurafs progress ids\n99 half-writ");
+	write_file(b, "1 p");
+	write_file(fx->file, "7 p-7\n");
+	assert_int_equal(state_lock(fx->dir, &fd, &holder), 0);
+	assert_int_equal(access(a, F_OK), -1);
+	assert_int_equal(access(b, F_OK), -1);
+	text = read_file(fx->file);
+	assert_string_equal(text, "7 p-7\n");
+	free(text);
+	state_unlock(fd);
+	free(a);
+	free(b);
+}
+
 static void test_prepare_fails_below_a_file(void **state)
 {
 	struct fixture *fx = *state;
@@ -431,6 +717,20 @@ int main(void)
 		cmocka_unit_test(test_valid_progress_ids_are_url_and_file_safe),
 		cmocka_unit_test_setup_teardown(test_prepare_makes_nested_directories_0700, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prepare_fails_below_a_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_saves_never_fail_and_each_file_is_whole,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_corrupt_files_moved_aside_in_one_second_all_keep_their_own_name, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(test_lock_refuses_a_second_holder_and_names_the_first, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_lock_writes_its_pid_over_a_stale_one, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lock_survives_a_fork_and_names_the_child, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_lock_refuses_a_symlink, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lock_file_is_not_read_as_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lock_removes_temporary_files_of_dead_writers, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
