@@ -472,6 +472,8 @@ static int copy_stream(struct node_handle *h, char *buf, size_t size)
 {
 	if(size > h->len - h->pos)
 		size = h->len - h->pos;
+	if(size == 0)
+		return 0; /* end of file: the text may be NULL */
 	memcpy(buf, h->text + h->pos, size);
 	h->pos += size;
 	return (int)size;
