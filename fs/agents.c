@@ -191,6 +191,7 @@ static void agent_forget_progress(struct agent *a)
 	a->json = NULL;
 	a->text = NULL;
 	a->have_progress = false;
+	a->expired = false;
 }
 
 static void agent_free(struct agent *a)
@@ -215,12 +216,27 @@ void agent_error(struct agent *a, const char *op, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* Whatever the API put in it: one line, no escape sequences. */
+	for(char *p = msg; *p; p++)
+		if((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
 	if(asprintf(&line, "%s: %s", op, msg) < 0)
 		line = NULL;
 	log_warn("agent %llu: %s: %s", (unsigned long long)a->id, op, msg);
 	if(line) {
 		free(a->error);
 		a->error = line;
+		a->error_at = wall_seconds();
+	}
+}
+
+/* Clears the error line (it no longer holds). Lock held. */
+static void agent_clear_error(struct agent *a)
+{
+	if(a->error) {
+		free(a->error);
+		a->error = NULL;
+		a->error_at = wall_seconds();
 	}
 }
 
@@ -419,7 +435,7 @@ int refresh_listing(struct registry *r, const struct api_cancel *c)
 
 bool terminal(const struct agent *a)
 {
-	return a->have_progress && progress_terminal(a->progress.status);
+	return a->expired || (a->have_progress && progress_terminal(a->progress.status));
 }
 
 void registry_drop_caches(struct registry *r)
@@ -599,10 +615,16 @@ static int store_progress(struct agent *a, struct answer *ans)
 		answer_free(ans);
 		return -ENOMEM;
 	}
-	if(!a->have_progress || ans->text_changed)
+	if(!a->have_progress || ans->text_changed) {
 		a->version++;
-	if(!a->have_progress || ans->json_changed)
+		a->text_at = wall_seconds();
+	}
+	if(!a->have_progress || ans->json_changed) {
 		a->json_version++;
+		a->json_at = wall_seconds();
+	}
+	if(a->error && strncmp(a->error, "progress: ", 10) == 0)
+		agent_clear_error(a); /* a poll's failure no longer holds */
 	agent_forget_progress(a);
 	a->progress = *p;
 	a->json = ans->json;
@@ -614,6 +636,39 @@ static int store_progress(struct agent *a, struct answer *ans)
 	if(strcmp(a->progress.status, "failed") == 0)
 		agent_error(a, "auto-fetch", "failed at stage %s: %s", failed_stage(&a->progress),
 			    a->progress.error ? a->progress.error : "no reason given");
+	return 0;
+}
+
+/* The API answered 400 to the poll of the agent's id: it forgot the import
+ * (expired or unknown), which is over with an unknown outcome. Returns 0 or
+ * -ENOMEM. Lock held. */
+static int expire(struct agent *a)
+{
+	char *text = NULL;
+	struct shared_text *t, *j;
+
+	if(asprintf(&text, "expired\nprogress_id: %s\n", a->progress_id) < 0)
+		text = NULL;
+	t = text ? shared_text_wrap(text, strlen(text)) : NULL;
+	j = shared_text_wrap(strdup(""), 0);
+	if(!a->events)
+		a->events = calloc(1, sizeof(*a->events));
+	if(!t || !j || !a->events) {
+		shared_text_unref(t);
+		shared_text_unref(j);
+		return -ENOMEM;
+	}
+	agent_forget_progress(a);
+	a->text = t;
+	a->json = j;
+	a->expired = true;
+	a->version++;
+	a->json_version++;
+	a->text_at = a->json_at = wall_seconds();
+	/* readers of events see it as the last line, then end of file */
+	events_push_status(a->events, "expired", a->text_at);
+	log_info("agent %llu: progress_id %s expired: the API no longer knows it", (unsigned long long)a->id,
+		 a->progress_id);
 	return 0;
 }
 
@@ -681,6 +736,8 @@ again:
 			agent_error(a, "progress", "%s", e.msg);
 		else if(rc == -ENOMEM)
 			agent_error(a, "progress", "out of memory");
+		if(rc == -EREMOTEIO)
+			rc = expire(a); /* 400: the API no longer knows the id */
 		if(rc != -EINTR)
 			a->polled_at = now_seconds(); /* an interrupted poll does not count */
 		flight_end(r, &a->poll, rc);
@@ -700,8 +757,8 @@ struct grab {
 /* Takes references to the agent's current progress texts. O(1). Lock held. */
 static void grab_progress(const struct agent *a, struct grab *g)
 {
-	g->text = a->have_progress ? shared_text_ref(a->text) : NULL;
-	g->json = a->have_progress ? shared_text_ref(a->json) : NULL;
+	g->text = a->have_progress || a->expired ? shared_text_ref(a->text) : NULL;
+	g->json = a->have_progress || a->expired ? shared_text_ref(a->json) : NULL;
 	g->text_version = a->version;
 	g->json_version = a->json_version;
 }
@@ -774,23 +831,54 @@ int registry_refresh(struct registry *r, const struct api_cancel *c, uint64_t id
  * reader, until done() says this reader has its answer (anything but
  * -EAGAIN); at most wait_timeout. A poll seen by another reader wakes it too.
  * Lock held. */
+/* Whether a failed poll may pass (5xx, 429, a timeout, a refused or reset
+ * connection, a malformed body): a wait goes on polling through it. */
+static bool passing(int rc)
+{
+	switch(-rc) {
+	case EIO:
+	case EAGAIN:
+	case ETIMEDOUT:
+	case ECONNREFUSED:
+	case ECONNRESET:
+	case EHOSTUNREACH:
+	case EPROTO:
+		return true;
+	default:
+		return false;
+	}
+}
+
+#define WAIT_BACKOFF_MAX 16 /* a failing API is polled at most every 16 poll_intervals */
+
 int watch_agent(struct registry *r, struct agent *a, const struct api_cancel *c, const char *op,
 		int (*done)(struct agent *a, void *arg), void *arg)
 {
 	double deadline = now_seconds() + r->cfg.wait_timeout;
+	unsigned backoff = 1; /* poll_intervals between polls: doubles while the API fails */
 	bool blocking = false;
-	int rc;
+	int rc, failed = 0;
 
 	for(;;) {
 		unsigned seen;
 		double next;
 
 		rc = poll_agent(r, a, c, false);
-		if(rc != 0)
+		if(rc != 0 && !passing(rc))
 			break;
-		rc = done(a, arg);
-		if(rc != -EAGAIN)
-			break;
+		if(rc != 0) {
+			/* The API hiccuped: not the import's end. Keep polling, backing
+			 * off, until the status is terminal or wait_timeout runs out. */
+			failed = rc;
+			if(now_seconds() >= deadline)
+				break; /* the last such errno; the poll wrote its error line */
+			backoff = backoff * 2 > WAIT_BACKOFF_MAX ? WAIT_BACKOFF_MAX : backoff * 2;
+		} else {
+			backoff = 1;
+			rc = done(a, arg);
+			if(rc != -EAGAIN)
+				break;
+		}
 		if(now_seconds() >= deadline) {
 			agent_error(a, op, "timed out after %g s", r->cfg.wait_timeout);
 			rc = -ETIMEDOUT;
@@ -811,7 +899,10 @@ int watch_agent(struct registry *r, struct agent *a, const struct api_cancel *c,
 			stats_blocked(1);
 			blocking = true;
 		}
-		next = fmin(a->polled_at + r->cfg.poll_interval, deadline);
+		next = fmin(a->polled_at + r->cfg.poll_interval * backoff, deadline);
+		if(failed && next <= now_seconds())
+			next = fmin(now_seconds() + WAIT_SLICE,
+				    deadline); /* poll_interval 0: not a busy loop */
 		seen = a->version;
 		while(now_seconds() < next && !cancelled(c) && a->version == seen)
 			wait_changed(r, next - now_seconds());
@@ -834,6 +925,8 @@ static int wait_done(struct agent *a, void *arg)
 
 	if(a->progress_id && !terminal(a))
 		return -EAGAIN;
+	if(a->expired)
+		return -ESTALE; /* the outcome is unknown: the API forgot the id */
 	grab_progress(a, g);
 	if(terminal(a) && strcmp(a->progress.status, "failed") == 0)
 		return -EREMOTEIO; /* the reason is in the error line, set by the poll */
@@ -875,9 +968,10 @@ int registry_refetch(struct registry *r, const struct api_cancel *c, uint64_t id
 		return -EBUSY;
 	}
 	a->refetching = true;
+	/* A fresh poll, unless the stored import is known to be over. */
 	rc = poll_agent(r, a, c, true);
-	if(rc == -EREMOTEIO) {
-		rc = 0; /* the stored id is unknown or expired: that import is over */
+	if(rc == -ENOENT) {
+		rc = 0; /* the API does not know that import (any more): it is over */
 	} else if(rc == 0 && a->progress_id && !terminal(a)) {
 		agent_error(a, "refetch", "an auto-fetch is already running (progress_id %s)",
 			    a->progress_id);
@@ -905,10 +999,10 @@ int registry_refetch(struct registry *r, const struct api_cancel *c, uint64_t id
 	a->import_gen++;
 	a->version++;
 	a->json_version++;
+	a->text_at = a->json_at = wall_seconds();
 	a->polled_at = 0; /* the new import is polled at the next read */
 	a->poll.err = 0;
-	free(a->error);
-	a->error = NULL;
+	agent_clear_error(a);
 	log_info("agent %llu: auto-fetch started, progress_id %s", (unsigned long long)id, pid);
 	rc = save_state(r);
 	if(rc != 0) {
@@ -964,10 +1058,12 @@ size_t registry_known_size(struct registry *r, uint64_t id, enum registry_file f
 		break;
 	case REGISTRY_PROGRESS:
 		/* Not polled yet: a page, so that readers trusting st_size still read it all. */
-		size = !a || !a->progress_id ? strlen("idle\n") : a->have_progress ? a->text->len : 4096;
+		size = !a || !a->progress_id		? strlen("idle\n")
+		       : a->have_progress || a->expired ? a->text->len
+							: 4096;
 		break;
 	case REGISTRY_PROGRESS_JSON:
-		size = !a || !a->progress_id ? 0 : a->have_progress ? a->json->len : 4096;
+		size = !a || !a->progress_id ? 0 : a->have_progress || a->expired ? a->json->len : 4096;
 		break;
 	case REGISTRY_ERROR:
 		size = a && a->error ? strlen(a->error) + 1 : 0;

@@ -31,6 +31,16 @@ void agent_forget_config(struct agent *a)
 	}
 }
 
+/* FNV-1a: tells a configuration that changed from one fetched again. */
+static uint64_t text_hash(const char *s, size_t len)
+{
+	uint64_t h = UINT64_C(14695981039346656037);
+
+	for(size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * UINT64_C(1099511628211);
+	return h;
+}
+
 static bool config_fresh(const struct registry *r, const struct agent_cfg *ac)
 {
 	return ac->config && now_seconds() - ac->at < r->cfg.list_ttl;
@@ -77,6 +87,12 @@ static int fetch_config(struct registry *r, struct agent *a, const struct api_ca
 		cfg->refs = 1; /* the caller's */
 		if(ac->forgotten == forgotten) {
 			/* not forgotten meanwhile (an import completing): keep it */
+			uint64_t hash = text_hash(cfg->json.text, cfg->json.len);
+
+			if(ac->changed_at == 0 || hash != ac->json_hash) {
+				ac->json_hash = hash;
+				ac->changed_at = wall_seconds();
+			}
 			config_unref(ac->config);
 			ac->config = cfg;
 			ac->at = now_seconds();
@@ -137,6 +153,19 @@ struct agent_config *registry_config_cached(struct registry *r, uint64_t id)
 	}
 	pthread_mutex_unlock(&r->lock);
 	return cfg;
+}
+
+double registry_config_changed_at(struct registry *r, uint64_t id)
+{
+	struct agent *a;
+	double at = 0;
+
+	registry_lock(r);
+	a = agent_find(r, id);
+	if(a && a->cfg)
+		at = a->cfg->changed_at;
+	pthread_mutex_unlock(&r->lock);
+	return at;
 }
 
 void registry_config_put(struct registry *r, struct agent_config *cfg)

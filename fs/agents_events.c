@@ -21,7 +21,7 @@ bool registry_differs(struct registry *r, uint64_t id, enum registry_file f, uns
 	a = agent_find(r, id);
 	if(!a)
 		differs = version != 0;
-	else if(a->progress_id && !a->have_progress)
+	else if(a->progress_id && !a->have_progress && !a->expired)
 		differs = true; /* not polled since a refetch: a re-read polls the new import */
 	else
 		differs = (f == REGISTRY_PROGRESS_JSON ? a->json_version : a->version) != version;
@@ -38,6 +38,12 @@ static int events_now(struct agent *a, struct registry_cursor *cur, char **text,
 		if(!a->progress_id) {
 			cur->done = true; /* no import known: end of file at once */
 			return 0;
+		}
+		if(a->expired) {
+			/* what was seen of it, ending with `status expired`, then end of file */
+			cur->started = cur->done = true;
+			cur->gen = a->import_gen;
+			return events_lines(a->events, 0, a->events->n, text, len);
 		}
 		if(!a->have_progress)
 			return -EAGAIN; /* not polled yet */
@@ -111,4 +117,20 @@ bool registry_events_ready(struct registry *r, uint64_t id, const struct registr
 		ready = (a->events && cur->at < a->events->n) || terminal(a);
 	pthread_mutex_unlock(&r->lock);
 	return ready;
+}
+
+double registry_changed_at(struct registry *r, uint64_t id, enum registry_file f)
+{
+	struct agent *a;
+	double at = 0;
+
+	registry_lock(r);
+	a = agent_find(r, id);
+	if(a)
+		at = f == REGISTRY_PROGRESS	   ? a->text_at
+		     : f == REGISTRY_PROGRESS_JSON ? a->json_at
+		     : f == REGISTRY_ERROR	   ? a->error_at
+						   : 0;
+	pthread_mutex_unlock(&r->lock);
+	return at;
 }

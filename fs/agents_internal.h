@@ -36,6 +36,8 @@ struct agent_cfg {
 	struct agent_config *config; /* a reference, or NULL */
 	double at;		     /* monotonic time it was fetched */
 	unsigned forgotten;	     /* bumped when it is forgotten: a fetch in flight is stale */
+	uint64_t json_hash;	     /* of the last agent.json fetched, kept when it is forgotten */
+	double changed_at;	     /* wall-clock time agent.json last changed (0: never fetched) */
 	struct flight fetch;
 };
 
@@ -60,12 +62,18 @@ struct agent {
 	bool known; /* confirmed to exist */
 	char *progress_id;
 	bool have_progress; /* progress, json and text hold the last poll of progress_id */
+	/* The API no longer knows progress_id (400 on its poll): the import is
+	 * over, outcome unknown; text is "expired\nprogress_id: <id>\n", json "".
+	 * Cleared by the next refetch. */
+	bool expired;
 	struct progress progress;
 	struct shared_text *json;
 	struct shared_text *text;
-	/* Bumped whenever the progress text (or the raw JSON) changes: what an
+	/* Bumped whenever the raw JSON changes (the text's is `version`): what an
 	 * open file's snapshot is compared with by poll(2). */
-	unsigned text_version, json_version;
+	unsigned json_version;
+	/* Wall-clock time each text last changed (0: not since start): the files' mtime. */
+	double text_at, json_at, error_at;
 	double polled_at;   /* monotonic time of the last poll attempt */
 	struct flight poll; /* the progress poll; poll.err is the last attempt's result */
 	bool refetching;    /* a refetch is in flight */
@@ -144,7 +152,8 @@ struct agent *lock_agent(struct registry *r, uint64_t id);
 /* Records the agent's error line ("<op>: <message>") and logs it. Lock held. */
 void agent_error(struct agent *a, const char *op, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* Whether the agent's last known progress is completed or failed. Lock held. */
+/* Whether the agent's import is over: its last known progress is completed
+ * or failed, or its id expired. Lock held. */
 bool terminal(const struct agent *a);
 
 /* Makes sure a listing at most list_ttl old is held. Lock held (released meanwhile). */

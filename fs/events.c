@@ -253,6 +253,11 @@ int events_lines(const struct event_log *log, size_t from, size_t to, char **tex
 	return finish(&l, text, len);
 }
 
+int events_push_status(struct event_log *log, const char *state, double at)
+{
+	return push(log, at, strdup("status"), strdup(state));
+}
+
 void events_clear(struct event_log *log)
 {
 	for(size_t i = 0; i < log->n; i++) {

@@ -132,6 +132,26 @@ static size_t size_error(const struct node_ctx *ctx, const struct node_file *f)
 	return registry_known_size(ctx->reg, f->id, REGISTRY_ERROR);
 }
 
+static double changed_progress(const struct node_ctx *ctx, const struct node_file *f)
+{
+	return registry_changed_at(ctx->reg, f->id, REGISTRY_PROGRESS);
+}
+
+static double changed_progress_json(const struct node_ctx *ctx, const struct node_file *f)
+{
+	return registry_changed_at(ctx->reg, f->id, REGISTRY_PROGRESS_JSON);
+}
+
+static double changed_error(const struct node_ctx *ctx, const struct node_file *f)
+{
+	return registry_changed_at(ctx->reg, f->id, REGISTRY_ERROR);
+}
+
+static double changed_config(const struct node_ctx *ctx, const struct node_file *f)
+{
+	return registry_config_changed_at(ctx->reg, f->id);
+}
+
 static size_t size_none(const struct node_ctx *ctx, const struct node_file *f)
 {
 	(void)ctx;
@@ -235,12 +255,12 @@ static int write_refetch(const struct node_ctx *ctx, const struct node_file *f, 
 #define CONFIG_FILE(file, field)                                                                             \
 	{                                                                                                    \
 		.name = file, .mode = 0444, .arg = field, .at_open = true, .render = render_config,          \
-		.size = size_config                                                                          \
+		.changed = changed_config, .size = size_config                                               \
 	}
 #define CONFIG_DIR(file, which)                                                                              \
 	{                                                                                                    \
 		.name = file, .mode = 0555, .dir = true, .arg = which, .at_open = true,                      \
-		.render = render_config, .size = size_config, .list = list_config                            \
+		.render = render_config, .changed = changed_config, .size = size_config, .list = list_config \
 	}
 
 static const struct node_kind kinds[] = {
@@ -250,16 +270,32 @@ static const struct node_kind kinds[] = {
 	 .at_open = true,
 	 .watched = REGISTRY_PROGRESS,
 	 .render = render_progress_file,
+	 .changed = changed_progress,
 	 .size = size_progress},
 	{.name = "progress.json",
 	 .mode = 0444,
 	 .at_open = true,
 	 .watched = REGISTRY_PROGRESS_JSON,
 	 .render = render_progress_json,
+	 .changed = changed_progress_json,
 	 .size = size_progress_json},
-	{.name = "events", .mode = 0444, .stream = true, .next = next_events, .size = size_none},
-	{.name = "wait", .mode = 0444, .render = render_wait, .size = size_progress},
-	{.name = "error", .mode = 0444, .at_open = true, .render = render_error, .size = size_error},
+	{.name = "events",
+	 .mode = 0444,
+	 .stream = true,
+	 .next = next_events,
+	 .changed = changed_progress,
+	 .size = size_none},
+	{.name = "wait",
+	 .mode = 0444,
+	 .render = render_wait,
+	 .changed = changed_progress,
+	 .size = size_progress},
+	{.name = "error",
+	 .mode = 0444,
+	 .at_open = true,
+	 .render = render_error,
+	 .changed = changed_error,
+	 .size = size_error},
 	CONFIG_FILE("agent.json", CONFIG_ARG_JSON),
 	CONFIG_FILE("name", CONFIG_NAME),
 	CONFIG_FILE("system_prompt", CONFIG_SYSTEM_PROMPT),
@@ -361,6 +397,11 @@ const struct node_kind *nodes_status_table(size_t *n)
 {
 	*n = sizeof(status_kinds) / sizeof(status_kinds[0]);
 	return status_kinds;
+}
+
+double nodes_changed(const struct node_ctx *ctx, const struct node_file *f)
+{
+	return f->kind->changed ? f->kind->changed(ctx, f) : 0;
 }
 
 size_t nodes_size(const struct node_ctx *ctx, const struct node_file *f)

@@ -133,7 +133,7 @@ static int permitted(const struct resolved *r, int flags)
 	return writes || r->file.kind->owner_only ? -EACCES : 0;
 }
 
-static void fill_stat(struct stat *st, mode_t mode, off_t size)
+static void fill_stat(struct stat *st, mode_t mode, off_t size, double changed)
 {
 	struct ops_context *ctx = context();
 
@@ -146,6 +146,12 @@ static void fill_stat(struct stat *st, mode_t mode, off_t size)
 	st->st_blksize = 4096;
 	st->st_blocks = (size + 511) / 512;
 	st->st_atim = st->st_mtim = st->st_ctim = ctx->mounted;
+	if(changed > 0) {
+		/* mtime and ctime: when the text last changed, for ls -t and find -newer */
+		st->st_mtim.tv_sec = (time_t)changed;
+		st->st_mtim.tv_nsec = (long)((changed - (double)st->st_mtim.tv_sec) * 1e9);
+		st->st_ctim = st->st_mtim;
+	}
 }
 
 /* The target of a by-name link: "../<id>". */
@@ -166,11 +172,12 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
 		return counted(rc);
 	if(r.tp.kind == TREE_LINK) {
 		link_target(r.link_to, target, sizeof(target));
-		fill_stat(st, S_IFLNK | 0777, (off_t)strlen(target));
+		fill_stat(st, S_IFLNK | 0777, (off_t)strlen(target), 0);
 	} else if(is_file(&r)) {
-		fill_stat(st, S_IFREG | file_mode(&r), (off_t)nodes_size(&c, &r.file));
+		fill_stat(st, S_IFREG | file_mode(&r), (off_t)nodes_size(&c, &r.file),
+			  nodes_changed(&c, &r.file));
 	} else {
-		fill_stat(st, S_IFDIR | 0555, 0);
+		fill_stat(st, S_IFDIR | 0555, 0, r.file.kind ? nodes_changed(&c, &r.file) : 0);
 	}
 	return 0;
 }

@@ -81,6 +81,10 @@ struct agent_config *registry_config_cached(struct registry *r, uint64_t id);
 
 void registry_config_put(struct registry *r, struct agent_config *cfg);
 
+/* When the agent's configuration last changed as this mount saw it
+ * (wall-clock seconds), 0 when never fetched. Never calls the API. */
+double registry_config_changed_at(struct registry *r, uint64_t id);
+
 /* Calls fn with every by-name link name, sorted, from a listing at most list_ttl old. */
 int registry_each_name(struct registry *r, const struct api_cancel *c,
 		       void (*fn)(void *arg, const char *name), void *arg);
@@ -121,6 +125,10 @@ void registry_drop_caches(struct registry *r);
 
 /* Records an error line for the agent ("<op>: <message>") and logs it. */
 void registry_note_error(struct registry *r, uint64_t id, const char *op, const char *message);
+
+/* When a file's text (REGISTRY_PROGRESS, _PROGRESS_JSON, _ERROR) last
+ * changed, wall-clock seconds; 0 when not since the daemon started. */
+double registry_changed_at(struct registry *r, uint64_t id, enum registry_file f);
 
 /* Size of a file's text as currently known, without calling the API. */
 size_t registry_known_size(struct registry *r, uint64_t id, enum registry_file f);

@@ -37,6 +37,10 @@ struct event_log {
  * are matched by name through a hash table). Returns 0 or -ENOMEM. */
 int events_diff(struct event_log *log, const struct progress *old, const struct progress *new, double at);
 
+/* Appends a status change that no poll's answer shows (an id the API
+ * forgot: "expired"). Returns 0 or -ENOMEM. */
+int events_push_status(struct event_log *log, const char *state, double at);
+
 /* The current picture of cur, for a reader's first read: the status, then
  * every stage, each at the time of the last event that set it (else now).
  * *text is a new string (*len bytes). Returns 0 or -ENOMEM. */

@@ -60,6 +60,9 @@ struct node_kind {
 	/* Handles a write; NULL for read-only files. Returns size or -errno. */
 	int (*write)(const struct node_ctx *ctx, const struct node_file *f, const char *buf, size_t size,
 		     off_t off);
+	/* mtime and ctime: when the text last changed (wall-clock seconds, 0:
+	 * not since the mount, which then shows the mount time); NULL: the mount time. */
+	double (*changed)(const struct node_ctx *ctx, const struct node_file *f);
 	/* The size stat shows, without calling the API. */
 	size_t (*size)(const struct node_ctx *ctx, const struct node_file *f);
 	/* A directory: lists its entries. */
@@ -82,6 +85,9 @@ const struct node_kind *nodes_table(size_t *n);
  * about the daemon rather than an agent (their node_file.id is 0). */
 const struct node_kind *nodes_status_find(const char *name, size_t len);
 const struct node_kind *nodes_status_table(size_t *n);
+
+/* When a file's text last changed (0: at the mount, as far as is known). Never calls the API. */
+double nodes_changed(const struct node_ctx *ctx, const struct node_file *f);
 
 /* The size stat reports for a file, without calling the API. */
 size_t nodes_size(const struct node_ctx *ctx, const struct node_file *f);

@@ -2,8 +2,7 @@
 and "When things go wrong"), crossed with the four operations that call it.
 
 For each fault and each of `ls agents` (a listing, list_ttl expired),
-`echo 1 > refetch`, `cat progress` (a running import) and `cat wait`, one cell
-checks that:
+`echo 1 > refetch` and `cat progress` (a running import), one cell checks that:
   - the caller gets the errno of the README's table;
   - the agent's `error` file has `<operation>: <what went wrong>` and the log the
     same line (the listing, which concerns no agent, has only the log line);
@@ -13,6 +12,11 @@ checks that:
     refetch is never retried once its connection opened (exactly one POST);
   - the daemon is alive and serving once the fault is cleared: the same
     operation succeeds.
+`cat wait` is different: a fault that may pass never ends a wait (DESIGN,
+section 2). Its cell starts the wait, checks that the fault is met (the error
+line and the log say so) while the wait goes on, clears the fault, and checks
+that the wait then returns the final text with exit status 0 and that the
+successful poll cleared the error line.
 A failure names the fault (the test's name) and the operation (its message).
 
 Then: offline fast-fail (refused and blackholed connects: one log line per
@@ -253,9 +257,61 @@ def serve(row, op, target):
     return got[1]
 
 
+# A failing API is polled at most every 16 poll_intervals (0.2 s) by a wait.
+WAIT_BACKOFF = 16 * 0.2
+
+
+def start_wait(d, target):
+    return subprocess.Popen(["cat", d.agent(target, "wait")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+
+
+def wait_goes_on(d, proc, target, words, log_before, what):
+    """The wait met the fault (its error line and log line) and goes on."""
+    line = log_line(Wait(), target, words)
+    wait_until(lambda: line in d.stderr()[log_before:].splitlines(), timeout=TIMEOUT + SLACK,
+               what=f"{what}: the log line {line!r}")
+    error = read_file(d.agent(target, "error"))
+    assert error == f"progress: {words}\n", f"error file: {error!r}"
+    assert proc.poll() is None, f"the wait ended with the fault: {proc.communicate()}"
+
+
+def wait_ends_well(row, proc, target):
+    """Once the fault is gone, the wait returns the final text, exit status 0,
+    and its successful poll cleared the error line."""
+    try:
+        out, err = proc.communicate(timeout=TIMEOUT + WAIT_BACKOFF + SLACK)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise AssertionError("the wait did not end once the fault was gone")
+    assert proc.returncode == 0, (proc.returncode, err)
+    Wait().check_success(row, target, out.decode())
+    assert read_file(row.d.agent(target, "error")) == "", read_file(row.d.agent(target, "error"))
+
+
+def check_wait_cell(row, fault):
+    sim, d = row.sim, row.d
+    target = row.wait
+    log_before = len(d.stderr())
+    sim.add_fault(match=f"/{target}/auto-fetch-progress/", method="GET", **fault.rule)
+    proc = start_wait(d, target)
+    try:
+        wait_goes_on(d, proc, target, fault.words, log_before, fault.name)
+    except BaseException:
+        proc.kill()
+        proc.communicate()
+        raise
+    finally:
+        sim.clear_faults()
+    wait_ends_well(row, proc, target)
+
+
 def check_cell(row, fault, op):
     """One cell; raises AssertionError naming what is wrong."""
     sim, d = row.sim, row.d
+    if isinstance(op, Wait):
+        return check_wait_cell(row, fault)
     target = op.target(row)
     log_before = len(d.stderr())
     row.since = sim.last_seq()
@@ -343,8 +399,16 @@ def test_fault_api_down_then_back(env):
     down, back = Row(env, d, DOWN_ROW), Row(env, d, DOWN_ROW + 1)
     failures = []
     gate.down()
+    log_before = len(d.stderr())
+    waiter = start_wait(d, down.wait)
     for op in OPS:
         target = op.target(down)
+        if isinstance(op, Wait):
+            try:
+                wait_goes_on(d, waiter, target, DOWN.words, log_before, "down")
+            except AssertionError as e:
+                failures.append(f"down x {op.name}: {e}")
+            continue
         log_before = len(d.stderr())
         since = env.sim.last_seq()
         try:
@@ -362,6 +426,10 @@ def test_fault_api_down_then_back(env):
         except AssertionError as e:
             failures.append(f"down x {op.name}: {e}")
     gate.up()
+    try:
+        wait_ends_well(down, waiter, down.wait)
+    except AssertionError as e:
+        failures.append(f"down, then back x cat wait: {e}")
     for op in OPS:
         target = op.target(back)
         back.since = env.sim.last_seq()

@@ -577,13 +577,13 @@ static void test_a_poll_overtaken_by_a_refetch_does_not_show_idle(void **state)
 
 	rig->cfg.poll_interval = 0;
 	fetch.r = start(rig, "p-old");
-	/* the refetch's check: the old id has expired; its POST waits for release */
-	fake_expect(rig->f, "GET", "?progress_id=p-old", HTTP_DONE, 400,
-		    "{\"detail\": \"Invalid progress_id\"}");
+	/* the refetch's check: the API does not know the old import (404: over,
+	 * but unlike a 400 not settled, so readers still poll it); its POST
+	 * waits for release */
+	fake_expect(rig->f, "GET", "?progress_id=p-old", HTTP_DONE, 404, "{\"detail\": \"Not found.\"}");
 	fake_expect(rig->f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-new\"}")->hold = true;
 	/* a reader polls the old id meanwhile, and its answer comes after the POST's */
-	fake_expect(rig->f, "GET", "?progress_id=p-old", HTTP_DONE, 400,
-		    "{\"detail\": \"Invalid progress_id\"}")
+	fake_expect(rig->f, "GET", "?progress_id=p-old", HTTP_DONE, 404, "{\"detail\": \"Not found.\"}")
 		->delay = 0.3;
 	/* slow too, so that the waiter wakes while the new poll is in flight */
 	fake_default(rig->f, "GET", "?progress_id=p-new", HTTP_DONE, 200, IN_PROGRESS)->delay = 0.1;
