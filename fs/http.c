@@ -339,6 +339,38 @@ static double retry_after_of(CURL *h)
 	return v;
 }
 
+/* Appends the key's header line, built at the key's length (no cap), to headers.
+ * Returns the list, or NULL when out of memory (headers is then left as it was).
+ * curl_slist_append() keeps its own copy: headers_free() wipes that one; the
+ * line built here is wiped before this returns. libcurl's own copies (the
+ * request it formats, and over https the easy handle's upload buffer, kept
+ * with the pooled handle) are out of our reach: the daemon is non-dumpable
+ * (main.c), so they are not in a core file nor readable by another process. */
+static struct curl_slist *key_header_append(struct curl_slist *headers, const char *key)
+{
+	static const char name[] = "X-CEKURA-API-KEY: ";
+	size_t klen = strlen(key), size = sizeof(name) + klen;
+	struct curl_slist *list;
+	char *line = malloc(size);
+
+	if(!line)
+		return NULL;
+	memcpy(line, name, sizeof(name) - 1);
+	memcpy(line + sizeof(name) - 1, key, klen + 1);
+	list = curl_slist_append(headers, line);
+	explicit_bzero(line, size);
+	free(line);
+	return list;
+}
+
+/* Frees a header list, wiping each line first: one of them holds the key. */
+static void headers_free(struct curl_slist *headers)
+{
+	for(struct curl_slist *l = headers; l; l = l->next)
+		explicit_bzero(l->data, strlen(l->data));
+	curl_slist_free_all(headers);
+}
+
 static void curl_exchange(struct http_transport *t, const struct http_request *req,
 			  struct http_response *resp)
 {
@@ -346,7 +378,6 @@ static void curl_exchange(struct http_transport *t, const struct http_request *r
 	struct body_sink sink = {0};
 	struct progress_ctx pctx = {.req = req};
 	struct curl_slist *headers = NULL;
-	char key_header[512];
 	char errbuf[CURL_ERROR_SIZE] = "";
 	CURL *h;
 	CURLcode rc;
@@ -354,9 +385,11 @@ static void curl_exchange(struct http_transport *t, const struct http_request *r
 	memset(resp, 0, sizeof(*resp));
 	resp->retry_after = -1;
 	h = handle_take(ct);
-	snprintf(key_header, sizeof(key_header), "X-CEKURA-API-KEY: %s", req->key ? req->key : "");
-	headers = curl_slist_append(headers, key_header);
-	headers = curl_slist_append(headers, "Accept: application/json");
+	headers = key_header_append(NULL, req->key ? req->key : "");
+	if(headers && !curl_slist_append(headers, "Accept: application/json")) {
+		headers_free(headers);
+		headers = NULL;
+	}
 	if(!h || !headers) {
 		resp->outcome = HTTP_FAILED;
 		goto out;
@@ -409,9 +442,8 @@ static void curl_exchange(struct http_transport *t, const struct http_request *r
 			snprintf(resp->detail, sizeof(resp->detail), "%s", words);
 	}
 out:
-	explicit_bzero(key_header, sizeof(key_header));
 	free(sink.buf);
-	curl_slist_free_all(headers);
+	headers_free(headers);
 	if(h)
 		handle_give(ct, h);
 }
