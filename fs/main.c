@@ -240,10 +240,15 @@ static int load_key(const char *file, char **key)
 			refuse("no API key: set CEKURA_API_KEY or use -o api_key_file=FILE");
 			return -1;
 		}
+		len = strlen(env);
 		*key = strdup(env);
 		/* Scrub it from our environment block, which /proc/PID/environ shows. */
-		explicit_bzero(env, strlen(env));
+		explicit_bzero(env, len);
 		unsetenv("CEKURA_API_KEY");
+		if(*key && len > MAX_KEY) {
+			refuse("CEKURA_API_KEY: the key is longer than %d bytes", MAX_KEY);
+			return -1; /* *key is wiped and freed with the configuration */
+		}
 		return *key ? 0 : -1;
 	}
 	fd = open(file, O_RDONLY | O_CLOEXEC);
@@ -280,7 +285,10 @@ static int load_key(const char *file, char **key)
 	while(len > 0 && (buf[len - 1] == ' ' || buf[len - 1] == '\t'))
 		buf[--len] = '\0';
 	if(len == 0 || len > MAX_KEY) {
-		refuse("api_key_file %s: expected the key on its first line", file);
+		if(len == 0)
+			refuse("api_key_file %s: expected the key on its first line", file);
+		else
+			refuse("api_key_file %s: the key is longer than %d bytes", file, MAX_KEY);
 		explicit_bzero(buf, sizeof(buf));
 		return -1;
 	}

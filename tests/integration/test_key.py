@@ -1,11 +1,24 @@
 """The API key shows nowhere: not in the daemon's command line or environment,
 not in the mount table, not in its log (even at debug level), not in any file
-of the mount."""
+of the mount. Any key up to 4096 bytes is sent whole, from the environment or
+a key file; a longer one is refused."""
 
 import errno
 import os
+import random
+import subprocess
 
-from harness import Daemon, Sim, read_file, run, wait_status
+import harness
+from harness import Daemon, Sim, is_mounted, read_file, run, wait_status
+
+# Every printable byte but the space (what main.c's key_ok() accepts), quotes included.
+PRINTABLE = [chr(c) for c in range(0x21, 0x7f)]
+
+
+def long_key(n):
+    """n printable bytes, random but the same at each run (seeded by n)."""
+    rng = random.Random(n)
+    return "".join(rng.choice(PRINTABLE) for _ in range(n))
 
 
 def exercise(sim, d):
@@ -32,7 +45,8 @@ def assert_key_hidden(d, key):
     with open("/proc/mounts", "rb") as f:
         assert raw not in f.read(), "the key is in /proc/mounts"
     # grep over every file of the mount (`refetch` is write-only: grep says so, -s hushes it).
-    code, out, err, _ = run(f"grep -r -s -l -F -e '{key}' {d.mnt}", timeout=60)
+    code, out, err, _ = run(["grep", "-r", "-s", "-l", "-F", "-e", key, d.mnt], shell=False,
+                            timeout=60)
     assert out == "" and code != 0, (code, out, err)
     # And Python reads every readable file, to be sure grep did read them.
     read = 0
@@ -86,3 +100,67 @@ def test_key_from_a_file_shows_nowhere():
             d.cleanup()
     finally:
         sim.stop()
+
+
+def mounts_with(key, key_via):
+    """A daemon given key (via "env" or "file") mounts and lists the agents, every
+    request carries the key whole, and the key shows nowhere."""
+    sim = Sim(key=key)
+    try:
+        d = Daemon(sim, opts={"loglevel": "debug"}, key_via=key_via)
+        try:
+            d.start()
+            code, out, err, _ = run(f"ls {d.path('agents')}")
+            assert code == 0 and len(out.split()) == 120, (code, out, err)
+            assert_key_hidden(d, key)
+            assert key not in d.stderr()
+        finally:
+            d.stop()  # checks stderr for the key too
+            d.cleanup()
+        log = sim.log()
+        assert log and all(e["key_ok"] for e in log), [e for e in log if not e["key_ok"]][:3]
+    finally:
+        sim.stop()
+
+
+def test_a_1000_byte_key_from_the_environment_is_sent_whole():
+    mounts_with(long_key(1000), "env")
+
+
+def test_a_1000_byte_key_from_a_file_is_sent_whole():
+    mounts_with(long_key(1000), "file")
+
+
+def test_a_4096_byte_key_from_the_environment_is_sent_whole():
+    mounts_with(long_key(4096), "env")
+
+
+def test_a_4096_byte_key_from_a_file_is_sent_whole():
+    mounts_with(long_key(4096), "file")
+
+
+def refused_with_one_line(d):
+    d.start(wait=False)
+    try:
+        code = d.proc.wait(timeout=10 * harness.SLOW)
+    except subprocess.TimeoutExpired:
+        d.stop(check=False)
+        raise AssertionError(f"the daemon did not refuse to start: {d.stderr()}")
+    d.stopped = True
+    assert not is_mounted(d.mnt)
+    problems = d.problems(stopped_by_signal=False)  # a sanitizer report, the key shown
+    assert not problems, problems
+    err = d.stderr()
+    assert code != 0 and err.endswith("\n") and err.count("\n") == 1, (code, err)
+    return err
+
+
+def test_a_key_over_4096_bytes_is_refused_with_one_line():
+    for via in ("env", "file"):
+        d = Daemon(None, opts={"api_url": "http://127.0.0.1:9"}, key=long_key(4097), key_via=via)
+        try:
+            err = refused_with_one_line(d)
+        finally:
+            d.cleanup()
+        assert "longer than 4096 bytes" in err, (via, err)
+        assert ("CEKURA_API_KEY" if via == "env" else "api_key_file") in err, (via, err)
