@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -468,6 +469,13 @@ int main(int argc, char *argv[])
 	char *settings = NULL;
 	int ret = 1;
 
+	/* Before the key is read: it never goes into a core file, and no process
+	 * without CAP_SYS_PTRACE, even one of our uid, can ptrace us or read our
+	 * memory or environment through /proc. fuse_daemonize()'s child inherits it. */
+	if(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+		refuse("cannot make the process non-dumpable: %s", strerror(errno));
+		goto out_args;
+	}
 	stats_reset();
 	if(fuse_opt_parse(&args, &opts, option_spec, on_arg) != 0)
 		goto out_args;

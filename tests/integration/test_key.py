@@ -1,7 +1,8 @@
 """The API key shows nowhere: not in the daemon's command line or environment,
 not in the mount table, not in its log (even at debug level), not in any file
 of the mount. Any key up to 4096 bytes is sent whole, from the environment or
-a key file; a longer one is refused."""
+a key file; a longer one is refused. The daemon is not dumpable: no core file,
+and a process of its uid without CAP_SYS_PTRACE cannot read its memory."""
 
 import errno
 import os
@@ -164,3 +165,49 @@ def test_a_key_over_4096_bytes_is_refused_with_one_line():
             d.cleanup()
         assert "longer than 4096 bytes" in err, (via, err)
         assert ("CEKURA_API_KEY" if via == "env" else "api_key_file") in err, (via, err)
+
+
+# A process of the daemon's uid without CAP_SYS_PTRACE may open a dumpable
+# process's /proc/PID/mem, not a non-dumpable one's (the kernel's ptrace access
+# check, as for PTRACE_ATTACH). As root, both the daemon and the reader run
+# without CAP_SYS_PTRACE, which would override it: same uid, same capabilities.
+# Not root: same uid, no capabilities, nothing to drop.
+WITHOUT_PTRACE = ["setpriv", "--bounding-set=-sys_ptrace", "--"] if os.geteuid() == 0 else []
+
+
+def mem_opens_without_ptrace(pid):
+    """Whether a process of our uid without CAP_SYS_PTRACE can open /proc/PID/mem."""
+    code, _, err, _ = run(WITHOUT_PTRACE + ["dd", f"if=/proc/{pid}/mem", "of=/dev/null", "count=0",
+                                            "status=none"], shell=False)
+    assert code == 0 or "Permission denied" in err, (code, err)
+    return code == 0
+
+
+def test_the_daemon_is_not_dumpable():
+    # The control: a dumpable process started the same way lets the reader in.
+    control = subprocess.Popen(WITHOUT_PTRACE + ["sleep", "60"], start_new_session=True)
+    try:
+        harness.wait_until(lambda: os.readlink(f"/proc/{control.pid}/exe").endswith("/sleep"),
+                           what="sleep to start")
+        assert mem_opens_without_ptrace(control.pid), "the control process is not readable"
+    finally:
+        control.kill()
+        control.wait()
+    sim = Sim()
+    try:
+        d = Daemon(sim)
+        if WITHOUT_PTRACE:
+            wrapper = os.path.join(d.dir, "without-ptrace")
+            with open(wrapper, "w") as f:
+                f.write(f'#!/bin/sh\nexec {" ".join(WITHOUT_PTRACE)} {d.binary} "$@"\n')
+            os.chmod(wrapper, 0o755)
+            d.binary = wrapper  # exec'd twice: the daemon keeps the pid
+        try:
+            d.start()
+            assert len(os.listdir(d.path("agents"))) == 120
+            assert not mem_opens_without_ptrace(d.pid), "the daemon is dumpable"
+        finally:
+            d.stop()
+            d.cleanup()
+    finally:
+        sim.stop()
