@@ -7,6 +7,7 @@
 #include "cekurafs/http.h"
 
 #include <curl/curl.h>
+#include <malloc.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -343,9 +344,8 @@ static double retry_after_of(CURL *h)
  * Returns the list, or NULL when out of memory (headers is then left as it was).
  * curl_slist_append() keeps its own copy: headers_free() wipes that one; the
  * line built here is wiped before this returns. libcurl's own copies (the
- * request it formats, and over https the easy handle's upload buffer, kept
- * with the pooled handle) are out of our reach: the daemon is non-dumpable
- * (main.c), so they are not in a core file nor readable by another process. */
+ * request it formats, in buffers it grows) are wiped as it frees them, by the
+ * allocator http_global_init() gives it. */
 static struct curl_slist *key_header_append(struct curl_slist *headers, const char *key)
 {
 	static const char name[] = "X-CEKURA-API-KEY: ";
@@ -446,6 +446,42 @@ out:
 	headers_free(headers);
 	if(h)
 		handle_give(ct, h);
+}
+
+/* libcurl's free: wipes the block first. The requests libcurl formats (the
+ * key's header among them, in buffers it grows by realloc) leave no copy in
+ * freed memory. */
+static void wiping_free(void *p)
+{
+	if(!p)
+		return;
+	explicit_bzero(p, malloc_usable_size(p));
+	free(p);
+}
+
+/* libcurl's realloc: moves the block and wipes the old one. */
+static void *wiping_realloc(void *p, size_t size)
+{
+	size_t old;
+	void *n;
+
+	if(!p)
+		return malloc(size);
+	old = malloc_usable_size(p);
+	n = malloc(size ? size : 1);
+	if(!n)
+		return NULL;
+	memcpy(n, p, old < size ? old : size);
+	wiping_free(p);
+	return n;
+}
+
+int http_global_init(void)
+{
+	CURLcode rc = curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, wiping_free, wiping_realloc, strdup,
+					   calloc);
+
+	return rc == CURLE_OK ? 0 : -1;
 }
 
 static void curl_destroy(struct http_transport *t)

@@ -510,7 +510,7 @@ int main(int argc, char *argv[])
 	log_init(cfg.level, false);
 	if(load_state(cfg.state_dir, &entries, &nentries) != 0)
 		goto out_config;
-	if(curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+	if(http_global_init() != 0) {
 		refuse("libcurl failed to initialise");
 		goto out_state;
 	}

@@ -543,7 +543,7 @@ static void test_the_key_header_carries_the_whole_key(void **state)
 	struct http_transport *t;
 
 	(void)state;
-	assert_int_equal(curl_global_init(CURL_GLOBAL_DEFAULT), 0);
+	assert_int_equal(http_global_init(), 0);
 	t = http_curl_new(NULL);
 	assert_non_null(t);
 	for(size_t i = 0; i < sizeof(lengths) / sizeof(lengths[0]); i++) {
