@@ -7,6 +7,7 @@
 #include "cekurafs/http.h"
 
 #include <curl/curl.h>
+#include <malloc.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -339,6 +340,37 @@ static double retry_after_of(CURL *h)
 	return v;
 }
 
+/* Appends the key's header line, built at the key's length (no cap), to headers.
+ * Returns the list, or NULL when out of memory (headers is then left as it was).
+ * curl_slist_append() keeps its own copy: headers_free() wipes that one; the
+ * line built here is wiped before this returns. libcurl's own copies (the
+ * request it formats, in buffers it grows) are wiped as it frees them, by the
+ * allocator http_global_init() gives it. */
+static struct curl_slist *key_header_append(struct curl_slist *headers, const char *key)
+{
+	static const char name[] = "X-CEKURA-API-KEY: ";
+	size_t klen = strlen(key), size = sizeof(name) + klen;
+	struct curl_slist *list;
+	char *line = malloc(size);
+
+	if(!line)
+		return NULL;
+	memcpy(line, name, sizeof(name) - 1);
+	memcpy(line + sizeof(name) - 1, key, klen + 1);
+	list = curl_slist_append(headers, line);
+	explicit_bzero(line, size);
+	free(line);
+	return list;
+}
+
+/* Frees a header list, wiping each line first: one of them holds the key. */
+static void headers_free(struct curl_slist *headers)
+{
+	for(struct curl_slist *l = headers; l; l = l->next)
+		explicit_bzero(l->data, strlen(l->data));
+	curl_slist_free_all(headers);
+}
+
 static void curl_exchange(struct http_transport *t, const struct http_request *req,
 			  struct http_response *resp)
 {
@@ -346,7 +378,6 @@ static void curl_exchange(struct http_transport *t, const struct http_request *r
 	struct body_sink sink = {0};
 	struct progress_ctx pctx = {.req = req};
 	struct curl_slist *headers = NULL;
-	char key_header[512];
 	char errbuf[CURL_ERROR_SIZE] = "";
 	CURL *h;
 	CURLcode rc;
@@ -354,9 +385,11 @@ static void curl_exchange(struct http_transport *t, const struct http_request *r
 	memset(resp, 0, sizeof(*resp));
 	resp->retry_after = -1;
 	h = handle_take(ct);
-	snprintf(key_header, sizeof(key_header), "X-CEKURA-API-KEY: %s", req->key ? req->key : "");
-	headers = curl_slist_append(headers, key_header);
-	headers = curl_slist_append(headers, "Accept: application/json");
+	headers = key_header_append(NULL, req->key ? req->key : "");
+	if(headers && !curl_slist_append(headers, "Accept: application/json")) {
+		headers_free(headers);
+		headers = NULL;
+	}
 	if(!h || !headers) {
 		resp->outcome = HTTP_FAILED;
 		goto out;
@@ -409,11 +442,46 @@ static void curl_exchange(struct http_transport *t, const struct http_request *r
 			snprintf(resp->detail, sizeof(resp->detail), "%s", words);
 	}
 out:
-	explicit_bzero(key_header, sizeof(key_header));
 	free(sink.buf);
-	curl_slist_free_all(headers);
+	headers_free(headers);
 	if(h)
 		handle_give(ct, h);
+}
+
+/* libcurl's free: wipes the block first. The requests libcurl formats (the
+ * key's header among them, in buffers it grows by realloc) leave no copy in
+ * freed memory. */
+static void wiping_free(void *p)
+{
+	if(!p)
+		return;
+	explicit_bzero(p, malloc_usable_size(p));
+	free(p);
+}
+
+/* libcurl's realloc: moves the block and wipes the old one. */
+static void *wiping_realloc(void *p, size_t size)
+{
+	size_t old;
+	void *n;
+
+	if(!p)
+		return malloc(size);
+	old = malloc_usable_size(p);
+	n = malloc(size ? size : 1);
+	if(!n)
+		return NULL;
+	memcpy(n, p, old < size ? old : size);
+	wiping_free(p);
+	return n;
+}
+
+int http_global_init(void)
+{
+	CURLcode rc = curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, wiping_free, wiping_realloc, strdup,
+					   calloc);
+
+	return rc == CURLE_OK ? 0 : -1;
 }
 
 static void curl_destroy(struct http_transport *t)

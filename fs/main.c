@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -247,10 +248,15 @@ static int load_key(const char *file, char **key)
 			refuse("no API key: set CEKURA_API_KEY or use -o api_key_file=FILE");
 			return -1;
 		}
+		len = strlen(env);
 		*key = strdup(env);
 		/* Scrub it from our environment block, which /proc/PID/environ shows. */
-		explicit_bzero(env, strlen(env));
+		explicit_bzero(env, len);
 		unsetenv("CEKURA_API_KEY");
+		if(*key && len > MAX_KEY) {
+			refuse("CEKURA_API_KEY: the key is longer than %d bytes", MAX_KEY);
+			return -1; /* *key is wiped and freed with the configuration */
+		}
 		return *key ? 0 : -1;
 	}
 	fd = open(file, O_RDONLY | O_CLOEXEC);
@@ -287,7 +293,10 @@ static int load_key(const char *file, char **key)
 	while(len > 0 && (buf[len - 1] == ' ' || buf[len - 1] == '\t'))
 		buf[--len] = '\0';
 	if(len == 0 || len > MAX_KEY) {
-		refuse("api_key_file %s: expected the key on its first line", file);
+		if(len == 0)
+			refuse("api_key_file %s: expected the key on its first line", file);
+		else
+			refuse("api_key_file %s: the key is longer than %d bytes", file, MAX_KEY);
 		explicit_bzero(buf, sizeof(buf));
 		return -1;
 	}
@@ -499,6 +508,13 @@ int main(int argc, char *argv[])
 	char *settings = NULL;
 	int ret = 1;
 
+	/* Before the key is read: it never goes into a core file, and no process
+	 * without CAP_SYS_PTRACE, even one of our uid, can ptrace us or read our
+	 * memory or environment through /proc. fuse_daemonize()'s child inherits it. */
+	if(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+		refuse("cannot make the process non-dumpable: %s", strerror(errno));
+		goto out_args;
+	}
 	stats_reset();
 	if(fuse_opt_parse(&args, &opts, option_spec, on_arg) != 0)
 		goto out_args;
@@ -539,7 +555,7 @@ int main(int argc, char *argv[])
 	log_init(cfg.level, false);
 	if(load_state(cfg.state_dir, &state_lock_fd, &entries, &nentries) != 0)
 		goto out_config;
-	if(curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+	if(http_global_init() != 0) {
 		refuse("libcurl failed to initialise");
 		goto out_state;
 	}

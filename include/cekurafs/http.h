@@ -88,9 +88,13 @@ void http_response_free(struct http_response *resp);
 /* Whether an outcome means the request never reached the server. */
 bool http_never_sent(enum http_outcome outcome);
 
+/* curl_global_init() with an allocator that wipes every block libcurl frees
+ * (the key is in the requests it formats). Returns 0, or -1 on failure. */
+int http_global_init(void);
+
 /* A libcurl transport: one share handle (connections, DNS, TLS sessions) for
  * all threads. cacert may be NULL (system store). Returns NULL on failure.
- * curl_global_init() must have been called. */
+ * http_global_init() must have been called. */
 struct http_transport *http_curl_new(const char *cacert);
 
 #endif

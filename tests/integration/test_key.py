@@ -1,11 +1,26 @@
 """The API key shows nowhere: not in the daemon's command line or environment,
 not in the mount table, not in its log (even at debug level), not in any file
-of the mount."""
+of the mount. Any key up to 4096 bytes is sent whole, from the environment or
+a key file; a longer one is refused. The daemon is not dumpable: no core file,
+and a process of its uid without CAP_SYS_PTRACE cannot read its memory. In its
+memory the key is only where the daemon keeps it: libcurl's copies are wiped."""
 
 import errno
 import os
+import random
+import subprocess
 
-from harness import Daemon, Sim, read_file, run, wait_status
+import harness
+from harness import Daemon, Sim, is_mounted, read_file, run, wait_status
+
+# Every printable byte but the space (what main.c's key_ok() accepts), quotes included.
+PRINTABLE = [chr(c) for c in range(0x21, 0x7f)]
+
+
+def long_key(n):
+    """n printable bytes, random but the same at each run (seeded by n)."""
+    rng = random.Random(n)
+    return "".join(rng.choice(PRINTABLE) for _ in range(n))
 
 
 def exercise(sim, d):
@@ -32,7 +47,8 @@ def assert_key_hidden(d, key):
     with open("/proc/mounts", "rb") as f:
         assert raw not in f.read(), "the key is in /proc/mounts"
     # grep over every file of the mount (`refetch` is write-only: grep says so, -s hushes it).
-    code, out, err, _ = run(f"grep -r -s -l -F -e '{key}' {d.mnt}", timeout=60)
+    code, out, err, _ = run(["grep", "-r", "-s", "-l", "-F", "-e", key, d.mnt], shell=False,
+                            timeout=60)
     assert out == "" and code != 0, (code, out, err)
     # And Python reads every readable file, to be sure grep did read them.
     read = 0
@@ -86,3 +102,163 @@ def test_key_from_a_file_shows_nowhere():
             d.cleanup()
     finally:
         sim.stop()
+
+
+def mounts_with(key, key_via):
+    """A daemon given key (via "env" or "file") mounts and lists the agents, every
+    request carries the key whole, and the key shows nowhere."""
+    sim = Sim(key=key)
+    try:
+        d = Daemon(sim, opts={"loglevel": "debug"}, key_via=key_via)
+        try:
+            d.start()
+            code, out, err, _ = run(f"ls {d.path('agents')}")
+            assert code == 0 and len(out.split()) == 120, (code, out, err)
+            assert_key_hidden(d, key)
+            assert key not in d.stderr()
+        finally:
+            d.stop()  # checks stderr for the key too
+            d.cleanup()
+        log = sim.log()
+        assert log and all(e["key_ok"] for e in log), [e for e in log if not e["key_ok"]][:3]
+    finally:
+        sim.stop()
+
+
+def test_a_1000_byte_key_from_the_environment_is_sent_whole():
+    mounts_with(long_key(1000), "env")
+
+
+def test_a_1000_byte_key_from_a_file_is_sent_whole():
+    mounts_with(long_key(1000), "file")
+
+
+def test_a_4096_byte_key_from_the_environment_is_sent_whole():
+    mounts_with(long_key(4096), "env")
+
+
+def test_a_4096_byte_key_from_a_file_is_sent_whole():
+    mounts_with(long_key(4096), "file")
+
+
+def refused_with_one_line(d):
+    d.start(wait=False)
+    try:
+        code = d.proc.wait(timeout=10 * harness.SLOW)
+    except subprocess.TimeoutExpired:
+        d.stop(check=False)
+        raise AssertionError(f"the daemon did not refuse to start: {d.stderr()}")
+    d.stopped = True
+    assert not is_mounted(d.mnt)
+    problems = d.problems(stopped_by_signal=False)  # a sanitizer report, the key shown
+    assert not problems, problems
+    err = d.stderr()
+    assert code != 0 and err.endswith("\n") and err.count("\n") == 1, (code, err)
+    return err
+
+
+def test_a_key_over_4096_bytes_is_refused_with_one_line():
+    for via in ("env", "file"):
+        d = Daemon(None, opts={"api_url": "http://127.0.0.1:9"}, key=long_key(4097), key_via=via)
+        try:
+            err = refused_with_one_line(d)
+        finally:
+            d.cleanup()
+        assert "longer than 4096 bytes" in err, (via, err)
+        assert ("CEKURA_API_KEY" if via == "env" else "api_key_file") in err, (via, err)
+
+
+# A process of the daemon's uid without CAP_SYS_PTRACE may open a dumpable
+# process's /proc/PID/mem, not a non-dumpable one's (the kernel's ptrace access
+# check, as for PTRACE_ATTACH). As root, both the daemon and the reader run
+# without CAP_SYS_PTRACE, which would override it: same uid, same capabilities.
+# Not root: same uid, no capabilities, nothing to drop.
+WITHOUT_PTRACE = ["setpriv", "--bounding-set=-sys_ptrace", "--"] if os.geteuid() == 0 else []
+
+
+def mem_opens_without_ptrace(pid):
+    """Whether a process of our uid without CAP_SYS_PTRACE can open /proc/PID/mem."""
+    code, _, err, _ = run(WITHOUT_PTRACE + ["dd", f"if=/proc/{pid}/mem", "of=/dev/null", "count=0",
+                                            "status=none"], shell=False)
+    assert code == 0 or "Permission denied" in err, (code, err)
+    return code == 0
+
+
+def test_the_daemon_is_not_dumpable():
+    # The control: a dumpable process started the same way lets the reader in.
+    control = subprocess.Popen(WITHOUT_PTRACE + ["sleep", "60"], start_new_session=True)
+    try:
+        harness.wait_until(lambda: os.readlink(f"/proc/{control.pid}/exe").endswith("/sleep"),
+                           what="sleep to start")
+        assert mem_opens_without_ptrace(control.pid), "the control process is not readable"
+    finally:
+        control.kill()
+        control.wait()
+    sim = Sim()
+    try:
+        d = Daemon(sim)
+        if WITHOUT_PTRACE:
+            wrapper = os.path.join(d.dir, "without-ptrace")
+            with open(wrapper, "w") as f:
+                f.write(f'#!/bin/sh\nexec {" ".join(WITHOUT_PTRACE)} {d.binary} "$@"\n')
+            os.chmod(wrapper, 0o755)
+            d.binary = wrapper  # exec'd twice: the daemon keeps the pid
+        try:
+            d.start()
+            assert len(os.listdir(d.path("agents"))) == 120
+            assert not mem_opens_without_ptrace(d.pid), "the daemon is dumpable"
+        finally:
+            d.stop()
+            d.cleanup()
+    finally:
+        sim.stop()
+
+
+def key_copies_in_memory(pid, key):
+    """How many times the most frequent 48-byte piece of key is in the process's
+    writable memory (read through /proc/PID/mem: needs CAP_SYS_PTRACE)."""
+    pieces = [key[i:i + 48].encode() for i in range(0, len(key) - 47, 48)]
+    counts = [0] * len(pieces)
+    with open(f"/proc/{pid}/maps") as f:
+        maps = [line.split() for line in f]
+    with open(f"/proc/{pid}/mem", "rb", buffering=0) as mem:
+        for m in maps:
+            lo, hi = (int(x, 16) for x in m[0].split("-"))
+            if not m[1].startswith("rw") or hi - lo > 1 << 30:  # a sanitizer's shadow
+                continue
+            try:
+                mem.seek(lo)
+                data = mem.read(hi - lo)
+            except OSError:
+                continue
+            for i, piece in enumerate(pieces):
+                counts[i] += data.count(piece)
+    return max(counts)
+
+
+def test_the_key_is_in_memory_only_where_the_daemon_keeps_it():
+    """The configuration's copy and the API client's: libcurl's copies of the
+    header (formatted, grown by realloc) are wiped as they are freed, and no
+    register saved by the lazy symbol resolver leaves a piece on the stack."""
+    if os.geteuid() != 0:
+        print("    skipped: needs root (to read the non-dumpable daemon's memory)")
+        return
+    with open(harness.DAEMON, "rb") as f:
+        sanitized = b"__asan_init" in f.read()
+    for via in ("env", "file"):
+        key = long_key(1000)
+        sim = Sim(key=key)
+        try:
+            d = Daemon(sim, key=key, key_via=via)
+            try:
+                d.start()
+                exercise(sim, d)  # GETs, POSTs, polls, a 401
+                # A sanitizer runtime keeps its own copy of the initial environment.
+                allowed = 3 if via == "env" and sanitized else 2
+                copies = key_copies_in_memory(d.pid, key)
+                assert copies <= allowed, f"key via {via}: {copies} copies in memory"
+            finally:
+                d.stop()
+                d.cleanup()
+        finally:
+            sim.stop()

@@ -1,8 +1,12 @@
 /* test_http.c - the call policy every API request goes through (http_send):
  * which failures are retried and how often, Retry-After as a floor, the time
- * budget, the offline fast-fail, and cancellation of a backoff.
+ * budget, the offline fast-fail, and cancellation of a backoff. And the curl
+ * transport's key header, read by a one-shot server on a loopback port.
  */
+#include <arpa/inet.h>
+#include <curl/curl.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,7 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -477,6 +484,95 @@ static void test_only_connection_failures_are_never_sent(void **state)
 	assert_false(http_never_sent(HTTP_FAILED));
 }
 
+/* A server for one request: keeps its head (up to the blank line), answers 200. */
+struct one_shot {
+	int listener;
+	unsigned short port;
+	char head[16384];
+	size_t len;
+	pthread_t thread;
+};
+
+static void *one_shot_serve(void *arg)
+{
+	static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
+	struct one_shot *s = arg;
+	int c = accept(s->listener, NULL, NULL);
+	ssize_t n;
+
+	if(c < 0)
+		return NULL;
+	while(s->len + 1 < sizeof(s->head) && !strstr(s->head, "\r\n\r\n")) {
+		n = read(c, s->head + s->len, sizeof(s->head) - 1 - s->len);
+		if(n <= 0)
+			break;
+		s->len += (size_t)n;
+		s->head[s->len] = '\0';
+	}
+	if(write(c, answer, sizeof(answer) - 1) < 0)
+		s->len = 0;
+	close(c);
+	return NULL;
+}
+
+static void one_shot_start(struct one_shot *s)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof(a);
+
+	memset(s, 0, sizeof(*s));
+	s->listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(s->listener >= 0);
+	assert_int_equal(bind(s->listener, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(s->listener, 1), 0);
+	assert_int_equal(getsockname(s->listener, (struct sockaddr *)&a, &alen), 0);
+	s->port = ntohs(a.sin_port);
+	assert_int_equal(pthread_create(&s->thread, NULL, one_shot_serve, s), 0);
+}
+
+static void one_shot_join(struct one_shot *s)
+{
+	pthread_join(s->thread, NULL);
+	close(s->listener);
+}
+
+/* Every key main.c accepts (up to 4096 bytes) goes out whole: it was cut at 493. */
+static void test_the_key_header_carries_the_whole_key(void **state)
+{
+	static const size_t lengths[] = {1, 493, 494, 1000, 4096};
+	struct http_transport *t;
+
+	(void)state;
+	assert_int_equal(http_global_init(), 0);
+	t = http_curl_new(NULL);
+	assert_non_null(t);
+	for(size_t i = 0; i < sizeof(lengths) / sizeof(lengths[0]); i++) {
+		char url[64], *key = malloc(lengths[i] + 1), *line = NULL;
+		struct http_request req = {.method = "GET", .url = url, .timeout = 5, .connect_timeout = 5};
+		struct http_response resp;
+		struct one_shot s;
+
+		assert_non_null(key);
+		for(size_t j = 0; j < lengths[i]; j++)
+			key[j] = (char)('!' + (j * 7 + i) % 94); /* printable, no space */
+		key[lengths[i]] = '\0';
+		req.key = key;
+		one_shot_start(&s);
+		snprintf(url, sizeof(url), "http://127.0.0.1:%u/key", (unsigned)s.port);
+		t->exchange(t, &req, &resp);
+		one_shot_join(&s);
+		assert_int_equal(resp.outcome, HTTP_DONE);
+		assert_int_equal(resp.status, 200);
+		assert_true(asprintf(&line, "\r\nX-CEKURA-API-KEY: %s\r\n", key) > 0);
+		assert_non_null(strstr(s.head, line));
+		http_response_free(&resp);
+		free(line);
+		free(key);
+	}
+	t->destroy(t);
+	curl_global_cleanup();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -517,6 +613,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_an_interrupted_exchange_does_not_change_health, setup,
 						teardown),
 		cmocka_unit_test(test_only_connection_failures_are_never_sent),
+		cmocka_unit_test(test_the_key_header_carries_the_whole_key),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
