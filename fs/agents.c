@@ -132,6 +132,63 @@ static struct agent *agent_get(struct registry *r, uint64_t id)
 	return a;
 }
 
+static void agent_free(struct registry *r, struct agent *a);
+
+/* Removes the agent at slot i from the table (backward-shift deletion, so
+ * that linear probing still finds every other agent). Lock held. */
+static void slots_remove(struct registry *r, size_t i)
+{
+	size_t mask = r->nslots - 1;
+
+	r->slots[i] = NULL;
+	for(size_t j = (i + 1) & mask; r->slots[j]; j = (j + 1) & mask) {
+		size_t home = slot_of(r->slots[j]->id, r->nslots);
+
+		/* the agent at j may move to i unless its home lies cyclically in (i, j] */
+		if(i <= j ? (home <= i || home > j) : (home <= i && home > j)) {
+			r->slots[i] = r->slots[j];
+			r->slots[j] = NULL;
+			i = j;
+		}
+	}
+	r->nagents--;
+}
+
+bool agent_idle(const struct registry *r, const struct agent *a)
+{
+	return !a->progress_id && !a->error && !a->events && !a->refetching && !a->poll.busy &&
+	       a->users == 0 && (!a->cfg || (!a->cfg->config && !a->cfg->fetch.busy)) &&
+	       (!a->known || now_seconds() - a->known_at >= r->cfg.list_ttl);
+}
+
+#define SWEEP_EVERY 30.0 /* seconds between two sweeps of agents that hold nothing (or list_ttl, if longer)  \
+			  */
+
+/* Frees the agents that hold nothing (agent_idle()), at most every
+ * SWEEP_EVERY seconds: what lookups of many agents leave behind does not
+ * stay. Linear in the agents, not in any answer. Lock held. */
+static void sweep_agents(struct registry *r)
+{
+	double now = now_seconds();
+	size_t freed = 0;
+
+	if(now - r->swept_at < fmax(SWEEP_EVERY, r->cfg.list_ttl))
+		return;
+	r->swept_at = now;
+	for(size_t i = 0; i < r->nslots; i++) {
+		struct agent *a;
+
+		/* a removal may shift another agent into slot i: look at it again */
+		while((a = r->slots[i]) && agent_idle(r, a)) {
+			slots_remove(r, i);
+			agent_free(r, a);
+			freed++;
+		}
+	}
+	if(freed)
+		log_debug("freed %zu agents that held nothing", freed);
+}
+
 /* Gives the agent a progress id (owned now). Lock held. Returns 0 or -ENOMEM (pid freed). */
 static int agent_set_progress_id(struct registry *r, struct agent *a, char *pid)
 {
@@ -194,9 +251,9 @@ static void agent_forget_progress(struct agent *a)
 	a->expired = false;
 }
 
-static void agent_free(struct agent *a)
+static void agent_free(struct registry *r, struct agent *a)
 {
-	agent_forget_config(a);
+	agent_forget_config(r, a);
 	free(a->cfg);
 	if(a->events)
 		events_clear(a->events);
@@ -283,7 +340,7 @@ void registry_free(struct registry *r)
 		return;
 	for(size_t i = 0; i < r->nslots; i++)
 		if(r->slots[i])
-			agent_free(r->slots[i]);
+			agent_free(r, r->slots[i]);
 	free(r->slots);
 	free(r->with_id);
 	agent_list_free(&r->listing);
@@ -451,11 +508,14 @@ void registry_lock(struct registry *r)
 	unsigned asked;
 
 	pthread_mutex_lock(&r->lock);
+	config_expire(r);
+	sweep_agents(r);
 	asked = atomic_load(&r->drops_asked);
 	if(asked == r->drops_done)
 		return;
 	r->drops_done = asked;
 	forget_listing(r);
+	r->swept_at = 0; /* sweep now too */
 	memset(r->absent, 0, sizeof(r->absent));
 	for(size_t i = 0; i < r->nslots; i++) {
 		struct agent *a = r->slots[i];
@@ -464,7 +524,7 @@ void registry_lock(struct registry *r)
 			continue;
 		if(!terminal(a))
 			a->polled_at = 0;
-		agent_forget_config(a);
+		agent_forget_config(r, a);
 		if(!a->progress_id)
 			a->known = false;
 	}
@@ -501,13 +561,16 @@ static struct absent *absent_slot(struct registry *r, uint64_t id)
 int registry_lookup(struct registry *r, const struct api_cancel *c, uint64_t id)
 {
 	struct api_error e = {0};
+	struct agent_config *cfg = NULL;
 	struct absent *gone;
 	struct agent *a;
+	char *body = NULL;
+	size_t len = 0;
 	int rc;
 
 	registry_lock(r);
 	a = agent_find(r, id);
-	if(a && a->known) {
+	if(a && a->known && (a->progress_id || now_seconds() - a->known_at < r->cfg.list_ttl)) {
 		pthread_mutex_unlock(&r->lock);
 		return 0;
 	}
@@ -525,20 +588,37 @@ int registry_lookup(struct registry *r, const struct api_cancel *c, uint64_t id)
 		return -ENOENT; /* the API said 404 less than list_ttl ago */
 	}
 	pthread_mutex_unlock(&r->lock);
-	/* No listing to trust: ask for this one agent. */
-	rc = api_get_agent(r->api, c, id, &e);
+	/* No listing to trust: ask for this one agent. Its answer is the
+	 * agent's configuration too: kept, so reading it sends no second GET. */
+	rc = api_get_agent_body(r->api, c, id, &body, &len, &e);
 	if(rc != 0 && rc != -ENOENT)
 		log_warn("looking up agent %llu: %s", (unsigned long long)id, e.msg);
+	if(rc == 0 && (cfg = calloc(1, sizeof(*cfg))) && config_decode(body, len, cfg) != 0) {
+		config_free(cfg); /* shown as files it is not: its files fetch it again and say why */
+		free(cfg);
+		cfg = NULL;
+	}
+	free(body);
 	registry_lock(r);
 	if(rc == 0) {
 		a = agent_get(r, id);
-		if(a)
+		if(a) {
 			a->known = true;
-		else
+			a->known_at = now_seconds();
+			if(cfg && !a->cfg)
+				a->cfg = calloc(1, sizeof(*a->cfg));
+			if(cfg && a->cfg && !a->cfg->fetch.busy && !a->cfg->config)
+				config_keep(r, a, cfg);
+		} else {
 			rc = -ENOMEM;
+		}
 	} else if(rc == -ENOENT) {
 		gone->id = id;
 		gone->at = now_seconds();
+	}
+	if(cfg && cfg->refs == 0) {
+		config_free(cfg); /* not kept */
+		free(cfg);
 	}
 	pthread_mutex_unlock(&r->lock);
 	return rc;
@@ -604,7 +684,7 @@ static int prepare_answer(struct answer *ans, char *json, const char *pid, const
 
 /* Stores a successful poll of the agent's id (the answer is taken). Work
  * under the lock is bounded by the stage cap (api.h). Returns 0 or -ENOMEM. Lock held. */
-static int store_progress(struct agent *a, struct answer *ans)
+static int store_progress(struct registry *r, struct agent *a, struct answer *ans)
 {
 	struct progress *p = &ans->p;
 
@@ -632,7 +712,7 @@ static int store_progress(struct agent *a, struct answer *ans)
 	memset(ans, 0, sizeof(*ans));
 	a->have_progress = true;
 	if(strcmp(a->progress.status, "completed") == 0)
-		agent_forget_config(a); /* the import changed it: read it anew */
+		agent_forget_config(r, a); /* the import changed it: read it anew */
 	if(strcmp(a->progress.status, "failed") == 0)
 		agent_error(a, "auto-fetch", "failed at stage %s: %s", failed_stage(&a->progress),
 			    a->progress.error ? a->progress.error : "no reason given");
@@ -692,8 +772,13 @@ again:
 		if(terminal(a))
 			return 0;
 		if(a->poll.busy) {
+			int joined;
+
 			stats_coalesced();
-			if(flight_join(r, &a->poll, c) != 0)
+			a->users++;
+			joined = flight_join(r, &a->poll, c);
+			a->users--;
+			if(joined != 0)
 				return -EINTR;
 			/* That reader gave up, not us; or a refetch overtook its poll,
 			 * so there is no answer for the current id yet. */
@@ -731,7 +816,7 @@ again:
 		flight_end(r, &a->poll, rc == -EINTR ? -EINTR : 0);
 	} else {
 		if(rc == 0)
-			rc = store_progress(a, &ans);
+			rc = store_progress(r, a, &ans);
 		else if(rc != -EINTR && rc != -ENOMEM)
 			agent_error(a, "progress", "%s", e.msg);
 		else if(rc == -ENOMEM)
@@ -859,6 +944,7 @@ int watch_agent(struct registry *r, struct agent *a, const struct api_cancel *c,
 	bool blocking = false;
 	int rc, failed = 0;
 
+	a->users++;
 	for(;;) {
 		unsigned seen;
 		double next;
@@ -915,6 +1001,7 @@ int watch_agent(struct registry *r, struct agent *a, const struct api_cancel *c,
 		r->blocked--;
 		stats_blocked(-1);
 	}
+	a->users--;
 	return rc;
 }
 

@@ -21,14 +21,54 @@ void config_unref(struct agent_config *cfg)
 	}
 }
 
+/* About the memory a configuration holds. */
+static size_t config_bytes(const struct agent_config *cfg)
+{
+	size_t n = sizeof(*cfg) + cfg->json.len + cfg->variables.len;
+
+	for(int i = 0; i < CONFIG_NFIELDS; i++)
+		n += cfg->field[i].len;
+	for(int l = 0; l < CONFIG_NLISTS; l++)
+		for(size_t i = 0; i < cfg->list[l].n; i++)
+			n += cfg->list[l].texts[i].len + 64; /* and its name */
+	return n;
+}
+
+/* Drops the agent's configuration from the cache. Lock held. */
+static void cache_drop(struct registry *r, struct agent_cfg *ac)
+{
+	if(!ac->config)
+		return;
+	if(ac->prev)
+		ac->prev->next = ac->next;
+	else
+		r->cfg_head = ac->next;
+	if(ac->next)
+		ac->next->prev = ac->prev;
+	else
+		r->cfg_tail = ac->prev;
+	ac->prev = ac->next = NULL;
+	r->cfg_n--;
+	r->cfg_bytes -= ac->bytes;
+	config_unref(ac->config);
+	ac->config = NULL;
+}
+
 /* Forgets the agent's configuration: the next read fetches it. Lock held. */
-void agent_forget_config(struct agent *a)
+void agent_forget_config(struct registry *r, struct agent *a)
 {
 	if(a->cfg) {
-		config_unref(a->cfg->config);
-		a->cfg->config = NULL;
+		cache_drop(r, a->cfg);
 		a->cfg->forgotten++;
 	}
+}
+
+void config_expire(struct registry *r)
+{
+	double now = now_seconds();
+
+	while(r->cfg_head && now - r->cfg_head->at >= r->cfg.list_ttl)
+		cache_drop(r, r->cfg_head);
 }
 
 /* FNV-1a: tells a configuration that changed from one fetched again. */
@@ -39,6 +79,32 @@ static uint64_t text_hash(const char *s, size_t len)
 	for(size_t i = 0; i < len; i++)
 		h = (h ^ (unsigned char)s[i]) * UINT64_C(1099511628211);
 	return h;
+}
+
+void config_keep(struct registry *r, struct agent *a, struct agent_config *cfg)
+{
+	struct agent_cfg *ac = a->cfg;
+	uint64_t hash = text_hash(cfg->json.text, cfg->json.len);
+
+	if(ac->changed_at == 0 || hash != ac->json_hash) {
+		ac->json_hash = hash;
+		ac->changed_at = wall_seconds();
+	}
+	cache_drop(r, ac);
+	ac->config = cfg;
+	cfg->refs++;
+	ac->at = now_seconds();
+	ac->bytes = config_bytes(cfg);
+	ac->prev = r->cfg_tail;
+	if(r->cfg_tail)
+		r->cfg_tail->next = ac;
+	else
+		r->cfg_head = ac;
+	r->cfg_tail = ac;
+	r->cfg_n++;
+	r->cfg_bytes += ac->bytes;
+	while((r->cfg_n > CONFIG_CACHE_MAX || r->cfg_bytes > CONFIG_CACHE_BYTES) && r->cfg_head != ac)
+		cache_drop(r, r->cfg_head); /* the oldest go first; the newest always stays */
 }
 
 static bool config_fresh(const struct registry *r, const struct agent_cfg *ac)
@@ -85,19 +151,8 @@ static int fetch_config(struct registry *r, struct agent *a, const struct api_ca
 	pthread_mutex_lock(&r->lock);
 	if(rc == 0) {
 		cfg->refs = 1; /* the caller's */
-		if(ac->forgotten == forgotten) {
-			/* not forgotten meanwhile (an import completing): keep it */
-			uint64_t hash = text_hash(cfg->json.text, cfg->json.len);
-
-			if(ac->changed_at == 0 || hash != ac->json_hash) {
-				ac->json_hash = hash;
-				ac->changed_at = wall_seconds();
-			}
-			config_unref(ac->config);
-			ac->config = cfg;
-			ac->at = now_seconds();
-			cfg->refs++;
-		}
+		if(ac->forgotten == forgotten)
+			config_keep(r, a, cfg); /* not forgotten meanwhile (an import completing) */
 		*out = cfg;
 	} else {
 		config_free(cfg);
@@ -126,9 +181,10 @@ int registry_config(struct registry *r, const struct api_cancel *c, uint64_t id,
 			pthread_mutex_unlock(&r->lock);
 			return rc;
 		}
-		if(flight_join(r, &a->cfg->fetch, c) != 0)
-			rc = -EINTR;
-		else if(a->cfg->fetch.err != 0 && a->cfg->fetch.err != -EINTR)
+		a->users++;
+		rc = flight_join(r, &a->cfg->fetch, c) != 0 ? -EINTR : 0;
+		a->users--;
+		if(rc == 0 && a->cfg->fetch.err != 0 && a->cfg->fetch.err != -EINTR)
 			rc = a->cfg->fetch.err; /* its failure is ours: no second request */
 	}
 	if(rc == 0) {

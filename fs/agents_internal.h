@@ -31,13 +31,18 @@ struct flight {
 	int err;      /* the last call's result, 0 or -errno */
 };
 
-/* An agent's configuration as last fetched; allocated at its first use. */
+/* An agent's configuration as last fetched; allocated at its first use.
+ * Those holding a configuration are in the registry's cache list, oldest
+ * first: the cache is bounded (CONFIG_CACHE_MAX, CONFIG_CACHE_BYTES) and
+ * expires what it holds after list_ttl. */
 struct agent_cfg {
-	struct agent_config *config; /* a reference, or NULL */
-	double at;		     /* monotonic time it was fetched */
-	unsigned forgotten;	     /* bumped when it is forgotten: a fetch in flight is stale */
-	uint64_t json_hash;	     /* of the last agent.json fetched, kept when it is forgotten */
-	double changed_at;	     /* wall-clock time agent.json last changed (0: never fetched) */
+	struct agent_config *config;   /* a reference, or NULL */
+	double at;		       /* monotonic time it was fetched */
+	size_t bytes;		       /* about what config holds */
+	struct agent_cfg *prev, *next; /* in the cache list, while config is held */
+	unsigned forgotten;	       /* bumped when it is forgotten: a fetch in flight is stale */
+	uint64_t json_hash;	       /* of the last agent.json fetched, kept when it is forgotten */
+	double changed_at;	       /* wall-clock time agent.json last changed (0: never fetched) */
 	struct flight fetch;
 };
 
@@ -56,31 +61,36 @@ struct shared_text *shared_text_wrap(char *s, size_t len);
 struct shared_text *shared_text_ref(struct shared_text *t);
 void shared_text_unref(struct shared_text *t);
 
-/* One agent. Owns every string and the progress. */
+/* One agent. Owns every string and the progress. Fields are ordered to pack:
+ * an agent that holds nothing costs under 200 bytes (test_agents.c). */
 struct agent {
 	uint64_t id;
-	bool known; /* confirmed to exist */
-	char *progress_id;
+	bool known;	    /* confirmed to exist */
 	bool have_progress; /* progress, json and text hold the last poll of progress_id */
 	/* The API no longer knows progress_id (400 on its poll): the import is
 	 * over, outcome unknown; text is "expired\nprogress_id: <id>\n", json "".
 	 * Cleared by the next refetch. */
 	bool expired;
+	bool refetching; /* a refetch is in flight */
+	/* Threads waiting on this agent with the lock released (a poll or fetch
+	 * they joined, a wait): while any, the sweep leaves the agent alone. */
+	unsigned users;
+	double known_at; /* monotonic time it was confirmed: a lookup's confirmation lasts list_ttl */
+	char *progress_id;
 	struct progress progress;
 	struct shared_text *json;
 	struct shared_text *text;
-	/* Bumped whenever the raw JSON changes (the text's is `version`): what an
-	 * open file's snapshot is compared with by poll(2). */
+	unsigned version; /* bumped whenever the progress text changes: wakes watchers, and poll(2) compares
+			     it */
+	/* Bumped whenever the raw JSON changes: what poll(2) compares for progress.json. */
 	unsigned json_version;
+	unsigned import_gen; /* bumped when a refetch starts a new import */
+	struct flight poll;  /* the progress poll; poll.err is the last attempt's result */
 	/* Wall-clock time each text last changed (0: not since start): the files' mtime. */
 	double text_at, json_at, error_at;
-	double polled_at;   /* monotonic time of the last poll attempt */
-	struct flight poll; /* the progress poll; poll.err is the last attempt's result */
-	bool refetching;    /* a refetch is in flight */
-	char *error;	    /* last error line, or NULL */
+	double polled_at; /* monotonic time of the last poll attempt */
+	char *error;	  /* last error line, or NULL */
 	struct agent_cfg *cfg;
-	unsigned version;	  /* bumped whenever the progress text changes: wakes watchers */
-	unsigned import_gen;	  /* bumped when a refetch starts a new import */
 	struct event_log *events; /* the changes seen of the current import; NULL until the first */
 };
 
@@ -122,7 +132,14 @@ struct registry {
 	atomic_uint drops_asked; /* bumped by registry_drop_caches(), from a signal handler */
 	unsigned drops_done;	 /* drops applied */
 	unsigned blocked;	 /* readers blocked in watch_agent() now (cfg.max_blocked at most) */
+	struct agent_cfg *cfg_head, *cfg_tail; /* the configuration cache, oldest first */
+	size_t cfg_n, cfg_bytes;
+	double swept_at; /* monotonic time of the last sweep of agents that hold nothing */
 };
+
+/* Bounds of the configuration cache (README, "Sizes and caching"). */
+#define CONFIG_CACHE_MAX   256
+#define CONFIG_CACHE_BYTES ((size_t)64 << 20)
 
 /* Monotonic and wall-clock time, in seconds. */
 double now_seconds(void);
@@ -169,6 +186,18 @@ int watch_agent(struct registry *r, struct agent *a, const struct api_cancel *c,
 /* agents_config.c: gives back a reference to a configuration, and forgets an
  * agent's (the next read fetches it). Lock held. */
 void config_unref(struct agent_config *cfg);
-void agent_forget_config(struct agent *a);
+void agent_forget_config(struct registry *r, struct agent *a);
+
+/* Keeps cfg (a reference is taken) as the agent's configuration, fetched
+ * now, evicting the oldest past the cache's bounds. Lock held. */
+void config_keep(struct registry *r, struct agent *a, struct agent_config *cfg);
+
+/* Drops the configurations older than list_ttl. O(1) amortised. Lock held. */
+void config_expire(struct registry *r);
+
+/* Whether the agent holds nothing worth keeping and nobody uses it: no
+ * progress id, error line, events, configuration or call in flight, and no
+ * confirmation younger than list_ttl. The sweep frees such agents. Lock held. */
+bool agent_idle(const struct registry *r, const struct agent *a);
 
 #endif
