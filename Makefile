@@ -44,14 +44,19 @@ DAEMON := $(BUILD)/cekurafs
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 UNIT_SUPPORT := $(BUILD)/tests/fake_transport.o
 
+# Each compile writes, beside its output, the list of headers it really read
+# (-MMD: ours, not the system's); -MP adds an empty rule per header, so that a
+# header removed later does not stop the build. The next make reads them back.
+DEPFLAGS = -MMD -MP
+
 .PHONY: all deps unit integration sanitize valgrind fuzz fuzz-run check demo soak bench format format-check clean \
 	install uninstall
 .SECONDARY:
 
 all: $(DAEMON)
 
-$(BUILD)/fs/%.o: fs/%.c $(wildcard include/cekurafs/*.h) | $(BUILD)/fs
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+$(BUILD)/fs/%.o: fs/%.c | $(BUILD)/fs
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJS)
 	rm -f $@
@@ -60,10 +65,10 @@ $(LIB): $(LIB_OBJS)
 $(DAEMON): $(BUILD)/fs/main.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm -lpthread
 
-$(BUILD)/tests/%.o: tests/unit/%.c $(wildcard include/cekurafs/*.h tests/unit/*.h) | $(BUILD)/tests
-	$(CC) $(ALL_CFLAGS) -Itests/unit -c $< -o $@
+$(BUILD)/tests/%.o: tests/unit/%.c | $(BUILD)/tests
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -Itests/unit -c $< -o $@
 
-$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(UNIT_SUPPORT) $(LIB)
+$(UNIT_TESTS): $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(UNIT_SUPPORT) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(PKG_LIBS) -lm -lpthread
 
 # libFuzzer harnesses over the response decoders and the control-file parser
@@ -72,7 +77,8 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_SECONDS ?= 15
 
 $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB) | $(BUILD)/tests
-	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) -lm -lpthread
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -MF $@.d -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) \
+		-lm -lpthread
 
 fuzz:
 	$(MAKE) BUILD=build/fuzz CC=clang FUZZ=1 fuzz-run
@@ -142,7 +148,7 @@ soak: $(DAEMON)
 # least a FUSE file system can do (tests/bench/floorfs.c). BENCH_ARGS: e.g. --quick.
 BENCH_FLOOR := $(BUILD)/bench/floorfs
 $(BENCH_FLOOR): tests/bench/floorfs.c | $(BUILD)/bench
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(shell pkg-config --libs fuse3)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -MF $@.d -o $@ $< $(shell pkg-config --libs fuse3)
 
 bench: deps
 	$(MAKE) all $(BENCH_FLOOR)
@@ -186,3 +192,11 @@ uninstall:
 
 clean:
 	rm -rf build
+
+# The header lists written by DEPFLAGS (none before the first build). Each is
+# also named as a target without a recipe, so that make never looks for an
+# implicit rule to remake one (build/tests/test_%.d would match the unit tests').
+DEP_FILES := $(LIB_OBJS:.o=.d) $(BUILD)/fs/main.d $(UNIT_TESTS:=.d) $(UNIT_SUPPORT:.o=.d) \
+	$(FUZZ_TARGETS:%=$(BUILD)/fuzz_%.d) $(BENCH_FLOOR).d
+$(DEP_FILES):
+-include $(wildcard $(DEP_FILES))
