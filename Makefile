@@ -5,6 +5,8 @@
 #   make demo       install, build, start the simulator, mount, refetch, unmount
 #   make tsan       unit and integration tests built with ThreadSanitizer (part of check)
 #   make valgrind   integration tests with every daemon under valgrind (part of check)
+#   make stress     the stress tests for STRESS_SECONDS (60) each, under ASan+UBSan and
+#                   under TSan; not part of check
 #   make soak       SOAK_MINUTES (2) of 32 concurrent shell loops against the simulator
 #                   faulting 5% of requests; not part of check
 #   make bench      cekurafs against its baselines (a minimal FUSE file system, curl),
@@ -56,8 +58,8 @@ UNIT_SUPPORT := $(BUILD)/tests/fake_transport.o
 # header removed later does not stop the build. The next make reads them back.
 DEPFLAGS = -MMD -MP
 
-.PHONY: all deps unit integration sanitize tsan valgrind fuzz fuzz-run check demo soak bench format \
-	format-check clean install uninstall
+.PHONY: all deps unit integration sanitize tsan valgrind fuzz fuzz-run check demo soak stress stress-run \
+	bench format format-check clean install uninstall
 .SECONDARY:
 
 all: $(DAEMON)
@@ -119,7 +121,7 @@ sanitize:
 # inversion or a signal-unsafe call in a handler is printed on stderr
 # ("WARNING: ThreadSanitizer: ..."); TSan then makes a unit test binary exit 66,
 # and the integration harness (TSAN_OPTIONS in tests/integration/harness.py)
-# fails the test that stopped the daemon. About 2.5 minutes on 2 cores.
+# fails the test that stopped the daemon. About 3 minutes on 2 cores.
 tsan:
 	$(MAKE) BUILD=build/tsan TSAN=1 unit integration
 
@@ -158,6 +160,22 @@ demo: deps
 SOAK_MINUTES ?= 2
 soak: $(DAEMON)
 	$(PYTHON) tests/soak/soak.py --daemon $(DAEMON) --minutes $(SOAK_MINUTES)
+
+# Not part of check (about 10 minutes): tests/integration/test_stress.py, each
+# test for STRESS_SECONDS (whole seconds) instead of the 5 s it has in check,
+# with the daemon built with ASan+UBSan (build/san), then with TSan (build/tsan),
+# both runs whatever the first gave; any sanitizer report fails the test. Each
+# test's time limit is its duration + 2 minutes.
+STRESS_SECONDS ?= 60
+stress:
+	@status=0; \
+	$(MAKE) BUILD=build/san SAN=1 stress-run || status=1; \
+	$(MAKE) BUILD=build/tsan TSAN=1 stress-run || status=1; \
+	exit $$status
+
+stress-run: $(DAEMON)
+	STRESS_SECONDS=$(STRESS_SECONDS) $(PYTHON) tests/integration/run.py --daemon $(DAEMON) \
+		--timeout $$(($(STRESS_SECONDS) + 120)) -k test_stress.
 
 # Not part of check (minutes; timings, never a pass/fail on them): every figure of
 # README "Benchmark" beside its baseline, measured in one run. The floor is the
