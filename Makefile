@@ -3,7 +3,10 @@
 #   make            build build/cekurafs
 #   make check      install what is missing (as root), then every test
 #   make demo       install, build, start the simulator, mount, refetch, unmount
+#   make tsan       unit and integration tests built with ThreadSanitizer (part of check)
 #   make valgrind   integration tests with every daemon under valgrind (part of check)
+#   make stress     the stress tests for STRESS_SECONDS (60) each, under ASan+UBSan and
+#                   under TSan; not part of check
 #   make soak       SOAK_MINUTES (2) of 32 concurrent shell loops against the simulator
 #                   faulting 5% of requests; not part of check
 #   make bench      cekurafs against its baselines (a minimal FUSE file system, curl),
@@ -12,7 +15,8 @@
 #   make clean
 #
 # SAN=1 builds with AddressSanitizer and UndefinedBehaviorSanitizer (make sanitize
-# does it in build/san). Warnings are errors.
+# does it in build/san), TSAN=1 with ThreadSanitizer (make tsan, in build/tsan).
+# Warnings are errors.
 
 CEKURAFS_VERSION := 0.1.0
 CC ?= cc
@@ -35,6 +39,11 @@ ALL_CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sani
 LDFLAGS += -fsanitize=address,undefined
 endif
 
+ifeq ($(TSAN),1)
+ALL_CFLAGS += -O1 -g -fsanitize=thread
+LDFLAGS += -fsanitize=thread
+endif
+
 ifeq ($(FUZZ),1)
 ALL_CFLAGS += -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 endif
@@ -47,14 +56,19 @@ DAEMON := $(BUILD)/cekurafs
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 UNIT_SUPPORT := $(BUILD)/tests/fake_transport.o
 
-.PHONY: all deps unit integration sanitize valgrind fuzz fuzz-run check demo soak bench format format-check clean \
-	install uninstall
+# Each compile writes, beside its output, the list of headers it really read
+# (-MMD: ours, not the system's); -MP adds an empty rule per header, so that a
+# header removed later does not stop the build. The next make reads them back.
+DEPFLAGS = -MMD -MP
+
+.PHONY: all deps unit integration sanitize tsan valgrind fuzz fuzz-run check demo soak stress stress-run \
+	bench format format-check clean install uninstall
 .SECONDARY:
 
 all: $(DAEMON)
 
-$(BUILD)/fs/%.o: fs/%.c $(wildcard include/cekurafs/*.h) | $(BUILD)/fs
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+$(BUILD)/fs/%.o: fs/%.c | $(BUILD)/fs
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJS)
 	rm -f $@
@@ -63,10 +77,10 @@ $(LIB): $(LIB_OBJS)
 $(DAEMON): $(BUILD)/fs/main.o $(LIB)
 	$(CC) $(LDFLAGS) $(LINK_NOW) -o $@ $^ $(PKG_LIBS) -lm -lpthread
 
-$(BUILD)/tests/%.o: tests/unit/%.c $(wildcard include/cekurafs/*.h tests/unit/*.h) | $(BUILD)/tests
-	$(CC) $(ALL_CFLAGS) -Itests/unit -c $< -o $@
+$(BUILD)/tests/%.o: tests/unit/%.c | $(BUILD)/tests
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -Itests/unit -c $< -o $@
 
-$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(UNIT_SUPPORT) $(LIB)
+$(UNIT_TESTS): $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(UNIT_SUPPORT) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(PKG_LIBS) -lm -lpthread
 
 # libFuzzer harnesses over the response decoders and the control-file parser
@@ -75,7 +89,8 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_SECONDS ?= 15
 
 $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB) | $(BUILD)/tests
-	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) -lm -lpthread
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -MF $@.d -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) \
+		-lm -lpthread
 
 fuzz:
 	$(MAKE) BUILD=build/fuzz CC=clang FUZZ=1 fuzz-run
@@ -105,6 +120,14 @@ integration: $(DAEMON)
 sanitize:
 	$(MAKE) BUILD=build/san SAN=1 unit integration
 
+# The same suites built with ThreadSanitizer: a data race, a lock-order
+# inversion or a signal-unsafe call in a handler is printed on stderr
+# ("WARNING: ThreadSanitizer: ..."); TSan then makes a unit test binary exit 66,
+# and the integration harness (TSAN_OPTIONS in tests/integration/harness.py)
+# fails the test that stopped the daemon. About 3 minutes on 2 cores.
+tsan:
+	$(MAKE) BUILD=build/tsan TSAN=1 unit integration
+
 # A representative part of the integration tests with every daemon under valgrind
 # (memcheck, about 20 times slower: --slow scales the harness's waits and time
 # limits). An invalid access, a use of uninitialised memory or a definitely lost
@@ -128,6 +151,7 @@ check: deps
 	$(MAKE) unit
 	$(MAKE) integration
 	$(MAKE) sanitize
+	$(MAKE) tsan
 	$(MAKE) valgrind
 	$(MAKE) fuzz
 
@@ -140,12 +164,28 @@ SOAK_MINUTES ?= 2
 soak: $(DAEMON)
 	$(PYTHON) tests/soak/soak.py --daemon $(DAEMON) --minutes $(SOAK_MINUTES)
 
+# Not part of check (about 10 minutes): tests/integration/test_stress.py, each
+# test for STRESS_SECONDS (whole seconds) instead of the 5 s it has in check,
+# with the daemon built with ASan+UBSan (build/san), then with TSan (build/tsan),
+# both runs whatever the first gave; any sanitizer report fails the test. Each
+# test's time limit is its duration + 2 minutes.
+STRESS_SECONDS ?= 60
+stress:
+	@status=0; \
+	$(MAKE) BUILD=build/san SAN=1 stress-run || status=1; \
+	$(MAKE) BUILD=build/tsan TSAN=1 stress-run || status=1; \
+	exit $$status
+
+stress-run: $(DAEMON)
+	STRESS_SECONDS=$(STRESS_SECONDS) $(PYTHON) tests/integration/run.py --daemon $(DAEMON) \
+		--timeout $$(($(STRESS_SECONDS) + 120)) -k test_stress.
+
 # Not part of check (minutes; timings, never a pass/fail on them): every figure of
 # README "Benchmark" beside its baseline, measured in one run. The floor is the
 # least a FUSE file system can do (tests/bench/floorfs.c). BENCH_ARGS: e.g. --quick.
 BENCH_FLOOR := $(BUILD)/bench/floorfs
 $(BENCH_FLOOR): tests/bench/floorfs.c | $(BUILD)/bench
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(shell pkg-config --libs fuse3)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -MF $@.d -o $@ $< $(shell pkg-config --libs fuse3)
 
 bench: deps
 	$(MAKE) all $(BENCH_FLOOR)
@@ -189,3 +229,11 @@ uninstall:
 
 clean:
 	rm -rf build
+
+# The header lists written by DEPFLAGS (none before the first build). Each is
+# also named as a target without a recipe, so that make never looks for an
+# implicit rule to remake one (build/tests/test_%.d would match the unit tests').
+DEP_FILES := $(LIB_OBJS:.o=.d) $(BUILD)/fs/main.d $(UNIT_TESTS:=.d) $(UNIT_SUPPORT:.o=.d) \
+	$(FUZZ_TARGETS:%=$(BUILD)/fuzz_%.d) $(BENCH_FLOOR).d
+$(DEP_FILES):
+-include $(wildcard $(DEP_FILES))

@@ -49,7 +49,10 @@ _live = []
 # Every mount point this process created (another test run may mount meanwhile).
 created_mounts = []
 
+# "Sanitizer" is in every AddressSanitizer, LeakSanitizer and ThreadSanitizer
+# report ("WARNING: ThreadSanitizer: data race"); "runtime error" in UBSan's.
 SANITIZER_MARKS = ("Sanitizer", "runtime error")
+TSAN_OPTIONS = "halt_on_error=0:exitcode=66:second_deadlock_stack=1"
 # valgrind --error-exitcode=VALGRIND_EXIT; its summary when it found something; and,
 # under -q, any report line but a warning (an invalid access as it happens, a leak at exit).
 VALGRIND_EXIT = 99
@@ -522,6 +525,9 @@ class Daemon:
         # Sanitizer builds: report to stderr, fail hard, find leaks at exit.
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=86")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1:exitcode=87")
+        # ThreadSanitizer builds (make tsan): every race reported, the daemon kept
+        # running, and exit code 66 at the end if there was any report.
+        env.setdefault("TSAN_OPTIONS", TSAN_OPTIONS)
         if self.key_via == "env":
             env["CEKURA_API_KEY"] = self.key
         elif self.key_via == "file":
@@ -586,7 +592,10 @@ class Daemon:
         err = self.stderr()
         for mark in SANITIZER_MARKS:
             if mark in err:
-                found.append(f"daemon stderr contains {mark!r}:\n{err[-6000:]}")
+                # From the first report on: later ones (a ThreadSanitizer run goes on
+                # after a race) are often its consequences.
+                at = err.rfind("\n", 0, err.index(mark)) + 1
+                found.append(f"daemon stderr contains {mark!r}:\n{err[at:at + 6000]}")
                 break
         valgrind = VALGRIND_ERRORS.search(err) or (WRAPPER and (
             VALGRIND_REPORT.search(err) or (self.proc is not None
