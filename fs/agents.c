@@ -161,8 +161,9 @@ bool agent_idle(const struct registry *r, const struct agent *a)
 	       (!a->known || now_seconds() - a->known_at >= r->cfg.list_ttl);
 }
 
-#define SWEEP_EVERY 30.0 /* seconds between two sweeps of agents that hold nothing (or list_ttl, if longer)  \
-			  */
+#define SWEEP_EVERY                                                                                          \
+	30.0 /* seconds between two sweeps of agents that hold nothing (or list_ttl, if longer)              \
+	      */
 
 /* Frees the agents that hold nothing (agent_idle()), at most every
  * SWEEP_EVERY seconds: what lookups of many agents leave behind does not
