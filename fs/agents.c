@@ -509,27 +509,27 @@ void registry_lock(struct registry *r)
 	unsigned asked;
 
 	pthread_mutex_lock(&r->lock);
+	asked = atomic_load(&r->drops_asked);
+	if(asked != r->drops_done) {
+		r->drops_done = asked;
+		forget_listing(r);
+		r->swept_at = 0; /* sweep now too */
+		memset(r->absent, 0, sizeof(r->absent));
+		for(size_t i = 0; i < r->nslots; i++) {
+			struct agent *a = r->slots[i];
+
+			if(!a)
+				continue;
+			if(!terminal(a))
+				a->polled_at = 0;
+			agent_forget_config(r, a);
+			if(!a->progress_id)
+				a->known = false;
+		}
+		log_info("caches dropped: the next reads ask the API again");
+	}
 	config_expire(r);
 	sweep_agents(r);
-	asked = atomic_load(&r->drops_asked);
-	if(asked == r->drops_done)
-		return;
-	r->drops_done = asked;
-	forget_listing(r);
-	r->swept_at = 0; /* sweep now too */
-	memset(r->absent, 0, sizeof(r->absent));
-	for(size_t i = 0; i < r->nslots; i++) {
-		struct agent *a = r->slots[i];
-
-		if(!a)
-			continue;
-		if(!terminal(a))
-			a->polled_at = 0;
-		agent_forget_config(r, a);
-		if(!a->progress_id)
-			a->known = false;
-	}
-	log_info("caches dropped: the next reads ask the API again");
 }
 
 int registry_list(struct registry *r, const struct api_cancel *c, uint64_t **ids, size_t *n)

@@ -1050,6 +1050,36 @@ static void test_an_agent_without_progress_costs_at_most_200_bytes(void **state)
 	assert_int_equal(fake_nrequests(rig->f), 0);
 }
 
+static void test_agents_that_hold_nothing_are_freed_by_the_sweep(void **state)
+{
+	struct rig *rig = *state;
+	struct registry *r;
+	struct mallinfo2 grown, after;
+	size_t freed;
+
+	rig->cfg.list_ttl = 0; /* a lookup's confirmation, and its configuration, last no time */
+	r = start(rig, NULL);
+	fake_default(rig->f, "GET", "/aiagents/", HTTP_DONE, 200, "{\"id\": 1, \"name\": \"a\"}");
+	registry_note_error(r, 7, "refetch", "kept: an error line is state");
+	for(size_t i = 0; i < 2000; i++)
+		assert_int_equal(registry_lookup(r, NULL, 1000 + i), 0);
+	assert_int_equal(registry_lookup(r, NULL, 998), 0); /* the configurations expire */
+	grown = mallinfo2();
+	if(grown.uordblks == 0)
+		skip();		 /* a sanitizer's allocator: glibc's counts are not kept */
+	registry_drop_caches(r); /* SIGHUP brings the next sweep forward */
+	assert_int_equal(registry_lookup(r, NULL, 999), 0);
+	after = mallinfo2();
+	freed = grown.uordblks > after.uordblks ? grown.uordblks - after.uordblks : 0;
+	print_message("the sweep freed %zu bytes of 2000 looked-up agents\n", freed);
+	assert_true(freed >= 2000 * 168); /* each agent, at least */
+	/* what holds state stays, and every agent is found again */
+	assert_int_equal(registry_known_size(r, 7, REGISTRY_ERROR),
+			 strlen("refetch: kept: an error line is state\n"));
+	for(size_t i = 0; i < 2000; i += 97)
+		assert_int_equal(registry_lookup(r, NULL, 1000 + i), 0);
+}
+
 static void test_many_agents_are_each_found_again(void **state)
 {
 	struct rig *rig = *state;
@@ -1163,6 +1193,7 @@ int main(void)
 		T(test_a_404_lookup_is_remembered_until_list_ttl_or_a_drop),
 		T(test_with_list_ttl_zero_a_404_is_not_remembered),
 		T(test_an_agent_without_progress_costs_at_most_200_bytes),
+		T(test_agents_that_hold_nothing_are_freed_by_the_sweep),
 		T(test_many_agents_are_each_found_again),
 		T(test_concurrent_refetches_all_reach_the_disk),
 		T(test_note_error_writes_one_line),
