@@ -586,6 +586,22 @@ class Daemon:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def start_refused(self, timeout=10):
+        """Starts the daemon expecting it to refuse: returns (exit code, stderr)
+        once it exited, and checks that nothing got mounted and that it left no
+        problem (a sanitizer report, the key shown)."""
+        self.start(wait=False)
+        try:
+            code = self.proc.wait(timeout=timeout * SLOW)
+        except subprocess.TimeoutExpired:
+            self.stop(check=False)
+            raise AssertionError(f"the daemon did not refuse to start: {self.stderr()}")
+        self.stopped = True
+        assert not is_mounted(self.mnt)
+        problems = self.problems(stopped_by_signal=False)
+        assert not problems, problems
+        return code, self.stderr()
+
     def problems(self, stopped_by_signal=True):
         """What is wrong with the daemon's run so far, as a list of sentences."""
         found = []

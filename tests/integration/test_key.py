@@ -11,7 +11,7 @@ import random
 import subprocess
 
 import harness
-from harness import Daemon, Sim, is_mounted, read_file, run, wait_status
+from harness import Daemon, Sim, read_file, run, wait_status
 
 # Every printable byte but the space (what main.c's key_ok() accepts), quotes included.
 PRINTABLE = [chr(c) for c in range(0x21, 0x7f)]
@@ -142,17 +142,7 @@ def test_a_4096_byte_key_from_a_file_is_sent_whole():
 
 
 def refused_with_one_line(d):
-    d.start(wait=False)
-    try:
-        code = d.proc.wait(timeout=10 * harness.SLOW)
-    except subprocess.TimeoutExpired:
-        d.stop(check=False)
-        raise AssertionError(f"the daemon did not refuse to start: {d.stderr()}")
-    d.stopped = True
-    assert not is_mounted(d.mnt)
-    problems = d.problems(stopped_by_signal=False)  # a sanitizer report, the key shown
-    assert not problems, problems
-    err = d.stderr()
+    code, err = d.start_refused()
     assert code != 0 and err.endswith("\n") and err.count("\n") == 1, (code, err)
     return err
 

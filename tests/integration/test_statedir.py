@@ -21,17 +21,7 @@ LOCK = "lock"
 
 def refused(d, timeout=10):
     """Starts d expecting a refusal: returns (exit code, stderr), checks nothing got mounted."""
-    d.start(wait=False)
-    try:
-        code = d.proc.wait(timeout=timeout * harness.SLOW)
-    except subprocess.TimeoutExpired:
-        d.stop(check=False)
-        raise AssertionError(f"the daemon did not refuse to start: {d.stderr()}")
-    d.stopped = True
-    assert not is_mounted(d.mnt)
-    problems = d.problems(stopped_by_signal=False)  # a sanitizer report, the key shown
-    assert not problems, problems
-    return code, d.stderr()
+    return d.start_refused(timeout)
 
 
 def refusal(state_dir, pid):
