@@ -411,6 +411,13 @@ static int load_state(const char *dir, int *lock_fd, struct state_entry **entrie
 		refuse("state_dir %s: %s", dir, strerror(-rc));
 		return -1;
 	}
+	/* Every refetch saves there: find out now, not at the first refetch. */
+	rc = state_check_writable(dir);
+	if(rc != 0) {
+		refuse("state_dir %s: cannot create a file in it (%s): progress ids could not be saved", dir,
+		       strerror(-rc));
+		return -1;
+	}
 	rc = state_lock(dir, lock_fd, &holder);
 	if(rc == -EBUSY) {
 		if(holder > 0)
