@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "cekurafs/agents.h"
@@ -398,6 +399,153 @@ static int config_load(const struct options *o, struct config *cfg)
 	return 0;
 }
 
+#define FSTYPE "fuse.cekurafs"
+
+/* Undoes the octal escapes of /proc/self/mountinfo (\040 for a space), in place. */
+static void unescape_mount_path(char *s)
+{
+	char *out = s;
+
+	for(; *s; s++) {
+		if(s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' &&
+		   s[3] <= '7') {
+			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*out++ = *s;
+		}
+	}
+	*out = '\0';
+}
+
+/* Whether the mount point point is path or one of its parents. */
+static bool path_under(const char *path, const char *point)
+{
+	size_t n = strlen(point);
+
+	if(strcmp(point, "/") == 0)
+		return true;
+	return strncmp(path, point, n) == 0 && (path[n] == '/' || path[n] == '\0');
+}
+
+/* The mount that path is on, from /proc/self/mountinfo: among the mounts of
+ * device dev (of any device when by_dev is false), the one whose mount point
+ * is the longest prefix of path, the later one on a tie (it is on top); else
+ * the last one of dev. Returns its mount point (owned) and, in *is_ours,
+ * whether its type is fuse.cekurafs; NULL when none is found. */
+static char *mount_of(const char *path, bool by_dev, dev_t dev, bool *is_ours)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL, *best = NULL;
+	size_t cap = 0, best_len = 0;
+	bool best_under = false;
+
+	*is_ours = false;
+	if(!f)
+		return NULL;
+	while(getline(&line, &cap, f) > 0) {
+		/* id parent major:minor root mount-point options [optional...] - type source super */
+		char *fields[5], *sep = strstr(line, " - "), *type, *save = NULL;
+		unsigned major, minor;
+		size_t len;
+		bool under;
+		int n = 0;
+
+		if(!sep)
+			continue;
+		*sep = '\0';
+		type = sep + 3;
+		type[strcspn(type, " \n")] = '\0';
+		for(char *w = strtok_r(line, " ", &save); w && n < 5; w = strtok_r(NULL, " ", &save))
+			fields[n++] = w;
+		if(n < 5 || sscanf(fields[2], "%u:%u", &major, &minor) != 2)
+			continue;
+		if(by_dev && makedev(major, minor) != dev)
+			continue;
+		unescape_mount_path(fields[4]);
+		under = path_under(path, fields[4]);
+		len = strlen(fields[4]);
+		if((!by_dev && !under) ||
+		   (best && (best_under > under || (under == best_under && len < best_len))))
+			continue;
+		free(best);
+		best = strdup(fields[4]);
+		best_len = len;
+		best_under = under;
+		*is_ours = strcmp(type, FSTYPE) == 0;
+		if(!best)
+			break;
+	}
+	free(line);
+	fclose(f);
+	return best;
+}
+
+/* "/dev/fd/N": a /dev/fuse descriptor our parent opened and mounted (libfuse's). */
+static bool fuse_fd_mountpoint(const char *dir)
+{
+	int end = 0;
+	unsigned fd;
+
+	return sscanf(dir, "/dev/fd/%u%n", &fd, &end) == 1 && dir[end] == '\0';
+}
+
+/* dir made absolute: realpath(), else (a dead mount on the way) by hand. Owned; NULL when out of memory. */
+static char *absolute_path(const char *dir)
+{
+	char cwd[PATH_MAX], *path = realpath(dir, NULL);
+
+	if(path || dir[0] == '/')
+		return path ? path : strdup(dir);
+	if(!getcwd(cwd, sizeof(cwd)))
+		return strdup(dir);
+	return asprintf(&path, "%s/%s", cwd, dir) < 0 ? NULL : path;
+}
+
+/* The mount point must be an existing directory that is neither a cekurafs
+ * mount nor inside one (there every access would be EIO), nor a dead mount.
+ * Returns 0, or -1 after one line on stderr. */
+static int check_mountpoint(const char *dir)
+{
+	char *real, *point = NULL;
+	struct stat st;
+	bool ours = false;
+	int rc = -1;
+
+	if(fuse_fd_mountpoint(dir))
+		return 0;
+	real = absolute_path(dir);
+	if(!real) {
+		refuse("out of memory");
+		return -1;
+	}
+	if(stat(dir, &st) != 0) {
+		if(errno == ENOTCONN) {
+			/* Its daemon died: name the dead mount, which may be a parent of dir. */
+			point = mount_of(real, false, 0, &ours);
+			refuse("mount point %s: %s (a dead mount): run fusermount3 -u %s", dir,
+			       strerror(ENOTCONN), point ? point : real);
+		} else {
+			refuse("mount point %s: %s", dir, strerror(errno));
+		}
+	} else if(!S_ISDIR(st.st_mode)) {
+		refuse("mount point %s: not a directory", dir);
+	} else {
+		point = mount_of(real, true, st.st_dev, &ours);
+		if(point && ours && strcmp(point, real) == 0)
+			refuse("mount point %s is already a cekurafs mount (fusermount3 -u %s unmounts it)",
+			       dir, point);
+		else if(point && ours)
+			refuse("mount point %s is inside the cekurafs mount on %s: use one outside it", dir,
+			       point);
+		else
+			rc = 0;
+	}
+	free(point);
+	free(real);
+	return rc;
+}
+
 /* Takes the lock of dir (*lock_fd, for the daemon's life), then loads the
  * progress ids, moving a corrupt file aside. Returns 0 or -1 (refused, no lock). */
 static int load_state(const char *dir, int *lock_fd, struct state_entry **entries, size_t *n)
@@ -542,6 +690,10 @@ int main(int argc, char *argv[])
 		ret = 0;
 		goto out_args;
 	}
+	/* Everything is checked before the first request to the API: the mount
+	 * point, our options and FUSE's, the state directory. */
+	if(opts.npositional > 0 && check_mountpoint(opts.positional[opts.npositional - 1]) != 0)
+		goto out_args;
 	given_threads = args_have(&args, "max_threads=");
 	given_idle = args_have(&args, "max_idle_threads=");
 	if(fuse_opt_add_arg(&args, "-ofsname=cekurafs,subtype=cekurafs") != 0)
