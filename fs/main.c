@@ -6,7 +6,10 @@
  *   $ fusermount3 -u /mnt/cekura
  *
  * It refuses to start, with one line on stderr, when no key is found, the key
- * file is readable by others, or api_url is plain http to a non-loopback host.
+ * file is readable by others, api_url is plain http to a non-loopback host, an
+ * option is unknown, the mount point is not a directory or is (or is inside) a
+ * cekurafs mount, or the state directory cannot be written: all of that is
+ * checked before the first request to the API.
  */
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -712,8 +715,17 @@ int main(int argc, char *argv[])
 	if(config_load(&opts, &cfg) != 0)
 		goto out_config;
 	log_init(cfg.level, false);
-	if(load_state(cfg.state_dir, &state_lock_fd, &entries, &nentries) != 0)
+	if(ops_prepare_interrupts() != 0) {
+		refuse("cannot install the interrupt signal handler: %s", strerror(errno));
 		goto out_config;
+	}
+	/* fuse_new() refuses an unknown option (one line); it does not mount.
+	 * ctx is filled in below, before the mount. */
+	fuse = fuse_new(&args, ops_table(), sizeof(*ops_table()), &ctx);
+	if(!fuse)
+		goto out_config;
+	if(load_state(cfg.state_dir, &state_lock_fd, &entries, &nentries) != 0)
+		goto out_fuse;
 	if(http_global_init() != 0) {
 		refuse("libcurl failed to initialise");
 		goto out_state;
@@ -761,15 +773,8 @@ int main(int argc, char *argv[])
 	ctx.uid = getuid();
 	ctx.gid = getgid();
 	clock_gettime(CLOCK_REALTIME, &ctx.mounted);
-	if(ops_prepare_interrupts() != 0) {
-		refuse("cannot install the interrupt signal handler: %s", strerror(errno));
-		goto out_registry;
-	}
-	fuse = fuse_new(&args, ops_table(), sizeof(*ops_table()), &ctx);
-	if(!fuse)
-		goto out_registry;
 	if(fuse_mount(fuse, cmd.mountpoint) != 0)
-		goto out_fuse;
+		goto out_registry;
 	log_info("mounted on %s, API %s, state in %s (%zu progress ids)", cmd.mountpoint, cfg.api_url,
 		 cfg.state_dir, nentries);
 	if(fuse_daemonize(cmd.foreground) != 0)
@@ -801,9 +806,10 @@ out_signals:
 	fuse_remove_signal_handlers(fuse_get_session(fuse));
 out_unmount:
 	fuse_unmount(fuse);
-out_fuse:
-	fuse_destroy(fuse);
 out_registry:
+	/* Before the registry: its destroy releases the files still open, which use it. */
+	fuse_destroy(fuse);
+	fuse = NULL;
 	registry_free(reg);
 	free(settings);
 out_api:
@@ -813,6 +819,9 @@ out_curl:
 out_state:
 	state_free(entries, nentries);
 	state_unlock(state_lock_fd);
+out_fuse:
+	if(fuse)
+		fuse_destroy(fuse);
 out_config:
 	options_free(&cfg);
 out_cmd:
