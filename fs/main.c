@@ -611,14 +611,17 @@ static void on_sighup(int sig)
 	registry_drop_caches(hup_registry);
 }
 
-/* SIGHUP drops every cache (libfuse would take it as a request to exit). */
+/* SIGHUP drops every cache of reg (libfuse would take it as a request to
+ * exit); with reg NULL it is ignored: from the start of main() until the loop
+ * runs (its default action would kill a daemon still checking its key, and
+ * there is nothing to drop yet), and again once the loop has ended. */
 static int install_sighup(struct registry *reg)
 {
 	struct sigaction sa;
 
 	hup_registry = reg;
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_sighup;
+	sa.sa_handler = reg ? on_sighup : SIG_IGN;
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = SA_RESTART;
 	return sigaction(SIGHUP, &sa, NULL);
@@ -666,6 +669,11 @@ int main(int argc, char *argv[])
 	char *settings = NULL;
 	int ret = 1;
 
+	/* Until the loop runs: libfuse then leaves SIGHUP alone, for install_sighup(reg). */
+	if(install_sighup(NULL) != 0) {
+		refuse("cannot ignore SIGHUP: %s", strerror(errno));
+		return 1;
+	}
 	/* Before the key is read: it never goes into a core file, and no process
 	 * without CAP_SYS_PTRACE, even one of our uid, can ptrace us or read our
 	 * memory or environment through /proc. fuse_daemonize()'s child inherits it. */
@@ -804,6 +812,7 @@ int main(int argc, char *argv[])
 	log_info("unmounting %s", cmd.mountpoint);
 out_signals:
 	fuse_remove_signal_handlers(fuse_get_session(fuse));
+	install_sighup(NULL); /* the registry goes */
 out_unmount:
 	fuse_unmount(fuse);
 out_registry:
