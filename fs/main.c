@@ -6,7 +6,10 @@
  *   $ fusermount3 -u /mnt/cekura
  *
  * It refuses to start, with one line on stderr, when no key is found, the key
- * file is readable by others, or api_url is plain http to a non-loopback host.
+ * file is readable by others, api_url is plain http to a non-loopback host, an
+ * option is unknown, the mount point is not a directory or is (or is inside) a
+ * cekurafs mount, or the state directory cannot be written: all of that is
+ * checked before the first request to the API.
  */
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -22,6 +25,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "cekurafs/agents.h"
@@ -398,6 +402,153 @@ static int config_load(const struct options *o, struct config *cfg)
 	return 0;
 }
 
+#define FSTYPE "fuse.cekurafs"
+
+/* Undoes the octal escapes of /proc/self/mountinfo (\040 for a space), in place. */
+static void unescape_mount_path(char *s)
+{
+	char *out = s;
+
+	for(; *s; s++) {
+		if(s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' &&
+		   s[3] <= '7') {
+			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*out++ = *s;
+		}
+	}
+	*out = '\0';
+}
+
+/* Whether the mount point point is path or one of its parents. */
+static bool path_under(const char *path, const char *point)
+{
+	size_t n = strlen(point);
+
+	if(strcmp(point, "/") == 0)
+		return true;
+	return strncmp(path, point, n) == 0 && (path[n] == '/' || path[n] == '\0');
+}
+
+/* The mount that path is on, from /proc/self/mountinfo: among the mounts of
+ * device dev (of any device when by_dev is false), the one whose mount point
+ * is the longest prefix of path, the later one on a tie (it is on top); else
+ * the last one of dev. Returns its mount point (owned) and, in *is_ours,
+ * whether its type is fuse.cekurafs; NULL when none is found. */
+static char *mount_of(const char *path, bool by_dev, dev_t dev, bool *is_ours)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL, *best = NULL;
+	size_t cap = 0, best_len = 0;
+	bool best_under = false;
+
+	*is_ours = false;
+	if(!f)
+		return NULL;
+	while(getline(&line, &cap, f) > 0) {
+		/* id parent major:minor root mount-point options [optional...] - type source super */
+		char *fields[5], *sep = strstr(line, " - "), *type, *save = NULL;
+		unsigned major, minor;
+		size_t len;
+		bool under;
+		int n = 0;
+
+		if(!sep)
+			continue;
+		*sep = '\0';
+		type = sep + 3;
+		type[strcspn(type, " \n")] = '\0';
+		for(char *w = strtok_r(line, " ", &save); w && n < 5; w = strtok_r(NULL, " ", &save))
+			fields[n++] = w;
+		if(n < 5 || sscanf(fields[2], "%u:%u", &major, &minor) != 2)
+			continue;
+		if(by_dev && makedev(major, minor) != dev)
+			continue;
+		unescape_mount_path(fields[4]);
+		under = path_under(path, fields[4]);
+		len = strlen(fields[4]);
+		if((!by_dev && !under) ||
+		   (best && (best_under > under || (under == best_under && len < best_len))))
+			continue;
+		free(best);
+		best = strdup(fields[4]);
+		best_len = len;
+		best_under = under;
+		*is_ours = strcmp(type, FSTYPE) == 0;
+		if(!best)
+			break;
+	}
+	free(line);
+	fclose(f);
+	return best;
+}
+
+/* "/dev/fd/N": a /dev/fuse descriptor our parent opened and mounted (libfuse's). */
+static bool fuse_fd_mountpoint(const char *dir)
+{
+	int end = 0;
+	unsigned fd;
+
+	return sscanf(dir, "/dev/fd/%u%n", &fd, &end) == 1 && dir[end] == '\0';
+}
+
+/* dir made absolute: realpath(), else (a dead mount on the way) by hand. Owned; NULL when out of memory. */
+static char *absolute_path(const char *dir)
+{
+	char cwd[PATH_MAX], *path = realpath(dir, NULL);
+
+	if(path || dir[0] == '/')
+		return path ? path : strdup(dir);
+	if(!getcwd(cwd, sizeof(cwd)))
+		return strdup(dir);
+	return asprintf(&path, "%s/%s", cwd, dir) < 0 ? NULL : path;
+}
+
+/* The mount point must be an existing directory that is neither a cekurafs
+ * mount nor inside one (there every access would be EIO), nor a dead mount.
+ * Returns 0, or -1 after one line on stderr. */
+static int check_mountpoint(const char *dir)
+{
+	char *real, *point = NULL;
+	struct stat st;
+	bool ours = false;
+	int rc = -1;
+
+	if(fuse_fd_mountpoint(dir))
+		return 0;
+	real = absolute_path(dir);
+	if(!real) {
+		refuse("out of memory");
+		return -1;
+	}
+	if(stat(dir, &st) != 0) {
+		if(errno == ENOTCONN) {
+			/* Its daemon died: name the dead mount, which may be a parent of dir. */
+			point = mount_of(real, false, 0, &ours);
+			refuse("mount point %s: %s (a dead mount): run fusermount3 -u %s", dir,
+			       strerror(ENOTCONN), point ? point : real);
+		} else {
+			refuse("mount point %s: %s", dir, strerror(errno));
+		}
+	} else if(!S_ISDIR(st.st_mode)) {
+		refuse("mount point %s: not a directory", dir);
+	} else {
+		point = mount_of(real, true, st.st_dev, &ours);
+		if(point && ours && strcmp(point, real) == 0)
+			refuse("mount point %s is already a cekurafs mount (fusermount3 -u %s unmounts it)",
+			       dir, point);
+		else if(point && ours)
+			refuse("mount point %s is inside the cekurafs mount on %s: use one outside it", dir,
+			       point);
+		else
+			rc = 0;
+	}
+	free(point);
+	free(real);
+	return rc;
+}
+
 /* Takes the lock of dir (*lock_fd, for the daemon's life), then loads the
  * progress ids, moving a corrupt file aside. Returns 0 or -1 (refused, no lock). */
 static int load_state(const char *dir, int *lock_fd, struct state_entry **entries, size_t *n)
@@ -409,6 +560,13 @@ static int load_state(const char *dir, int *lock_fd, struct state_entry **entrie
 
 	if(rc != 0) {
 		refuse("state_dir %s: %s", dir, strerror(-rc));
+		return -1;
+	}
+	/* Every refetch saves there: find out now, not at the first refetch. */
+	rc = state_check_writable(dir);
+	if(rc != 0) {
+		refuse("state_dir %s: cannot create a file in it (%s): progress ids could not be saved", dir,
+		       strerror(-rc));
 		return -1;
 	}
 	rc = state_lock(dir, lock_fd, &holder);
@@ -453,14 +611,17 @@ static void on_sighup(int sig)
 	registry_drop_caches(hup_registry);
 }
 
-/* SIGHUP drops every cache (libfuse would take it as a request to exit). */
+/* SIGHUP drops every cache of reg (libfuse would take it as a request to
+ * exit); with reg NULL it is ignored: from the start of main() until the loop
+ * runs (its default action would kill a daemon still checking its key, and
+ * there is nothing to drop yet), and again once the loop has ended. */
 static int install_sighup(struct registry *reg)
 {
 	struct sigaction sa;
 
 	hup_registry = reg;
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_sighup;
+	sa.sa_handler = reg ? on_sighup : SIG_IGN;
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = SA_RESTART;
 	return sigaction(SIGHUP, &sa, NULL);
@@ -508,6 +669,11 @@ int main(int argc, char *argv[])
 	char *settings = NULL;
 	int ret = 1;
 
+	/* Until the loop runs: libfuse then leaves SIGHUP alone, for install_sighup(reg). */
+	if(install_sighup(NULL) != 0) {
+		refuse("cannot ignore SIGHUP: %s", strerror(errno));
+		return 1;
+	}
 	/* Before the key is read: it never goes into a core file, and no process
 	 * without CAP_SYS_PTRACE, even one of our uid, can ptrace us or read our
 	 * memory or environment through /proc. fuse_daemonize()'s child inherits it. */
@@ -535,6 +701,10 @@ int main(int argc, char *argv[])
 		ret = 0;
 		goto out_args;
 	}
+	/* Everything is checked before the first request to the API: the mount
+	 * point, our options and FUSE's, the state directory. */
+	if(opts.npositional > 0 && check_mountpoint(opts.positional[opts.npositional - 1]) != 0)
+		goto out_args;
 	given_threads = args_have(&args, "max_threads=");
 	given_idle = args_have(&args, "max_idle_threads=");
 	if(fuse_opt_add_arg(&args, "-ofsname=cekurafs,subtype=cekurafs") != 0)
@@ -553,8 +723,17 @@ int main(int argc, char *argv[])
 	if(config_load(&opts, &cfg) != 0)
 		goto out_config;
 	log_init(cfg.level, false);
-	if(load_state(cfg.state_dir, &state_lock_fd, &entries, &nentries) != 0)
+	if(ops_prepare_interrupts() != 0) {
+		refuse("cannot install the interrupt signal handler: %s", strerror(errno));
 		goto out_config;
+	}
+	/* fuse_new() refuses an unknown option (one line); it does not mount.
+	 * ctx is filled in below, before the mount. */
+	fuse = fuse_new(&args, ops_table(), sizeof(*ops_table()), &ctx);
+	if(!fuse)
+		goto out_config;
+	if(load_state(cfg.state_dir, &state_lock_fd, &entries, &nentries) != 0)
+		goto out_fuse;
 	if(http_global_init() != 0) {
 		refuse("libcurl failed to initialise");
 		goto out_state;
@@ -602,15 +781,8 @@ int main(int argc, char *argv[])
 	ctx.uid = getuid();
 	ctx.gid = getgid();
 	clock_gettime(CLOCK_REALTIME, &ctx.mounted);
-	if(ops_prepare_interrupts() != 0) {
-		refuse("cannot install the interrupt signal handler: %s", strerror(errno));
-		goto out_registry;
-	}
-	fuse = fuse_new(&args, ops_table(), sizeof(*ops_table()), &ctx);
-	if(!fuse)
-		goto out_registry;
 	if(fuse_mount(fuse, cmd.mountpoint) != 0)
-		goto out_fuse;
+		goto out_registry;
 	log_info("mounted on %s, API %s, state in %s (%zu progress ids)", cmd.mountpoint, cfg.api_url,
 		 cfg.state_dir, nentries);
 	if(fuse_daemonize(cmd.foreground) != 0)
@@ -640,11 +812,13 @@ int main(int argc, char *argv[])
 	log_info("unmounting %s", cmd.mountpoint);
 out_signals:
 	fuse_remove_signal_handlers(fuse_get_session(fuse));
+	install_sighup(NULL); /* the registry goes */
 out_unmount:
 	fuse_unmount(fuse);
-out_fuse:
-	fuse_destroy(fuse);
 out_registry:
+	/* Before the registry: its destroy releases the files still open, which use it. */
+	fuse_destroy(fuse);
+	fuse = NULL;
 	registry_free(reg);
 	free(settings);
 out_api:
@@ -654,6 +828,9 @@ out_curl:
 out_state:
 	state_free(entries, nentries);
 	state_unlock(state_lock_fd);
+out_fuse:
+	if(fuse)
+		fuse_destroy(fuse);
 out_config:
 	options_free(&cfg);
 out_cmd:

@@ -76,6 +76,25 @@ int state_prepare(const char *dir)
 	return rc;
 }
 
+int state_check_writable(const char *dir)
+{
+	char *tmp = path_in(dir, TEMP_PREFIX "XXXXXX");
+	int fd, rc = 0;
+
+	if(!tmp)
+		return -ENOMEM;
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if(fd < 0) {
+		rc = -errno;
+	} else {
+		close(fd);
+		if(unlink(tmp) != 0)
+			rc = -errno;
+	}
+	free(tmp);
+	return rc;
+}
+
 void state_free(struct state_entry *entries, size_t n)
 {
 	for(size_t i = 0; i < n; i++)

@@ -30,6 +30,13 @@ struct state_entry {
 /* Creates dir (mode 0700) if missing. Returns 0 or -errno. */
 int state_prepare(const char *dir);
 
+/* Checks that files can be created and removed in dir, as every save does:
+ * creates a file of a save's temporary name there (a leftover is removed by
+ * the next state_lock()) and removes it. access(W_OK) is not enough: root
+ * passes it on a read-only file system or an immutable directory.
+ * Returns 0 or -errno (EROFS, EACCES, EPERM, ENOSPC...). */
+int state_check_writable(const char *dir);
+
 /* Makes dir this process's for as long as *lock_fd stays open: an exclusive,
  * non-blocking flock on <dir>/lock (created mode 0600, O_NOFOLLOW), which then
  * holds our pid. Having it, removes the temporary files of writers that died

@@ -1,8 +1,8 @@
 /* test_state.c - the progress-ids file: round trip, mode 0600, atomic
  * replacement (no temporary file left, concurrent saves each whole), corrupt
  * files moved aside with their good lines kept (under names never reused),
- * the directory made with mode 0700, and the lock that makes a directory one
- * daemon's.
+ * the directory made with mode 0700, the check that files can be made in
+ * it, and the lock that makes a directory one daemon's.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -694,6 +694,25 @@ static void test_prepare_fails_below_a_file(void **state)
 	free(below);
 }
 
+static void test_check_writable_leaves_nothing_behind(void **state)
+{
+	struct fixture *fx = *state;
+	char *missing = NULL;
+
+	assert_int_equal(state_check_writable(fx->dir), 0);
+	assert_int_equal(count_entries(fx->dir, "", NULL, 0), 0);
+	assert_true(asprintf(&missing, "%s/missing", fx->dir) > 0);
+	assert_int_equal(state_check_writable(missing), -ENOENT);
+	free(missing);
+	/* Mode bits stop everyone but root; the integration tests try a
+	 * read-only file system and an immutable directory, as root. */
+	if(geteuid() != 0) {
+		assert_int_equal(chmod(fx->dir, 0500), 0);
+		assert_int_equal(state_check_writable(fx->dir), -EACCES);
+		assert_int_equal(chmod(fx->dir, 0700), 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -717,6 +736,7 @@ int main(void)
 		cmocka_unit_test(test_valid_progress_ids_are_url_and_file_safe),
 		cmocka_unit_test_setup_teardown(test_prepare_makes_nested_directories_0700, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prepare_fails_below_a_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_writable_leaves_nothing_behind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_saves_never_fail_and_each_file_is_whole,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
