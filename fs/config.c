@@ -251,7 +251,9 @@ static int decode_variables(const struct json_doc *d, struct agent_config *c)
 }
 
 /* The id of list element el: its "id" when that is an integer >= 0, else its
- * position from 1 (the API always sends one; the position keeps names apart). */
+ * position from 1 (the API always sends one). Ids may repeat (the same tool
+ * twice, or a position equal to another's id): names_index() still gives
+ * each element a name of its own. */
 static uint64_t element_id(const struct json_doc *d, int el, const char *key, int i)
 {
 	int64_t id;

@@ -10,10 +10,11 @@
  *
  * A thing renamed "<safe>-<id>" may take the name another thing has as it is
  * (two "x" with ids 1 and 2 beside one "x-1"): the thing whose name clashes
- * is then renamed "<safe>-<id>" too, so names stay unique. Two "-<id>" names
- * never clash with distinct ids: the id is what follows the last '-'. Ids
- * that are not distinct can give two things one name; names_find() then
- * gives the first of them in the input.
+ * is then renamed "<safe>-<id>" too, so names stay unique. The API may send
+ * one id twice (two copies of a tool): the second thing with a safe name and
+ * an id already taken is "<safe>-<id>.2", the third "<safe>-<id>.3", and so
+ * on. Two such names never clash: what follows the last '-' ("5" or "5.2",
+ * no '-' in it) gives back the id and the copy, and the rest the safe name.
  */
 #include "cekurafs/names.h"
 
@@ -24,8 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* "-" and the 20 digits of UINT64_MAX */
-#define ID_MAX 21
+/* "-" and the 20 digits of UINT64_MAX, then "." and the 20 digits of a copy's number */
+#define ID_MAX 42
 
 static bool is_continuation(unsigned char c)
 {
@@ -66,7 +67,20 @@ static int by_name(const void *a, const void *b)
 	const struct name_entry *x = a, *y = b;
 	int c = strcmp(x->name, y->name);
 
-	/* only equal with ids that are not distinct; keeps the order stable */
+	/* final names are unique; safe names are equal for things that share one */
+	if(c == 0)
+		c = (x->at > y->at) - (x->at < y->at);
+	return c;
+}
+
+/* By name, then id, then position: copies of one (name, id) side by side, in input order. */
+static int by_name_and_id(const void *a, const void *b)
+{
+	const struct name_entry *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	if(c == 0)
+		c = (x->id > y->id) - (x->id < y->id);
 	if(c == 0)
 		c = (x->at > y->at) - (x->at < y->at);
 	return c;
@@ -101,6 +115,7 @@ struct build {
 	size_t n;
 	char *arena;
 	bool *with_id; /* per position in v */
+	size_t *copy;  /* per position in v: 0, or n for the n-th thing with this safe name and id (n >= 2) */
 };
 
 static const char *raw_name(const char *const *raw, size_t i)
@@ -117,7 +132,8 @@ static int build_safe_names(struct build *b, const char *const *raw, const uint6
 	b->arena = malloc(size);
 	b->v = calloc(b->n, sizeof(*b->v));
 	b->with_id = calloc(b->n, sizeof(*b->with_id));
-	if(!b->arena || !b->v || !b->with_id)
+	b->copy = calloc(b->n, sizeof(*b->copy));
+	if(!b->arena || !b->v || !b->with_id || !b->copy)
 		return -ENOMEM;
 	for(size_t i = 0; i < b->n; i++) {
 		char buf[NAMES_MAX + 1];
@@ -127,28 +143,39 @@ static int build_safe_names(struct build *b, const char *const *raw, const uint6
 		b->v[i] = (struct name_entry){.name = b->arena + off, .id = ids[i], .at = i};
 		off += len + 1;
 	}
-	qsort(b->v, b->n, sizeof(*b->v), by_name);
+	qsort(b->v, b->n, sizeof(*b->v), by_name_and_id);
 	return 0;
 }
 
+/* Marks every thing whose safe name another shares, and numbers the copies
+ * of one safe name and id (v is sorted by name, then id, then position). */
 static void mark_shared_names(struct build *b)
 {
 	for(size_t i = 1; i < b->n; i++) {
 		if(strcmp(b->v[i - 1].name, b->v[i].name) == 0) {
 			b->with_id[i - 1] = true;
 			b->with_id[i] = true;
+			if(b->v[i - 1].id == b->v[i].id)
+				b->copy[i] = b->copy[i - 1] ? b->copy[i - 1] + 1 : 2;
 		}
 	}
 }
 
-static size_t with_id_name(const struct name_entry *e, char *buf)
+/* "<safe>-<id>", or "<safe>-<id>.<copy>" for a copy, into buf (NAMES_MAX + ID_MAX + 1 bytes). */
+static size_t with_id_name(const struct build *b, size_t i, char *buf)
 {
+	const struct name_entry *e = &b->v[i];
+
+	if(b->copy[i])
+		return (size_t)snprintf(buf, NAMES_MAX + ID_MAX + 1, "%s-%" PRIu64 ".%zu", e->name, e->id,
+					b->copy[i]);
 	return (size_t)snprintf(buf, NAMES_MAX + ID_MAX + 1, "%s-%" PRIu64, e->name, e->id);
 }
 
 /* Renames whatever a "-<id>" name clashes with, and whatever that new name
- * clashes with in turn: a chain, as names without an id are unique. Each
- * entry is renamed once at most, so this is O(n log n) in all. */
+ * clashes with in turn: a chain, as names without an id are unique (and a
+ * thing renamed here shares its safe name with nothing, so it is no copy).
+ * Each entry is renamed once at most, so this is O(n log n) in all. */
 static void rename_clashes(struct build *b)
 {
 	for(size_t i = 0; i < b->n; i++) {
@@ -158,7 +185,7 @@ static void rename_clashes(struct build *b)
 			char buf[NAMES_MAX + ID_MAX + 1];
 			size_t j;
 
-			with_id_name(&b->v[k], buf);
+			with_id_name(b, k, buf);
 			j = find_position(b->v, b->n, buf);
 			if(j == b->n || b->with_id[j])
 				break;
@@ -182,7 +209,7 @@ static int build_final_names(struct build *b, const char *suffix, struct name_in
 		size_t len;
 
 		if(b->with_id[i]) {
-			len = with_id_name(&b->v[i], name);
+			len = with_id_name(b, i, name);
 		} else {
 			len = strlen(b->v[i].name);
 			memcpy(name, b->v[i].name, len);
@@ -219,6 +246,7 @@ int names_index(const char *const *raw, const uint64_t *ids, size_t n, const cha
 	free(b.v);
 	free(b.arena);
 	free(b.with_id);
+	free(b.copy);
 	return rc;
 }
 

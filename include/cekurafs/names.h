@@ -3,6 +3,7 @@
  *   "Sales/Support"  ->  "Sales_Support"        '/' and control characters -> '_'
  *   "" "." ".."      ->  "_" "_." "_.."         never empty, never a dot entry
  *   two "Duplicate"  ->  "Duplicate-27", "Duplicate-28"   told apart with the id
+ *   "book" twice, id 5 each  ->  "book-5", "book-5.2"      a repeated id gets a copy number
  *
  * Used for agents/by-name/<name>, tools/<name>.json and knowledge_base/<file_name>.json.
  */
@@ -36,7 +37,9 @@ struct name_index {
 
 /* Builds the index: each name is names_safe(raw[i]) followed by suffix;
  * when several things share a safe name, each of them is named
- * "<safe>-<id>" followed by suffix instead. Ids are assumed distinct.
+ * "<safe>-<id>" followed by suffix instead, and the second, third, ... of
+ * them with one id (the API repeated it) "<safe>-<id>.2", "<safe>-<id>.3",
+ * in input order. Every name in the index is unique, whatever the ids.
  * Returns 0 or -ENOMEM. raw[i] may be NULL (as ""). */
 int names_index(const char *const *raw, const uint64_t *ids, size_t n, const char *suffix,
 		struct name_index *out);

@@ -257,6 +257,30 @@ static void test_tools_sharing_a_name_are_told_apart_by_id(void **state)
 	config_free(&c);
 }
 
+static void test_tools_with_a_repeated_id_get_a_name_each(void **state)
+{
+	/* two copies of one tool, and a tool without an id at position 2 beside an id 2 */
+	struct agent_config c;
+	const struct name_index *x;
+
+	(void)state;
+	decode("{\"mock_tools\": [{\"id\": 2, \"name\": \"book\", \"v\": 1}, {\"name\": \"book\", \"v\": 2}, "
+	       "{\"id\": 2, \"name\": \"book\", \"v\": 3}]}",
+	       &c);
+	x = &c.list[CONFIG_TOOLS].index;
+	assert_int_equal(x->n, 3);
+	for(size_t i = 1; i < x->n; i++)
+		if(strcmp(x->v[i - 1].name, x->v[i].name) == 0)
+			fail_msg("tools/ lists \"%s\" twice", x->v[i].name);
+	assert_text(config_entry(&c, CONFIG_TOOLS, "book-2.json"),
+		    "{\n  \"id\": 2,\n  \"name\": \"book\",\n  \"v\": 1\n}\n");
+	assert_text(config_entry(&c, CONFIG_TOOLS, "book-2.2.json"),
+		    "{\n  \"name\": \"book\",\n  \"v\": 2\n}\n");
+	assert_text(config_entry(&c, CONFIG_TOOLS, "book-2.3.json"),
+		    "{\n  \"id\": 2,\n  \"name\": \"book\",\n  \"v\": 3\n}\n");
+	config_free(&c);
+}
+
 static void test_tools_without_a_string_name_are_named_underscore(void **state)
 {
 	struct agent_config c;
@@ -481,6 +505,7 @@ int main(void)
 		cmocka_unit_test(test_a_tool_file_is_the_tool_pretty_printed),
 		cmocka_unit_test(test_a_slash_in_a_tool_name_becomes_an_underscore),
 		cmocka_unit_test(test_tools_sharing_a_name_are_told_apart_by_id),
+		cmocka_unit_test(test_tools_with_a_repeated_id_get_a_name_each),
 		cmocka_unit_test(test_tools_without_a_string_name_are_named_underscore),
 		cmocka_unit_test(test_knowledge_base_files_by_file_name),
 		cmocka_unit_test(test_knowledge_base_files_sharing_a_name),

@@ -247,21 +247,63 @@ static void test_find_hits_whole_names_only(void **state)
 	names_index_free(&x);
 }
 
-static void test_ids_that_are_not_distinct_give_the_first_thing(void **state)
+static void test_a_repeated_id_gets_a_copy_number(void **state)
 {
-	/* against the contract, but it must stay safe and deterministic */
-	const char *raw[] = {"x", "x", "x"};
-	const uint64_t ids[] = {5, 5, 6};
+	/* the API repeated ids 5 and 0: each thing still has a name of its own */
+	const char *raw[] = {"x", "x", "x", "x", "y", "x", "y"};
+	const uint64_t ids[] = {5, 5, 6, 5, 0, 0, 0};
 	struct name_index x;
 	const struct name_entry *e;
 
 	(void)state;
-	assert_int_equal(names_index(raw, ids, 3, "", &x), 0);
-	assert_int_equal(x.n, 3);
-	e = names_find(&x, "x-5");
+	build(&x, raw, ids, 7, ".json"); /* checks that no name is there twice */
+	assert_int_equal(x.n, 7);
+	assert_string_equal(name_of(&x, 0), "x-5.json");
+	assert_string_equal(name_of(&x, 1), "x-5.2.json");
+	assert_string_equal(name_of(&x, 2), "x-6.json");
+	assert_string_equal(name_of(&x, 3), "x-5.3.json");
+	assert_string_equal(name_of(&x, 4), "y-0.json");
+	assert_string_equal(name_of(&x, 5), "x-0.json");
+	assert_string_equal(name_of(&x, 6), "y-0.2.json");
+	e = names_find(&x, "x-5.2.json");
 	assert_non_null(e);
-	assert_int_equal(e->at, 0);
-	assert_int_equal(names_find(&x, "x-6")->at, 2);
+	assert_int_equal(e->at, 1);
+	assert_int_equal(e->id, 5);
+	names_index_free(&x);
+}
+
+static void test_a_copy_name_clashing_with_a_name_renames_that_one(void **state)
+{
+	/* "x-5.2" is a tool's own name and the second "x" with id 5's name */
+	const char *raw[] = {"x", "x", "x-5.2", "x-5.2-3"};
+	const uint64_t ids[] = {5, 5, 3, 5};
+	struct name_index x;
+
+	(void)state;
+	build(&x, raw, ids, 4, "");
+	assert_string_equal(name_of(&x, 0), "x-5");
+	assert_string_equal(name_of(&x, 1), "x-5.2");
+	assert_string_equal(name_of(&x, 2), "x-5.2-3");
+	assert_string_equal(name_of(&x, 3), "x-5.2-3-5");
+	names_index_free(&x);
+}
+
+static void test_the_same_name_and_id_many_times_stays_unique(void **state)
+{
+	enum { N = 1000 };
+	const char *raw[N];
+	uint64_t ids[N];
+	struct name_index x;
+
+	(void)state;
+	for(size_t i = 0; i < N; i++) {
+		raw[i] = i % 3 ? "tool" : "tool/";
+		ids[i] = i % 2;
+	}
+	build(&x, raw, ids, N, ".json");
+	assert_int_equal(x.n, N);
+	for(size_t i = 0; i < N; i++)
+		assert_true(strlen(name_of(&x, i)) <= 255);
 	names_index_free(&x);
 }
 
@@ -337,7 +379,9 @@ int main(void)
 		cmocka_unit_test(test_the_suffix_follows_the_name_and_the_id),
 		cmocka_unit_test(test_long_shared_names_keep_their_id),
 		cmocka_unit_test(test_find_hits_whole_names_only),
-		cmocka_unit_test(test_ids_that_are_not_distinct_give_the_first_thing),
+		cmocka_unit_test(test_a_repeated_id_gets_a_copy_number),
+		cmocka_unit_test(test_a_copy_name_clashing_with_a_name_renames_that_one),
+		cmocka_unit_test(test_the_same_name_and_id_many_times_stays_unique),
 		cmocka_unit_test(test_an_empty_index_finds_nothing),
 		cmocka_unit_test(test_100000_names_are_indexed_fast_and_each_found),
 	};
