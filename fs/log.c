@@ -1,4 +1,5 @@
-/* log.c - stderr in the foreground, syslog when daemonised, four levels.
+/* log.c - stderr in the foreground, syslog when daemonised, four levels;
+ * one line per message, control characters made spaces.
  *
  *   $ cekurafs -f -o loglevel=debug /mnt/cekura
  *   cekurafs: info: mounted on /mnt/cekura, API http://127.0.0.1:8000
@@ -62,9 +63,11 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	/* One line per message, whatever the caller passed in. */
+	/* One line per message, whatever the caller passed in: texts from the
+	 * API (details, URLs) may hold newlines, or escape sequences that would
+	 * rewrite a terminal showing the log. Every control byte becomes a space. */
 	for(char *p = line; *p; p++)
-		if(*p == '\n' || *p == '\r')
+		if((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = ' ';
 	if(to_syslog)
 		syslog(syslog_priorities[level], "%s", line);

@@ -23,7 +23,9 @@ const char *log_level_name(enum log_level level);
 /* Whether messages of this level are written at all. */
 bool log_enabled(enum log_level level);
 
-/* Writes one line (no trailing newline needed). Thread-safe. */
+/* Writes one line (no trailing newline needed): every control character of
+ * the formatted text (below 0x20, and 0x7f; newlines and ESC among them)
+ * becomes a space. Thread-safe. */
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_error(...) log_msg(LOGL_ERROR, __VA_ARGS__)
