@@ -23,7 +23,8 @@
 #include "cekurafs/state.h"
 
 #define AGENTS_PATH "/test_framework/v2/aiagents/"
-#define MAX_PAGES   100000 /* a `next` chain longer than this is a loop */
+/* Pages of one listing, whatever its `count` says (100,000 agents take 100). */
+#define MAX_PAGES 100000
 /* Page size asked for listings. The server's maximum is undocumented; Django
  * REST framework serves min(asked, its max_page_size) and `next` carries the
  * size on, so asking this much gets the largest page the server honours up
@@ -364,21 +365,26 @@ static int push_agent(struct agent_list *l, uint64_t id, const char *name)
 	return 0;
 }
 
-int api_decode_agent_page(const char *body, size_t len, struct agent_list *l, char **next)
+int api_decode_agent_page(const char *body, size_t len, struct agent_list *l, char **next, int64_t *count)
 {
 	struct json_doc d;
-	int rc, results, next_tok, tok;
+	int rc, results, next_tok, count_tok, tok;
 
 	*next = NULL;
+	*count = -1;
 	rc = json_parse(&d, body, len);
 	if(rc != 0)
 		return rc;
 	results = json_find(&d, 0, "results");
 	next_tok = json_find(&d, 0, "next");
+	count_tok = json_find(&d, 0, "count");
 	rc = -EPROTO;
 	if(json_type(&d, results) != JSON_ARRAY)
 		goto out;
 	if(next_tok >= 0 && json_type(&d, next_tok) != JSON_STRING && json_type(&d, next_tok) != JSON_NULL)
+		goto out;
+	if(count_tok >= 0 && json_type(&d, count_tok) != JSON_NULL &&
+	   (json_int(&d, count_tok, count) != 0 || *count < 0))
 		goto out;
 	tok = results + 1;
 	for(int i = 0; i < json_size(&d, results); i++) {
@@ -439,38 +445,157 @@ static bool same_origin(const struct api *api, const char *url)
 	return strncmp(url, api->base_url, n) == 0 && url[n] == '/';
 }
 
+/* The URLs a listing has asked for, as 64-bit FNV-1a hashes in an open
+ * addressing table (0 marks a free slot): 8 bytes a page, however long the
+ * URLs. Two URLs of one listing sharing a hash would end it with EPROTO:
+ * about one chance in 10^15 for a listing of 100 pages. */
+struct seen_urls {
+	uint64_t *slot;
+	size_t n, cap; /* cap a power of two, at least twice n */
+};
+
+static uint64_t url_hash(const char *url)
+{
+	uint64_t h = 0xcbf29ce484222325u;
+
+	for(const unsigned char *p = (const unsigned char *)url; *p; p++)
+		h = (h ^ *p) * 0x100000001b3u;
+	return h ? h : 1;
+}
+
+/* Where h is in slot[cap], or the free slot where it would go. */
+static size_t seen_find(const uint64_t *slot, size_t cap, uint64_t h)
+{
+	size_t i = h & (cap - 1);
+
+	while(slot[i] && slot[i] != h)
+		i = (i + 1) & (cap - 1);
+	return i;
+}
+
+/* Adds url; returns 1 when it was there already, 0 when added, -ENOMEM. */
+static int seen_add(struct seen_urls *s, const char *url)
+{
+	uint64_t h = url_hash(url);
+	size_t i;
+
+	if(s->cap && s->slot[seen_find(s->slot, s->cap, h)] == h)
+		return 1;
+	if(2 * (s->n + 1) > s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 64;
+		uint64_t *slot = calloc(cap, sizeof(*slot));
+
+		if(!slot)
+			return -ENOMEM;
+		for(size_t k = 0; k < s->cap; k++)
+			if(s->slot[k])
+				slot[seen_find(slot, cap, s->slot[k])] = s->slot[k];
+		free(s->slot);
+		s->slot = slot;
+		s->cap = cap;
+	}
+	i = seen_find(s->slot, s->cap, h);
+	s->slot[i] = h;
+	s->n++;
+	return 0;
+}
+
+/* What the first page allows the whole listing. Pages can shift while they
+ * are read (an agent added meanwhile), so one page of slack on each bound. */
+struct listing_bounds {
+	int64_t count;	  /* the first page's `count`; -1 when it gave none */
+	size_t per_page;  /* agents on the first page, at least 1 */
+	size_t max_pages; /* ceil(count / per_page) + 1, at most MAX_PAGES */
+	size_t max_items; /* count + per_page */
+};
+
+static void bounds_set(struct listing_bounds *b, int64_t count, size_t first_page)
+{
+	uint64_t pages;
+
+	b->count = count;
+	b->per_page = first_page ? first_page : 1;
+	if(count < 0) {
+		b->max_pages = 1; /* no count, no second page (checked by the caller) */
+		b->max_items = SIZE_MAX;
+		return;
+	}
+	pages = (uint64_t)count / b->per_page + ((uint64_t)count % b->per_page != 0) + 1;
+	b->max_pages = pages < MAX_PAGES ? (size_t)pages : MAX_PAGES;
+	b->max_items = (uint64_t)count < SIZE_MAX - b->per_page ? (size_t)count + b->per_page : SIZE_MAX;
+}
+
+/* Checks page `page` (just decoded, out holding every agent so far) and its
+ * `next` against what the listing may do. Returns 0 to follow next, or
+ * -EPROTO (-ENOMEM) with e filled. */
+static int listing_check(struct api *api, struct listing_bounds *b, struct seen_urls *seen, size_t page,
+			 const struct agent_list *out, const char *next, struct api_error *e)
+{
+	int rc;
+
+	if(out->n > b->max_items)
+		return fail(
+			e, EPROTO, 0,
+			"malformed response: page %zu brings the agents to %zu, more than the first page's "
+			"count of %lld",
+			page, out->n, (long long)b->count);
+	if(!next)
+		return 0;
+	if(!same_origin(api, next))
+		return malformed(e, NULL, "`next` points away from api_url");
+	rc = seen_add(seen, next);
+	if(rc == 1)
+		return fail(e, EPROTO, 0, "malformed response: page %zu links back to an earlier page", page);
+	if(rc != 0)
+		return fail(e, ENOMEM, 0, "out of memory");
+	if(b->count < 0)
+		return fail(e, EPROTO, 0, "malformed response: page %zu has a `next` but no `count`", page);
+	if(page + 1 > b->max_pages)
+		return fail(
+			e, EPROTO, 0,
+			"malformed response: page %zu links to page %zu, more than a count of %lld in pages "
+			"of %zu allows",
+			page, page + 1, (long long)b->count, b->per_page);
+	return 0;
+}
+
 int api_list_agents(struct api *api, const struct api_cancel *c, struct agent_list *out, struct api_error *e)
 {
 	char *url = url_of(api, AGENTS_PATH "short_list/?page_size=" PAGE_SIZE);
 	int rc = url ? 0 : fail(e, ENOMEM, 0, "out of memory");
-	int pages = 0;
+	struct listing_bounds bounds = {.count = -1};
+	struct seen_urls seen = {NULL, 0, 0};
 
 	memset(out, 0, sizeof(*out));
-	while(url && rc == 0) {
+	if(url && seen_add(&seen, url) < 0)
+		rc = fail(e, ENOMEM, 0, "out of memory");
+	for(size_t page = 1; url && rc == 0; page++) {
 		struct http_response resp;
 		char *next = NULL;
+		int64_t count;
 
-		if(++pages > MAX_PAGES) {
-			rc = malformed(e, NULL, "the agent list never ends");
-			break;
-		}
 		rc = call(api, c, "GET", url, true, &resp, e);
 		if(rc == 0) {
-			rc = api_decode_agent_page(resp.body, resp.len, out, &next);
+			size_t before = out->n;
+
+			rc = api_decode_agent_page(resp.body, resp.len, out, &next, &count);
 			if(rc == -EPROTO)
 				malformed(e, &resp,
-					  "an agent list page is not {\"results\": [{\"id\": int}], "
-					  "\"next\": url}");
+					  "an agent list page is not {\"count\": int, \"results\": [{\"id\": "
+					  "int}], \"next\": url}");
 			else if(rc != 0)
 				fail(e, -rc, 0, "%s", strerror(-rc));
+			if(rc == 0 && page == 1)
+				bounds_set(&bounds, count, out->n - before);
+			if(rc == 0)
+				rc = listing_check(api, &bounds, &seen, page, out, next, e);
 			http_response_free(&resp);
 		}
 		free(url);
 		url = next;
-		if(url && rc == 0 && !same_origin(api, url))
-			rc = malformed(e, NULL, "`next` points away from api_url");
 	}
 	free(url);
+	free(seen.slot);
 	if(rc != 0) {
 		agent_list_free(out);
 		return rc;

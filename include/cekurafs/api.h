@@ -56,7 +56,10 @@ const char *agent_list_name(const struct agent_list *l, size_t i);
 void agent_list_free(struct agent_list *l);
 
 /* Lists every agent, following `next` over all pages, into *out (zeroed first;
- * agent_list_free() it, also after a failure). */
+ * agent_list_free() it, also after a failure). The first page's `count`
+ * bounds the rest: a `next` to a URL already asked for, a page past
+ * ceil(count / agents on the first page) + 1, more than count plus one first
+ * page of agents, or a `next` with no `count` on the first page, is -EPROTO. */
 int api_list_agents(struct api *api, const struct api_cancel *c, struct agent_list *out, struct api_error *e);
 
 /* 0 when the agent exists, -ENOENT when the API says 404, else -errno. */
@@ -87,8 +90,9 @@ int api_check(struct api *api, struct api_error *e);
  * api_decode_progress() is -EFBIG past API_MAX_STAGES. */
 int api_decode_progress(const char *body, size_t len, struct progress *out);
 int api_decode_auto_fetch(const char *body, size_t len, char **progress_id);
-/* Appends a page's agents to *l (unsorted) and returns its `next` (new string, or NULL). */
-int api_decode_agent_page(const char *body, size_t len, struct agent_list *l, char **next);
+/* Appends a page's agents to *l (unsorted) and returns its `next` (new string,
+ * or NULL) and its `count` (-1 when absent or null; not an integer >= 0 is -EPROTO). */
+int api_decode_agent_page(const char *body, size_t len, struct agent_list *l, char **next, int64_t *count);
 /* The one-line human text of an error body: detail, or "field: message". */
 void api_decode_detail(const char *body, size_t len, char *buf, size_t size);
 

@@ -265,15 +265,20 @@ static void test_agent_page_decoder_appends_ids_and_returns_next(void **state)
 			 "\"b\", \"id\": 3}]}";
 	const char *p2 = "{\"count\": 3, \"next\": null, \"results\": [{\"id\": 9}, {\"id\": 8, "
 			 "\"agent_name\": null}, {\"id\": 7, \"agent_name\": 12}]}";
+	const char *p3 = "{\"count\": null, \"next\": null, \"results\": []}";
 	struct agent_list l = {0};
 	char *next = NULL;
+	int64_t count = 0;
 
 	(void)state;
-	assert_int_equal(api_decode_agent_page(p1, strlen(p1), &l, &next), 0);
+	assert_int_equal(api_decode_agent_page(p1, strlen(p1), &l, &next, &count), 0);
 	assert_string_equal(next, AGENTS "short_list/?page=2");
+	assert_int_equal(count, 3);
 	free(next);
-	assert_int_equal(api_decode_agent_page(p2, strlen(p2), &l, &next), 0);
+	assert_int_equal(api_decode_agent_page(p2, strlen(p2), &l, &next, &count), 0);
 	assert_null(next);
+	assert_int_equal(api_decode_agent_page(p3, strlen(p3), &l, &next, &count), 0);
+	assert_int_equal(count, -1); /* null or absent: none */
 	assert_int_equal(l.n, 5);
 	assert_int_equal(l.items[0].id, 5);
 	assert_string_equal(agent_list_name(&l, 0), "a/\xc3\xa9"); /* decoded */
@@ -299,6 +304,10 @@ static void test_agent_page_decoder_rejects_bad_pages(void **state)
 		"{\"results\": [5]}",
 		"{\"results\": [], \"next\": 2}",
 		"{\"results\": [], \"next\": {}}",
+		"{\"results\": [], \"count\": \"3\"}",
+		"{\"results\": [], \"count\": -1}",
+		"{\"results\": [], \"count\": 1.5}",
+		"{\"results\": [], \"count\": []}",
 		"[]",
 		"",
 	};
@@ -307,8 +316,9 @@ static void test_agent_page_decoder_rejects_bad_pages(void **state)
 	for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct agent_list l = {0};
 		char *next = NULL;
+		int64_t count;
 
-		if(api_decode_agent_page(bad[i], strlen(bad[i]), &l, &next) != -EPROTO)
+		if(api_decode_agent_page(bad[i], strlen(bad[i]), &l, &next, &count) != -EPROTO)
 			fail_msg("accepted %s", bad[i]);
 		assert_null(next);
 		agent_list_free(&l);
@@ -583,7 +593,7 @@ static void test_a_failing_page_fails_the_listing(void **state)
 	struct agent_list l;
 
 	fake_expect(rig->f, "GET", "short_list/?page_size=1000", HTTP_DONE, 200,
-		    "{\"next\": \"" AGENTS "short_list/?page=2\", \"results\": [{\"id\": 1}]}");
+		    "{\"count\": 2, \"next\": \"" AGENTS "short_list/?page=2\", \"results\": [{\"id\": 1}]}");
 	fake_default(rig->f, "GET", "page=2", HTTP_DONE, 503, NULL);
 	assert_int_equal(api_list_agents(rig->api, NULL, &l, &rig->e), -EIO);
 	assert_null(l.items);
@@ -593,6 +603,131 @@ static void test_a_failing_page_fails_the_listing(void **state)
 		    "{\"results\": [{\"id\": \"1\"}]}");
 	assert_int_equal(api_list_agents(rig->api, NULL, &l, &rig->e), -EPROTO);
 	assert_null(l.items);
+}
+
+/* Lists with the fake, expecting EPROTO with msg after exactly requests GETs. */
+static void assert_listing_eproto(struct rig *rig, size_t requests, const char *msg)
+{
+	struct agent_list l;
+
+	assert_int_equal(api_list_agents(rig->api, NULL, &l, &rig->e), -EPROTO);
+	assert_null(l.items);
+	assert_int_equal(l.n, 0);
+	assert_string_equal(rig->e.msg, msg);
+	assert_int_equal(fake_nrequests(rig->f), requests);
+	assert_int_equal(fake_unexpected(rig->f), 0);
+}
+
+static void test_a_page_linking_to_itself_is_eproto_at_once(void **state)
+{
+	struct rig *rig = *state;
+
+	/* the first page links to its own URL, and would answer it forever */
+	fake_default(rig->f, "GET", "short_list/?page_size=1000$", HTTP_DONE, 200,
+		     "{\"count\": 100000, \"next\": \"" AGENTS "short_list/?page_size=1000\", "
+		     "\"results\": [{\"id\": 1}]}");
+	assert_listing_eproto(rig, 1, "malformed response: page 1 links back to an earlier page");
+}
+
+static void test_a_later_page_linking_to_itself_is_eproto(void **state)
+{
+	struct rig *rig = *state;
+
+	fake_expect(rig->f, "GET", "short_list/?page_size=1000$", HTTP_DONE, 200,
+		    "{\"count\": 3000, \"next\": \"" AGENTS "short_list/?page=2&page_size=1000\", "
+		    "\"results\": [{\"id\": 1}, {\"id\": 2}]}");
+	fake_default(rig->f, "GET", "page=2&", HTTP_DONE, 200,
+		     "{\"count\": 3000, \"next\": \"" AGENTS "short_list/?page=2&page_size=1000\", "
+		     "\"results\": [{\"id\": 3}]}");
+	assert_listing_eproto(rig, 2, "malformed response: page 2 links back to an earlier page");
+}
+
+static void test_a_loop_back_to_page_1_is_eproto(void **state)
+{
+	struct rig *rig = *state;
+
+	/* 1 -> 2 -> 3 -> 1 -> ...: each page brings agents, so memory grew with every turn */
+	fake_default(rig->f, "GET", "short_list/?page_size=1000$", HTTP_DONE, 200,
+		     "{\"count\": 100000, \"next\": \"" AGENTS "short_list/?page=2&page_size=1000\", "
+		     "\"results\": [{\"id\": 1}, {\"id\": 2}]}");
+	fake_default(rig->f, "GET", "page=2&", HTTP_DONE, 200,
+		     "{\"count\": 100000, \"next\": \"" AGENTS "short_list/?page=3&page_size=1000\", "
+		     "\"results\": [{\"id\": 3}, {\"id\": 4}]}");
+	fake_default(rig->f, "GET", "page=3&", HTTP_DONE, 200,
+		     "{\"count\": 100000, \"next\": \"" AGENTS "short_list/?page_size=1000\", "
+		     "\"results\": [{\"id\": 5}, {\"id\": 6}]}");
+	assert_listing_eproto(rig, 3, "malformed response: page 3 links back to an earlier page");
+}
+
+static void test_more_pages_than_count_allows_is_eproto(void **state)
+{
+	struct rig *rig = *state;
+	char *page = NULL;
+
+	/* count 4 in pages of 2: 2 pages, 3 with one of slack; every page links to a new one */
+	for(int i = 2; i <= 10; i++) {
+		char match[32];
+
+		snprintf(match, sizeof(match), "page=%d&", i);
+		assert_true(asprintf(&page,
+				     "{\"count\": 4, \"next\": \"" AGENTS
+				     "short_list/?page=%d&page_size=1000\", "
+				     "\"results\": [{\"id\": %d}, {\"id\": %d}]}",
+				     i + 1, 2 * i + 1, 2 * i + 2) > 0);
+		fake_default(rig->f, "GET", match, HTTP_DONE, 200, page);
+		free(page);
+	}
+	fake_default(rig->f, "GET", "short_list/?page_size=1000$", HTTP_DONE, 200,
+		     "{\"count\": 4, \"next\": \"" AGENTS "short_list/?page=2&page_size=1000\", "
+		     "\"results\": [{\"id\": 1}, {\"id\": 2}]}");
+	assert_listing_eproto(
+		rig, 3,
+		"malformed response: page 3 links to page 4, more than a count of 4 in pages of 2 "
+		"allows");
+}
+
+static void test_more_agents_than_count_is_eproto(void **state)
+{
+	struct rig *rig = *state;
+
+	/* count 2 and pages of 2: a page of slack allows 4 agents, the second page brings 5 */
+	fake_expect(rig->f, "GET", "short_list/?page_size=1000$", HTTP_DONE, 200,
+		    "{\"count\": 2, \"next\": \"" AGENTS "short_list/?page=2&page_size=1000\", "
+		    "\"results\": [{\"id\": 1}, {\"id\": 2}]}");
+	fake_expect(rig->f, "GET", "page=2&", HTTP_DONE, 200,
+		    "{\"count\": 2, \"next\": null, \"results\": [{\"id\": 3}, {\"id\": 4}, {\"id\": 5}]}");
+	assert_listing_eproto(rig, 2,
+			      "malformed response: page 2 brings the agents to 5, more than the first page's "
+			      "count of 2");
+}
+
+static void test_a_next_without_a_count_is_eproto(void **state)
+{
+	struct rig *rig = *state;
+
+	fake_expect(rig->f, "GET", "short_list/?page_size=1000$", HTTP_DONE, 200,
+		    "{\"next\": \"" AGENTS
+		    "short_list/?page=2&page_size=1000\", \"results\": [{\"id\": 1}]}");
+	assert_listing_eproto(rig, 1, "malformed response: page 1 has a `next` but no `count`");
+}
+
+static void test_pages_that_shift_by_one_page_are_followed(void **state)
+{
+	struct rig *rig = *state;
+	struct agent_list l;
+
+	/* count 4 in pages of 2 when the listing began; an agent was added meanwhile */
+	fake_expect(rig->f, "GET", "short_list/?page_size=1000$", HTTP_DONE, 200,
+		    "{\"count\": 4, \"next\": \"" AGENTS "short_list/?page=2&page_size=1000\", "
+		    "\"results\": [{\"id\": 1}, {\"id\": 2}]}");
+	fake_expect(rig->f, "GET", "page=2&", HTTP_DONE, 200,
+		    "{\"count\": 5, \"next\": \"" AGENTS "short_list/?page=3&page_size=1000\", "
+		    "\"results\": [{\"id\": 2}, {\"id\": 3}]}");
+	fake_expect(rig->f, "GET", "page=3&", HTTP_DONE, 200,
+		    "{\"count\": 5, \"next\": null, \"results\": [{\"id\": 4}, {\"id\": 5}]}");
+	assert_int_equal(api_list_agents(rig->api, NULL, &l, &rig->e), 0);
+	assert_int_equal(l.n, 5);
+	agent_list_free(&l);
 }
 
 static void test_get_agent_maps_404_to_enoent(void **state)
@@ -687,7 +822,7 @@ static void test_the_key_is_sent_on_every_request_and_nowhere_else(void **state)
 	struct progress p;
 
 	fake_expect(rig->f, "GET", "short_list/", HTTP_DONE, 200,
-		    "{\"next\": \"" AGENTS "short_list/?page=2\", \"results\": [{\"id\": 1}]}");
+		    "{\"count\": 1, \"next\": \"" AGENTS "short_list/?page=2\", \"results\": [{\"id\": 1}]}");
 	fake_expect(rig->f, "GET", "page=2", HTTP_DONE, 200, "{\"next\": null, \"results\": []}");
 	fake_expect(rig->f, "GET", "/aiagents/1/$", HTTP_DONE, 503, NULL);
 	fake_expect(rig->f, "GET", "/aiagents/1/$", HTTP_DONE, 200, "{}");
@@ -779,6 +914,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_next_pointing_elsewhere_is_refused_and_gets_no_key,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_failing_page_fails_the_listing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_page_linking_to_itself_is_eproto_at_once, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_a_later_page_linking_to_itself_is_eproto, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_a_loop_back_to_page_1_is_eproto, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_more_pages_than_count_allows_is_eproto, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_more_agents_than_count_is_eproto, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_next_without_a_count_is_eproto, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pages_that_shift_by_one_page_are_followed, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_get_agent_maps_404_to_enoent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_agent_body_keeps_the_body_as_sent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_asks_for_one_agent_and_reports_a_rejected_key,
