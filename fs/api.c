@@ -147,10 +147,16 @@ void api_decode_detail(const char *body, size_t len, char *buf, size_t size)
 	json_free(&d);
 }
 
+/* What a POST that starts an import says when its answer was lost. */
+#define IMPORT_MAY_HAVE_STARTED "the API may have started an import; a retry will tell (EBUSY if it did)"
+
 /* Makes a call and turns every failure into an api_error. On 2xx returns 0
- * with resp holding the body; otherwise -errno and resp freed. */
+ * with resp holding the body; otherwise -errno and resp freed. if_lost (NULL
+ * for none) is what a request that is not idempotent may have done when its
+ * answer was lost after it was sent (a reset, a timeout): e's message then
+ * says so after the cause. */
 static int call(struct api *api, const struct api_cancel *c, const char *method, const char *url,
-		bool idempotent, struct http_response *resp, struct api_error *e)
+		bool idempotent, const char *if_lost, struct http_response *resp, struct api_error *e)
 {
 	struct http_request req = {
 		.method = method,
@@ -176,7 +182,11 @@ static int call(struct api *api, const struct api_cancel *c, const char *method,
 		char what[128];
 
 		errmap_describe(resp->outcome, api->policy.timeout, what, sizeof(what));
-		if(resp->detail[0])
+		if(!idempotent && if_lost && resp->outcome == HTTP_RESET)
+			fail(e, err, 0, "%s after the request was sent: %s", what, if_lost);
+		else if(!idempotent && if_lost && resp->outcome == HTTP_TIMEOUT)
+			fail(e, err, 0, "%s waiting for the answer: %s", what, if_lost);
+		else if(resp->detail[0])
 			fail(e, err, 0, "%s: %s", what, resp->detail);
 		else
 			fail(e, err, 0, "%s", what);
@@ -574,7 +584,7 @@ int api_list_agents(struct api *api, const struct api_cancel *c, struct agent_li
 		char *next = NULL;
 		int64_t count;
 
-		rc = call(api, c, "GET", url, true, &resp, e);
+		rc = call(api, c, "GET", url, true, NULL, &resp, e);
 		if(rc == 0) {
 			size_t before = out->n;
 
@@ -617,7 +627,7 @@ int api_get_agent_body(struct api *api, const struct api_cancel *c, uint64_t id,
 	}
 	if(!url)
 		return fail(e, ENOMEM, 0, "out of memory");
-	rc = call(api, c, "GET", url, true, &resp, e);
+	rc = call(api, c, "GET", url, true, NULL, &resp, e);
 	free(url);
 	if(rc != 0)
 		return rc;
@@ -651,7 +661,7 @@ int api_auto_fetch(struct api *api, const struct api_cancel *c, uint64_t id, cha
 	*progress_id = NULL;
 	if(!url)
 		return fail(e, ENOMEM, 0, "out of memory");
-	rc = call(api, c, "POST", url, false, &resp, e);
+	rc = call(api, c, "POST", url, false, IMPORT_MAY_HAVE_STARTED, &resp, e);
 	free(url);
 	if(rc != 0)
 		return rc;
@@ -679,7 +689,7 @@ int api_progress(struct api *api, const struct api_cancel *c, uint64_t id, const
 		     progress_id);
 	if(!url)
 		return fail(e, ENOMEM, 0, "out of memory");
-	rc = call(api, c, "GET", url, true, &resp, e);
+	rc = call(api, c, "GET", url, true, NULL, &resp, e);
 	free(url);
 	if(rc != 0)
 		return rc;
@@ -710,7 +720,7 @@ int api_check(struct api *api, struct api_error *e)
 
 	if(!url)
 		return fail(e, ENOMEM, 0, "out of memory");
-	rc = call(api, NULL, "GET", url, true, &resp, e);
+	rc = call(api, NULL, "GET", url, true, NULL, &resp, e);
 	if(rc == 0)
 		http_response_free(&resp);
 	free(url);

@@ -83,14 +83,20 @@ bool http_never_sent(enum http_outcome outcome)
 	return outcome == HTTP_REFUSED || outcome == HTTP_UNREACHABLE || outcome == HTTP_CONNECT_TIMEOUT;
 }
 
+/* Whether another try may go. A request that never reached the API, and one
+ * the API refused with 429 (a refusal that processed nothing), may be sent
+ * again whatever its method; anything else a POST may have started, so only
+ * a GET is tried again. */
 static bool worth_retrying(const struct http_response *r, bool idempotent)
 {
 	if(http_never_sent(r->outcome))
 		return true;
+	if(r->outcome == HTTP_DONE && r->status == 429)
+		return true;
 	if(!idempotent)
 		return false;
 	if(r->outcome == HTTP_DONE)
-		return r->status >= 500 || r->status == 429;
+		return r->status >= 500;
 	return r->outcome == HTTP_RESET || r->outcome == HTTP_BAD_RESPONSE;
 }
 

@@ -70,7 +70,10 @@ int api_get_agent(struct api *api, const struct api_cancel *c, uint64_t id, stru
 int api_get_agent_body(struct api *api, const struct api_cancel *c, uint64_t id, char **body, size_t *len,
 		       struct api_error *e);
 
-/* Starts an auto-fetch; *progress_id is a new string the caller frees. */
+/* Starts an auto-fetch; *progress_id is a new string the caller frees. The
+ * POST is sent again only when it never reached the API or was answered 429;
+ * when its answer was lost after it was sent (reset, timeout), the message
+ * says that the API may have started an import and that a retry will tell. */
 int api_auto_fetch(struct api *api, const struct api_cancel *c, uint64_t id, char **progress_id,
 		   struct api_error *e);
 

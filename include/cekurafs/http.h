@@ -78,8 +78,10 @@ struct http_health {
 };
 
 /* Makes a call under policy: retries a GET (idempotent) on connection errors,
- * 5xx and 429; a POST only when its connection never opened. Returns the last
- * exchange's result in resp (the caller frees it with http_response_free()). */
+ * 5xx and 429; a POST only when its connection never opened or when it was
+ * answered 429 (a refusal that processed nothing), after Retry-After, within
+ * the budget. Returns the last exchange's result in resp (the caller frees it
+ * with http_response_free()). */
 void http_send(struct http_transport *t, const struct http_policy *policy, struct http_health *health,
 	       const struct http_request *req, bool idempotent, struct http_response *resp);
 

@@ -448,6 +448,61 @@ static void test_a_post_is_sent_once_even_when_it_fails(void **state)
 	assert_int_equal(fake_count(rig->f, "POST", NULL), 1);
 }
 
+static void test_an_auto_fetch_answered_429_is_resent_after_retry_after(void **state)
+{
+	struct rig *rig = *state;
+	char *id = NULL;
+
+	fake_expect(rig->f, "POST", "/42/auto-fetch/", HTTP_DONE, 429, "{\"detail\": \"Slow down\"}")
+		->retry_after = 0.1;
+	fake_expect(rig->f, "POST", "/42/auto-fetch/", HTTP_DONE, 202, "{\"progress_id\": \"p-2\"}");
+	assert_int_equal(api_auto_fetch(rig->api, NULL, 42, &id, &rig->e), 0);
+	assert_string_equal(id, "p-2");
+	free(id);
+	assert_int_equal(fake_count(rig->f, "POST", "/42/auto-fetch/"), 2);
+	assert_true(fake_request(rig->f, 1)->at - fake_request(rig->f, 0)->at >= 0.1);
+}
+
+static void test_an_auto_fetch_answered_429_past_the_budget_is_eagain_with_one_post(void **state)
+{
+	struct rig *rig = *state;
+	char *id = NULL;
+
+	fake_default(rig->f, "POST", "/42/auto-fetch/", HTTP_DONE, 429, "{\"detail\": \"Come back later\"}")
+		->retry_after = 60;
+	assert_int_equal(api_auto_fetch(rig->api, NULL, 42, &id, &rig->e), -EAGAIN);
+	assert_null(id);
+	assert_string_equal(rig->e.msg, "HTTP 429: Come back later");
+	assert_int_equal(fake_count(rig->f, "POST", NULL), 1);
+}
+
+static void test_an_auto_fetch_whose_answer_was_lost_says_it_may_have_started(void **state)
+{
+	struct rig *rig = *state;
+	char *id = NULL;
+
+	fake_expect(rig->f, "POST", "/42/auto-fetch/", HTTP_RESET, 0, NULL);
+	assert_int_equal(api_auto_fetch(rig->api, NULL, 42, &id, &rig->e), -ECONNRESET);
+	assert_string_equal(rig->e.msg,
+			    "connection reset by the API after the request was sent: the API may have "
+			    "started an import; a retry will tell (EBUSY if it did)");
+	fake_expect(rig->f, "POST", "/42/auto-fetch/", HTTP_TIMEOUT, 0, NULL);
+	assert_int_equal(api_auto_fetch(rig->api, NULL, 42, &id, &rig->e), -ETIMEDOUT);
+	assert_string_equal(rig->e.msg,
+			    "timed out after 5 s waiting for the answer: the API may have started an "
+			    "import; a retry will tell (EBUSY if it did)");
+	assert_int_equal(fake_count(rig->f, "POST", NULL), 2); /* neither was sent again */
+	/* never sent (refused every time): nothing may have started */
+	fake_default(rig->f, "POST", "/43/auto-fetch/", HTTP_REFUSED, 0, NULL);
+	assert_int_equal(api_auto_fetch(rig->api, NULL, 43, &id, &rig->e), -ECONNREFUSED);
+	assert_string_equal(rig->e.msg, "cannot connect to the API: connection refused");
+	/* a GET whose answer was lost started nothing */
+	fake_default(rig->f, "GET", "/aiagents/44/", HTTP_RESET, 0, NULL);
+	assert_int_equal(api_get_agent(rig->api, NULL, 44, &rig->e), -ECONNRESET);
+	assert_string_equal(rig->e.msg, "connection reset by the API");
+	assert_null(id);
+}
+
 static void test_progress_gets_the_id_in_the_query_and_keeps_the_raw_body(void **state)
 {
 	struct rig *rig = *state;
@@ -900,6 +955,13 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_an_unusable_progress_id_is_eproto, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_post_is_sent_once_even_when_it_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_an_auto_fetch_answered_429_is_resent_after_retry_after,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_an_auto_fetch_answered_429_past_the_budget_is_eagain_with_one_post, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_an_auto_fetch_whose_answer_was_lost_says_it_may_have_started, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_progress_gets_the_id_in_the_query_and_keeps_the_raw_body,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_progress_with_an_invalid_id_sends_nothing, setup,

@@ -200,7 +200,7 @@ static void test_a_post_is_not_retried_after_a_reset(void **state)
 	assert_int_equal(fake_count(rig->f, "POST", URL), 1);
 }
 
-static void test_a_post_is_not_retried_after_5xx_429_or_a_timeout(void **state)
+static void test_a_post_is_not_retried_after_5xx_or_a_timeout(void **state)
 {
 	struct rig *rig = *state;
 
@@ -208,16 +208,54 @@ static void test_a_post_is_not_retried_after_5xx_429_or_a_timeout(void **state)
 	fake_expect(rig->f, "POST", URL, HTTP_DONE, 503, NULL);
 	send_call(rig, false);
 	assert_int_equal(rig->resp.status, 503);
-	fake_expect(rig->f, "POST", URL, HTTP_DONE, 429, NULL)->retry_after = 0;
-	send_call(rig, false);
-	assert_int_equal(rig->resp.status, 429);
 	fake_expect(rig->f, "POST", URL, HTTP_TIMEOUT, 0, NULL);
 	send_call(rig, false);
 	assert_int_equal(rig->resp.outcome, HTTP_TIMEOUT);
 	fake_expect(rig->f, "POST", URL, HTTP_BAD_RESPONSE, 0, NULL);
 	send_call(rig, false);
 	assert_int_equal(rig->resp.outcome, HTTP_BAD_RESPONSE);
-	assert_int_equal(fake_count(rig->f, "POST", URL), 4);
+	assert_int_equal(fake_count(rig->f, "POST", URL), 3);
+}
+
+static void test_a_post_answered_429_is_resent_after_retry_after(void **state)
+{
+	struct rig *rig = *state;
+
+	/* a 429 processed nothing: the POST goes again once Retry-After has passed */
+	rig->req.method = "POST";
+	fake_expect(rig->f, "POST", URL, HTTP_DONE, 429, "{\"detail\": \"slow down\"}")->retry_after = 0.1;
+	fake_expect(rig->f, "POST", URL, HTTP_DONE, 202, "{\"progress_id\": \"p\"}");
+	send_call(rig, false);
+	assert_int_equal(rig->resp.outcome, HTTP_DONE);
+	assert_int_equal(rig->resp.status, 202);
+	assert_int_equal(fake_count(rig->f, "POST", URL), 2);
+	assert_true(fake_request(rig->f, 1)->at - fake_request(rig->f, 0)->at >= 0.1);
+}
+
+static void test_a_post_answered_429_past_the_budget_fails_at_once(void **state)
+{
+	struct rig *rig = *state;
+	double start = fake_now();
+
+	rig->req.method = "POST";
+	fake_expect(rig->f, "POST", URL, HTTP_DONE, 429, "{\"detail\": \"come back later\"}")->retry_after =
+		60;
+	fake_expect(rig->f, "POST", URL, HTTP_DONE, 202, "{}");
+	send_call(rig, false);
+	assert_int_equal(rig->resp.status, 429);
+	assert_int_equal(fake_count(rig->f, "POST", URL), 1);
+	assert_true(fake_now() - start < 0.5);
+}
+
+static void test_a_post_answered_429_every_time_stops_at_max_retries(void **state)
+{
+	struct rig *rig = *state;
+
+	rig->req.method = "POST";
+	fake_default(rig->f, "POST", URL, HTTP_DONE, 429, NULL);
+	send_call(rig, false);
+	assert_int_equal(rig->resp.status, 429);
+	assert_int_equal(fake_count(rig->f, "POST", URL), 4); /* 1 + max_retries, as a GET */
 }
 
 static void test_a_post_is_retried_when_its_connection_never_opened(void **state)
@@ -589,8 +627,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_429_without_retry_after_uses_the_backoff, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_a_post_is_not_retried_after_a_reset, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_a_post_is_not_retried_after_5xx_429_or_a_timeout, setup,
+		cmocka_unit_test_setup_teardown(test_a_post_is_not_retried_after_5xx_or_a_timeout, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_a_post_answered_429_is_resent_after_retry_after, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_a_post_answered_429_past_the_budget_fails_at_once, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_a_post_answered_429_every_time_stops_at_max_retries,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_post_is_retried_when_its_connection_never_opened,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_post_is_retried_after_connect_timeout_or_unreachable,
