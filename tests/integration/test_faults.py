@@ -9,7 +9,10 @@ For each fault and each of `ls agents` (a listing, list_ttl expired),
   - it ends within the daemon's budget (timeout=3) plus 2 s;
   - the requests the simulator saw follow the contract: a GET is retried (at
     most 1 + 3 tries, the budget and Retry-After permitting), the POST of a
-    refetch is never retried once its connection opened (exactly one POST);
+    refetch is never retried once its connection opened (exactly one POST),
+    except after a 429, a refusal that processed nothing (tried as a GET is);
+  - a refetch whose answer was lost after it was sent (reset, stall) says in
+    `error` that the API may have started an import;
   - the daemon is alive and serving once the fault is cleared: the same
     operation succeeds.
 `cat wait` is different: a fault that may pass never ends a wait (DESIGN,
@@ -56,20 +59,31 @@ def agents_for(row):
 
 class Fault:
     """One row: a simulator fault rule (without match and method), the errno, the
-    words after `<operation>: `, and how many tries of a GET the sim must see."""
+    words after `<operation>: `, how many tries of a GET the sim must see, and
+    the words for a refetch when they differ (post_words)."""
 
-    def __init__(self, name, rule, err, words, gets, why=""):
+    def __init__(self, name, rule, err, words, gets, why="", post_words=None):
         self.name, self.rule, self.err, self.words, self.gets, self.why = \
             name, rule, err, words, gets, why
+        self.post_words = post_words or words
+
+    def words_for(self, op):
+        return self.post_words if op.method == "POST" else self.words
+
+
+# A refetch's answer lost once the request was sent: the import may have started.
+MAY_HAVE_STARTED = "the API may have started an import; a retry will tell (EBUSY if it did)"
 
 
 FAULTS = [
     Fault("stall", {"kind": "stall", "seconds": 30}, errno.ETIMEDOUT,
           f"timed out after {TIMEOUT} s", (1, 1),
-          "a stalled try takes the whole budget: none is left for a retry"),
+          "a stalled try takes the whole budget: none is left for a retry",
+          post_words=f"timed out after {TIMEOUT} s waiting for the answer: {MAY_HAVE_STARTED}"),
     Fault("reset", {"kind": "reset"}, errno.ECONNRESET, "connection reset by the API", (4, 5),
           "1 + 3 tries; when the first rides a kept-alive connection, libcurl itself sends it "
-          "once more on a new one (the stale keep-alive race), which a GET may be"),
+          "once more on a new one (the stale keep-alive race), which a GET may be",
+          post_words=f"connection reset by the API after the request was sent: {MAY_HAVE_STARTED}"),
     Fault("503", {"kind": "status", "status": 503, "detail": "Service unavailable (matrix)"},
           errno.EIO, "HTTP 503: Service unavailable (matrix)", (4, 4)),
     Fault("429_retry_after_1", {"kind": "status", "status": 429, "retry_after": 1,
@@ -325,7 +339,7 @@ def check_cell(row, fault, op):
     reqs = op.requests(sim, target, row.since)
     assert got == fault.err, f"{errname(got)}, expected {errname(fault.err)}"
     assert secs <= TIMEOUT + SLACK, f"took {secs:.2f} s"
-    words = fault.words
+    words = fault.words_for(op)
     if op.error_op:
         error = read_file(d.agent(target, "error"))
         assert error == f"{op.error_op}: {words}\n", f"error file: {error!r}"
@@ -335,13 +349,15 @@ def check_cell(row, fault, op):
     # The connection opened: the API is not unreachable, so no offline mode.
     assert "API unreachable" not in new_log, new_log
     assert reqs and all(e["path"] == reqs[0]["path"] for e in reqs), reqs
-    if op.method == "POST":
+    if op.method == "POST" and fault.rule.get("status") != 429:
         # Its connection opened, so it may have reached the API: never sent twice.
         assert [e["method"] for e in reqs] == ["POST"], \
             f"{len(reqs)} requests for one refetch: {reqs}"
     else:
+        # A 429 processed nothing: a POST is tried again as a GET is.
+        assert all(e["method"] == op.method for e in reqs), reqs
         lo, hi = fault.gets
-        assert lo <= len(reqs) <= hi, f"{len(reqs)} GETs, expected {lo}..{hi}: {reqs}"
+        assert lo <= len(reqs) <= hi, f"{len(reqs)} {op.method}s, expected {lo}..{hi}: {reqs}"
         if fault.rule.get("retry_after") == 1:
             gaps = [b["time"] - a["time"] for a, b in zip(reqs, reqs[1:])]
             assert all(g >= 0.95 for g in gaps), f"Retry-After not honoured: {gaps}"
