@@ -80,6 +80,21 @@ def live_objects():
         return list(_live)
 
 
+_sanitized = None
+
+
+def sanitized():
+    """Whether the daemon under test is built with AddressSanitizer or
+    ThreadSanitizer, whose allocators keep freed memory (a quarantine) and
+    copy the environment: memory figures of such a daemon say little."""
+    global _sanitized
+    if _sanitized is None:
+        with open(DAEMON, "rb") as f:
+            binary = f.read()
+        _sanitized = b"__asan_init" in binary or b"__tsan_init" in binary
+    return _sanitized
+
+
 # ---------------------------------------------------------------- waiting and running
 
 def wait_until(cond, timeout=10.0, interval=0.02, what="condition"):
