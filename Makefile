@@ -135,11 +135,14 @@ tsan:
 # Left out: test_key and test_tls (under valgrind /proc/PID/environ is valgrind's
 # own block, which keeps the key the daemon scrubbed from its copy), test_startup
 # (refusals at start, where the daemon hardly runs), test_scale (100,000 agents:
-# minutes under memcheck, for nothing test_tree does not cover) and test_docs (no daemon).
+# minutes under memcheck, for nothing test_tree does not cover), test_docs and
+# test_build (no daemon), and the modules that time or weigh the daemon itself
+# (test_shared, test_longrun, test_answers, test_stress: their bounds are for a
+# daemon at full speed; test_stress runs under ASan and TSan instead).
 VALGRIND ?= valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 	--show-leak-kinds=definite --track-fds=no -q
 VALGRIND_TESTS ?= test_tree test_config test_refetch test_progress test_wait test_events test_state test_crash \
-	test_connections test_faults test_system test_examples
+	test_connections test_faults test_system test_examples test_hostile test_statedir test_mountpoint
 VALGRIND_SLOW ?= 10
 valgrind: $(DAEMON)
 	$(PYTHON) tests/integration/run.py --daemon $(DAEMON) --wrapper "$(VALGRIND)" \
