@@ -1,7 +1,7 @@
 /* errmap.c - transport result -> errno and words. Pure.
  *
- * The table of DESIGN.md section 3, in one place, so every file of the
- * mount fails the same way for the same cause.
+ * The table of the README's "Errors a caller sees", in one place, so every
+ * file of the mount fails the same way for the same cause.
  */
 #include "cekurafs/errmap.h"
 

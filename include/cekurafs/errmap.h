@@ -1,5 +1,5 @@
 /* errmap.h - one function from a transport result to the errno a caller sees
- * (DESIGN.md section 3), and one for the words of the error file. Pure. */
+ * (README, "Errors a caller sees"), and one for the words of the error file. Pure. */
 #ifndef CEKURAFS_ERRMAP_H
 #define CEKURAFS_ERRMAP_H
 

@@ -7,7 +7,7 @@
  *   stage system_prompt completed
  *   ...
  *
- * The format is a public interface (README, "The progress file"): scripts parse it.
+ * The format is a public interface (README, "`progress`"): scripts parse it.
  */
 #ifndef CEKURAFS_RENDER_H
 #define CEKURAFS_RENDER_H

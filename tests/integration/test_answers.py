@@ -1,5 +1,5 @@
-"""Answers the daemon must not trust, and answers it must not lose (DESIGN.md
-sections 2 and 3):
+"""Answers the daemon must not trust, and answers it must not lose (README,
+"When things go wrong"):
   - a listing whose `next` links to itself, loops back to page 1, or runs past
     what its `count` allows fails with EPROTO at once ("Protocol error"), after
     a few requests and with the daemon's peak RSS unchanged;

@@ -1,5 +1,5 @@
 """HTTP behaviour seen from the API side: connection reuse, retries and the
-errno of each kind of failure (DESIGN.md section 3)."""
+errno of each kind of failure (README, "Errors a caller sees")."""
 
 import errno
 import os

@@ -15,8 +15,8 @@ For each fault and each of `ls agents` (a listing, list_ttl expired),
     `error` that the API may have started an import;
   - the daemon is alive and serving once the fault is cleared: the same
     operation succeeds.
-`cat wait` is different: a fault that may pass never ends a wait (DESIGN,
-section 2). Its cell starts the wait, checks that the fault is met (the error
+`cat wait` is different: a fault that may pass never ends a wait (README,
+"`wait`"). Its cell starts the wait, checks that the fault is met (the error
 line and the log say so) while the wait goes on, clears the fault, and checks
 that the wait then returns the final text with exit status 0 and that the
 successful poll cleared the error line.

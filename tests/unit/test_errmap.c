@@ -1,4 +1,4 @@
-/* test_errmap.c - DESIGN.md section 3, row by row: what errno a caller sees
+/* test_errmap.c - the README's "Errors a caller sees", row by row: what errno a caller sees
  * for each answer of the API and each way a transfer fails, and the words
  * the error file uses for them.
  */

@@ -1,5 +1,5 @@
-/* test_render.c - the text of `progress` and `wait`, exactly as DESIGN.md
- * section 2 and the README show it: scripts parse it, so whole strings are compared.
+/* test_render.c - the text of `progress` and `wait`, exactly as the README
+ * ("`progress`") shows it: scripts parse it, so whole strings are compared.
  */
 #include <setjmp.h>
 #include <stdarg.h>
