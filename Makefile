@@ -48,7 +48,7 @@ ifeq ($(FUZZ),1)
 ALL_CFLAGS += -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 endif
 
-LIB_MODULES := log stats tree json names config errmap render events state http api agents agents_config agents_events nodes ops
+LIB_MODULES := log stats tree json names agent_config errmap render events state http api agents agents_config agents_events nodes ops
 LIB_OBJS := $(LIB_MODULES:%=$(BUILD)/fs/%.o)
 LIB := $(BUILD)/libcekurafs.a
 DAEMON := $(BUILD)/cekurafs
@@ -141,7 +141,7 @@ tsan:
 # daemon at full speed; test_stress runs under ASan and TSan instead).
 VALGRIND ?= valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 	--show-leak-kinds=definite --track-fds=no -q
-VALGRIND_TESTS ?= test_tree test_config test_refetch test_progress test_wait test_events test_state test_crash \
+VALGRIND_TESTS ?= test_tree test_agent_config test_refetch test_progress test_wait test_events test_state test_crash \
 	test_connections test_faults test_system test_examples test_hostile test_statedir test_mountpoint
 VALGRIND_SLOW ?= 10
 valgrind: $(DAEMON)

@@ -22,7 +22,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cekurafs/config.h"
+#include "cekurafs/agent_config.h"
 #include "cekurafs/events.h"
 #include "cekurafs/log.h"
 #include "cekurafs/render.h"
@@ -298,7 +298,7 @@ static void agent_clear_error(struct agent *a)
 	}
 }
 
-struct registry *registry_new(struct api *api, const struct registry_config *cfg,
+struct registry *registry_new(struct api *api, const struct registry_options *cfg,
 			      const struct state_entry *entries, size_t n)
 {
 	struct registry *r = calloc(1, sizeof(*r));
@@ -594,8 +594,8 @@ int registry_lookup(struct registry *r, const struct api_cancel *c, uint64_t id)
 	rc = api_get_agent_body(r->api, c, id, &body, &len, &e);
 	if(rc != 0 && rc != -ENOENT)
 		log_warn("looking up agent %llu: %s", (unsigned long long)id, e.msg);
-	if(rc == 0 && (cfg = calloc(1, sizeof(*cfg))) && config_decode(body, len, cfg) != 0) {
-		config_free(cfg); /* shown as files it is not: its files fetch it again and say why */
+	if(rc == 0 && (cfg = calloc(1, sizeof(*cfg))) && agent_config_decode(body, len, cfg) != 0) {
+		agent_config_free(cfg); /* shown as files it is not: its files fetch it again and say why */
 		free(cfg);
 		cfg = NULL;
 	}
@@ -618,7 +618,7 @@ int registry_lookup(struct registry *r, const struct api_cancel *c, uint64_t id)
 		gone->at = now_seconds();
 	}
 	if(cfg && cfg->refs == 0) {
-		config_free(cfg); /* not kept */
+		agent_config_free(cfg); /* not kept */
 		free(cfg);
 	}
 	pthread_mutex_unlock(&r->lock);

@@ -16,7 +16,7 @@
 void config_unref(struct agent_config *cfg)
 {
 	if(cfg && --cfg->refs == 0) {
-		config_free(cfg);
+		agent_config_free(cfg);
 		free(cfg);
 	}
 }
@@ -26,9 +26,9 @@ static size_t config_bytes(const struct agent_config *cfg)
 {
 	size_t n = sizeof(*cfg) + cfg->json.len + cfg->variables.len;
 
-	for(int i = 0; i < CONFIG_NFIELDS; i++)
+	for(int i = 0; i < AGENT_CONFIG_NFIELDS; i++)
 		n += cfg->field[i].len;
-	for(int l = 0; l < CONFIG_NLISTS; l++)
+	for(int l = 0; l < AGENT_CONFIG_NLISTS; l++)
 		for(size_t i = 0; i < cfg->list[l].n; i++)
 			n += cfg->list[l].texts[i].len + 64; /* and its name */
 	return n;
@@ -103,7 +103,8 @@ void config_keep(struct registry *r, struct agent *a, struct agent_config *cfg)
 	r->cfg_tail = ac;
 	r->cfg_n++;
 	r->cfg_bytes += ac->bytes;
-	while((r->cfg_n > CONFIG_CACHE_MAX || r->cfg_bytes > CONFIG_CACHE_BYTES) && r->cfg_head != ac)
+	while((r->cfg_n > AGENT_CONFIG_CACHE_MAX || r->cfg_bytes > AGENT_CONFIG_CACHE_BYTES) &&
+	      r->cfg_head != ac)
 		cache_drop(r, r->cfg_head); /* the oldest go first; the newest always stays */
 }
 
@@ -112,7 +113,7 @@ static bool config_fresh(const struct registry *r, const struct agent_cfg *ac)
 	return ac->config && now_seconds() - ac->at < r->cfg.list_ttl;
 }
 
-/* The errno and words of a body config_decode() refused. */
+/* The errno and words of a body agent_config_decode() refused. */
 static int decode_failed(int rc, struct api_error *e)
 {
 	if(rc != -EPROTO && rc != -EFBIG) {
@@ -143,7 +144,7 @@ static int fetch_config(struct registry *r, struct agent *a, const struct api_ca
 	pthread_mutex_unlock(&r->lock);
 	rc = api_get_agent_body(r->api, c, a->id, &body, &len, &e);
 	if(rc == 0) {
-		rc = config_decode(body, len, cfg);
+		rc = agent_config_decode(body, len, cfg);
 		if(rc != 0)
 			rc = decode_failed(rc, &e);
 	}
@@ -155,7 +156,7 @@ static int fetch_config(struct registry *r, struct agent *a, const struct api_ca
 			config_keep(r, a, cfg); /* not forgotten meanwhile (an import completing) */
 		*out = cfg;
 	} else {
-		config_free(cfg);
+		agent_config_free(cfg);
 		free(cfg);
 		if(rc != -EINTR)
 			agent_error(a, "config", "%s", e.msg);
@@ -164,7 +165,8 @@ static int fetch_config(struct registry *r, struct agent *a, const struct api_ca
 	return rc;
 }
 
-int registry_config(struct registry *r, const struct api_cancel *c, uint64_t id, struct agent_config **out)
+int registry_agent_config(struct registry *r, const struct api_cancel *c, uint64_t id,
+			  struct agent_config **out)
 {
 	struct agent *a = lock_agent(r, id);
 	int rc;
@@ -196,7 +198,7 @@ int registry_config(struct registry *r, const struct api_cancel *c, uint64_t id,
 	return rc;
 }
 
-struct agent_config *registry_config_cached(struct registry *r, uint64_t id)
+struct agent_config *registry_agent_config_cached(struct registry *r, uint64_t id)
 {
 	struct agent_config *cfg = NULL;
 	struct agent *a;
@@ -211,7 +213,7 @@ struct agent_config *registry_config_cached(struct registry *r, uint64_t id)
 	return cfg;
 }
 
-double registry_config_changed_at(struct registry *r, uint64_t id)
+double registry_agent_config_changed_at(struct registry *r, uint64_t id)
 {
 	struct agent *a;
 	double at = 0;
@@ -224,7 +226,7 @@ double registry_config_changed_at(struct registry *r, uint64_t id)
 	return at;
 }
 
-void registry_config_put(struct registry *r, struct agent_config *cfg)
+void registry_agent_config_put(struct registry *r, struct agent_config *cfg)
 {
 	if(!cfg)
 		return;

@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #include "cekurafs/agents.h"
-#include "cekurafs/config.h"
+#include "cekurafs/agent_config.h"
 #include "cekurafs/events.h"
 #include "cekurafs/names.h"
 
@@ -33,7 +33,7 @@ struct flight {
 
 /* An agent's configuration as last fetched; allocated at its first use.
  * Those holding a configuration are in the registry's cache list, oldest
- * first: the cache is bounded (CONFIG_CACHE_MAX, CONFIG_CACHE_BYTES) and
+ * first: the cache is bounded (AGENT_CONFIG_CACHE_MAX, AGENT_CONFIG_CACHE_BYTES) and
  * expires what it holds after list_ttl. */
 struct agent_cfg {
 	struct agent_config *config;   /* a reference, or NULL */
@@ -105,7 +105,7 @@ struct absent {
 
 struct registry {
 	struct api *api; /* borrowed */
-	struct registry_config cfg;
+	struct registry_options cfg;
 	char *state_dir; /* owned copy of cfg.state_dir */
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
@@ -138,8 +138,8 @@ struct registry {
 };
 
 /* Bounds of the configuration cache (README, "Sizes and caching"). */
-#define CONFIG_CACHE_MAX   256
-#define CONFIG_CACHE_BYTES ((size_t)64 << 20)
+#define AGENT_CONFIG_CACHE_MAX	 256
+#define AGENT_CONFIG_CACHE_BYTES ((size_t)64 << 20)
 
 /* Monotonic and wall-clock time, in seconds. */
 double now_seconds(void);

@@ -1,4 +1,4 @@
-/* main.c - options, configuration, start-up, the FUSE loop. Everything, once.
+/* main.c - options and settings, start-up, the FUSE loop. Everything, once.
  *
  *   $ export CEKURA_API_KEY=...            # or -o api_key_file=FILE (mode 0600)
  *   $ cekurafs /mnt/cekura                 # -f to stay in the foreground
@@ -104,8 +104,8 @@ static const struct fuse_opt option_spec[] = {
 	FUSE_OPT_END,
 };
 
-/* The configuration the daemon runs with. Owns every string. */
-struct config {
+/* The settings the daemon runs with: the options, checked. Owns every string. */
+struct settings {
 	char *api_url;
 	char *key;
 	char *state_dir;
@@ -259,7 +259,7 @@ static int load_key(const char *file, char **key)
 		unsetenv("CEKURA_API_KEY");
 		if(*key && len > MAX_KEY) {
 			refuse("CEKURA_API_KEY: the key is longer than %d bytes", MAX_KEY);
-			return -1; /* *key is wiped and freed with the configuration */
+			return -1; /* *key is wiped and freed with the settings */
 		}
 		return *key ? 0 : -1;
 	}
@@ -333,69 +333,69 @@ static char *default_state_dir(void)
 	return NULL;
 }
 
-static void options_free(struct config *cfg)
+static void options_free(struct settings *set)
 {
-	if(cfg->key) {
-		explicit_bzero(cfg->key, strlen(cfg->key));
-		free(cfg->key);
+	if(set->key) {
+		explicit_bzero(set->key, strlen(set->key));
+		free(set->key);
 	}
-	free(cfg->api_url);
-	free(cfg->state_dir);
-	memset(cfg, 0, sizeof(*cfg));
+	free(set->api_url);
+	free(set->state_dir);
+	memset(set, 0, sizeof(*set));
 }
 
 /* What .cekurafs/config shows: the options in force, the key only as set or unset. */
-static char *settings_text(const struct options *o, const struct config *cfg)
+static char *settings_text(const struct options *o, const struct settings *set)
 {
 	char *text = NULL;
 
 	if(asprintf(&text,
 		    "api_url %s\napi_key %s\napi_key_file %s\nstate_dir %s\ncacert %s\nloglevel %s\n"
 		    "poll_interval %g\nlist_ttl %g\ntimeout %g\nconnect_timeout %g\nwait_timeout %g\n",
-		    cfg->api_url, cfg->key && *cfg->key ? "set" : "unset",
-		    o->api_key_file ? o->api_key_file : "none", cfg->state_dir,
-		    o->cacert ? o->cacert : "none", log_level_name(cfg->level), cfg->poll_interval,
-		    cfg->list_ttl, cfg->timeout, cfg->connect_timeout, cfg->wait_timeout) < 0)
+		    set->api_url, set->key && *set->key ? "set" : "unset",
+		    o->api_key_file ? o->api_key_file : "none", set->state_dir,
+		    o->cacert ? o->cacert : "none", log_level_name(set->level), set->poll_interval,
+		    set->list_ttl, set->timeout, set->connect_timeout, set->wait_timeout) < 0)
 		return NULL;
 	return text;
 }
 
-/* Turns options into a checked configuration. Returns 0, or -1 after one line on stderr. */
-static int config_load(const struct options *o, struct config *cfg)
+/* Turns options into checked settings. Returns 0, or -1 after one line on stderr. */
+static int settings_load(const struct options *o, struct settings *set)
 {
 	const char *url = o->api_url ? o->api_url : getenv("CEKURA_API_URL");
 
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->level = LOGL_INFO;
-	if(o->loglevel && log_parse_level(o->loglevel, &cfg->level) != 0) {
+	memset(set, 0, sizeof(*set));
+	set->level = LOGL_INFO;
+	if(o->loglevel && log_parse_level(o->loglevel, &set->level) != 0) {
 		refuse("-o loglevel=%s: expected error, warn, info or debug", o->loglevel);
 		return -1;
 	}
-	if(parse_seconds("poll_interval", o->poll_interval, 1, 0, &cfg->poll_interval) ||
-	   parse_seconds("list_ttl", o->list_ttl, 30, 0, &cfg->list_ttl) ||
-	   parse_seconds("timeout", o->timeout, 30, 0.001, &cfg->timeout) ||
-	   parse_seconds("connect_timeout", o->connect_timeout, 10, 0.001, &cfg->connect_timeout) ||
-	   parse_seconds("wait_timeout", o->wait_timeout, 600, 0.001, &cfg->wait_timeout))
+	if(parse_seconds("poll_interval", o->poll_interval, 1, 0, &set->poll_interval) ||
+	   parse_seconds("list_ttl", o->list_ttl, 30, 0, &set->list_ttl) ||
+	   parse_seconds("timeout", o->timeout, 30, 0.001, &set->timeout) ||
+	   parse_seconds("connect_timeout", o->connect_timeout, 10, 0.001, &set->connect_timeout) ||
+	   parse_seconds("wait_timeout", o->wait_timeout, 600, 0.001, &set->wait_timeout))
 		return -1;
-	cfg->api_url = strdup(url && *url ? url : DEFAULT_API_URL);
-	if(!cfg->api_url || check_url(cfg->api_url) != 0)
+	set->api_url = strdup(url && *url ? url : DEFAULT_API_URL);
+	if(!set->api_url || check_url(set->api_url) != 0)
 		return -1;
 	if(o->cacert && access(o->cacert, R_OK) != 0) {
 		refuse("cacert %s: %s", o->cacert, strerror(errno));
 		return -1;
 	}
-	cfg->state_dir = o->state_dir ? strdup(o->state_dir) : default_state_dir();
-	if(!cfg->state_dir) {
+	set->state_dir = o->state_dir ? strdup(o->state_dir) : default_state_dir();
+	if(!set->state_dir) {
 		refuse("no state directory: set -o state_dir=DIR (or HOME)");
 		return -1;
 	}
-	if(cfg->state_dir[0] != '/') {
-		refuse("state_dir %s: expected an absolute path", cfg->state_dir);
+	if(set->state_dir[0] != '/') {
+		refuse("state_dir %s: expected an absolute path", set->state_dir);
 		return -1;
 	}
-	if(load_key(o->api_key_file, &cfg->key) != 0)
+	if(load_key(o->api_key_file, &set->key) != 0)
 		return -1;
-	if(!key_ok(cfg->key)) {
+	if(!key_ok(set->key)) {
 		refuse("the API key must be one word of printable characters");
 		return -1;
 	}
@@ -652,7 +652,7 @@ int main(int argc, char *argv[])
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct options opts = {0};
 	struct fuse_cmdline_opts cmd = {0};
-	struct config cfg = {0};
+	struct settings set = {0};
 	struct state_entry *entries = NULL;
 	size_t nentries = 0;
 	int state_lock_fd = -1;
@@ -720,32 +720,32 @@ int main(int argc, char *argv[])
 		refuse("no mount point; usage: %s [options] <mountpoint> (see --help)", argv[0]);
 		goto out_cmd;
 	}
-	if(config_load(&opts, &cfg) != 0)
-		goto out_config;
-	log_init(cfg.level, false);
+	if(settings_load(&opts, &set) != 0)
+		goto out_settings;
+	log_init(set.level, false);
 	if(ops_prepare_interrupts() != 0) {
 		refuse("cannot install the interrupt signal handler: %s", strerror(errno));
-		goto out_config;
+		goto out_settings;
 	}
 	/* fuse_new() refuses an unknown option (one line); it does not mount.
 	 * ctx is filled in below, before the mount. */
 	fuse = fuse_new(&args, ops_table(), sizeof(*ops_table()), &ctx);
 	if(!fuse)
-		goto out_config;
-	if(load_state(cfg.state_dir, &state_lock_fd, &entries, &nentries) != 0)
+		goto out_settings;
+	if(load_state(set.state_dir, &state_lock_fd, &entries, &nentries) != 0)
 		goto out_fuse;
 	if(http_global_init() != 0) {
 		refuse("libcurl failed to initialise");
 		goto out_state;
 	}
 	policy = (struct http_policy){
-		.timeout = cfg.timeout,
-		.connect_timeout = cfg.connect_timeout,
+		.timeout = set.timeout,
+		.connect_timeout = set.connect_timeout,
 		.max_retries = 3,
 		.backoff = 0.25,
 	};
 	transport = http_curl_new(opts.cacert);
-	api = transport ? api_new(transport, cfg.api_url, cfg.key, &policy) : NULL;
+	api = transport ? api_new(transport, set.api_url, set.key, &policy) : NULL;
 	if(!api) {
 		if(transport)
 			transport->destroy(transport);
@@ -759,20 +759,20 @@ int main(int argc, char *argv[])
 		}
 		log_warn("cannot check the key now (%s): mounting anyway", e.msg);
 	}
-	struct registry_config rcfg = {
-		.poll_interval = cfg.poll_interval,
-		.list_ttl = cfg.list_ttl,
-		.wait_timeout = cfg.wait_timeout,
-		.state_dir = cfg.state_dir,
+	struct registry_options ropt = {
+		.poll_interval = set.poll_interval,
+		.list_ttl = set.list_ttl,
+		.wait_timeout = set.wait_timeout,
+		.state_dir = set.state_dir,
 		.max_blocked = blocked_readers_max(max_threads, cmd.singlethread),
 	};
-	reg = registry_new(api, &rcfg, entries, nentries);
+	reg = registry_new(api, &ropt, entries, nentries);
 	if(!reg) {
 		refuse("out of memory");
 		goto out_api;
 	}
 	ctx.reg = reg;
-	ctx.settings = settings = settings_text(&opts, &cfg);
+	ctx.settings = settings = settings_text(&opts, &set);
 	if(!settings) {
 		refuse("out of memory");
 		goto out_registry;
@@ -783,13 +783,13 @@ int main(int argc, char *argv[])
 	clock_gettime(CLOCK_REALTIME, &ctx.mounted);
 	if(fuse_mount(fuse, cmd.mountpoint) != 0)
 		goto out_registry;
-	log_info("mounted on %s, API %s, state in %s (%zu progress ids)", cmd.mountpoint, cfg.api_url,
-		 cfg.state_dir, nentries);
+	log_info("mounted on %s, API %s, state in %s (%zu progress ids)", cmd.mountpoint, set.api_url,
+		 set.state_dir, nentries);
 	if(fuse_daemonize(cmd.foreground) != 0)
 		goto out_unmount;
-	log_init(cfg.level, !cmd.foreground);
+	log_init(set.level, !cmd.foreground);
 	if(state_lock_update_pid(state_lock_fd) != 0) /* the daemon is now fuse_daemonize()'s child */
-		log_warn("state_dir %s: cannot write our pid into its lock file", cfg.state_dir);
+		log_warn("state_dir %s: cannot write our pid into its lock file", set.state_dir);
 	if(fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
 		goto out_unmount;
 	if(install_sighup(reg) != 0)
@@ -831,8 +831,8 @@ out_state:
 out_fuse:
 	if(fuse)
 		fuse_destroy(fuse);
-out_config:
-	options_free(&cfg);
+out_settings:
+	options_free(&set);
 out_cmd:
 	free(cmd.mountpoint);
 out_args:

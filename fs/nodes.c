@@ -149,7 +149,7 @@ static double changed_error(const struct node_ctx *ctx, const struct node_file *
 
 static double changed_config(const struct node_ctx *ctx, const struct node_file *f)
 {
-	return registry_config_changed_at(ctx->reg, f->id);
+	return registry_agent_config_changed_at(ctx->reg, f->id);
 }
 
 static size_t size_none(const struct node_ctx *ctx, const struct node_file *f)
@@ -162,16 +162,16 @@ static size_t size_none(const struct node_ctx *ctx, const struct node_file *f)
 /* ---- the agent's configuration ---- */
 
 /* Row arguments of the configuration files that are not a one-value field. */
-enum { CONFIG_ARG_JSON = CONFIG_NFIELDS, CONFIG_ARG_VARIABLES };
+enum { AGENT_CONFIG_ARG_JSON = AGENT_CONFIG_NFIELDS, AGENT_CONFIG_ARG_VARIABLES };
 
 /* The text a configuration row shows, or NULL for an entry that does not exist. */
 static const struct config_text *config_text_of(const struct agent_config *cfg, const struct node_file *f)
 {
 	if(f->kind->dir)
-		return f->entry ? config_entry(cfg, (enum config_list)f->kind->arg, f->entry) : NULL;
-	if(f->kind->arg == CONFIG_ARG_JSON)
+		return f->entry ? agent_config_entry(cfg, (enum config_list)f->kind->arg, f->entry) : NULL;
+	if(f->kind->arg == AGENT_CONFIG_ARG_JSON)
 		return &cfg->json;
-	if(f->kind->arg == CONFIG_ARG_VARIABLES)
+	if(f->kind->arg == AGENT_CONFIG_ARG_VARIABLES)
 		return &cfg->variables;
 	return &cfg->field[f->kind->arg];
 }
@@ -180,7 +180,7 @@ static int render_config(const struct node_ctx *ctx, const struct node_file *f, 
 {
 	const struct config_text *t;
 	struct agent_config *cfg;
-	int rc = registry_config(ctx->reg, &ctx->cancel, f->id, &cfg);
+	int rc = registry_agent_config(ctx->reg, &ctx->cancel, f->id, &cfg);
 
 	if(rc != 0)
 		return rc;
@@ -193,17 +193,17 @@ static int render_config(const struct node_ctx *ctx, const struct node_file *f, 
 		memcpy(out->text, t->text, t->len + 1);
 		out->len = t->len;
 	}
-	registry_config_put(ctx->reg, cfg);
+	registry_agent_config_put(ctx->reg, cfg);
 	return rc;
 }
 
 static size_t size_config(const struct node_ctx *ctx, const struct node_file *f)
 {
-	struct agent_config *cfg = registry_config_cached(ctx->reg, f->id);
+	struct agent_config *cfg = registry_agent_config_cached(ctx->reg, f->id);
 	const struct config_text *t = cfg ? config_text_of(cfg, f) : NULL;
 	size_t size = t ? t->len : UNKNOWN_SIZE;
 
-	registry_config_put(ctx->reg, cfg);
+	registry_agent_config_put(ctx->reg, cfg);
 	return size;
 }
 
@@ -211,14 +211,14 @@ static int list_config(const struct node_ctx *ctx, const struct node_file *f, no
 {
 	const struct name_index *x;
 	struct agent_config *cfg;
-	int rc = registry_config(ctx->reg, &ctx->cancel, f->id, &cfg);
+	int rc = registry_agent_config(ctx->reg, &ctx->cancel, f->id, &cfg);
 
 	if(rc != 0)
 		return rc;
 	x = &cfg->list[f->kind->arg].index;
 	for(size_t i = 0; i < x->n; i++)
 		fill(arg, x->v[i].name);
-	registry_config_put(ctx->reg, cfg);
+	registry_agent_config_put(ctx->reg, cfg);
 	return 0;
 }
 
@@ -252,12 +252,12 @@ static int write_refetch(const struct node_ctx *ctx, const struct node_file *f, 
 	return rc == 0 ? (int)size : rc;
 }
 
-#define CONFIG_FILE(file, field)                                                                             \
+#define AGENT_CONFIG_FILE(file, field)                                                                       \
 	{                                                                                                    \
 		.name = file, .mode = 0444, .arg = field, .at_open = true, .render = render_config,          \
 		.changed = changed_config, .size = size_config                                               \
 	}
-#define CONFIG_DIR(file, which)                                                                              \
+#define AGENT_CONFIG_DIR(file, which)                                                                        \
 	{                                                                                                    \
 		.name = file, .mode = 0555, .dir = true, .arg = which, .at_open = true,                      \
 		.render = render_config, .changed = changed_config, .size = size_config, .list = list_config \
@@ -296,17 +296,17 @@ static const struct node_kind kinds[] = {
 	 .render = render_error,
 	 .changed = changed_error,
 	 .size = size_error},
-	CONFIG_FILE("agent.json", CONFIG_ARG_JSON),
-	CONFIG_FILE("name", CONFIG_NAME),
-	CONFIG_FILE("system_prompt", CONFIG_SYSTEM_PROMPT),
-	CONFIG_FILE("language", CONFIG_LANGUAGE),
-	CONFIG_FILE("provider", CONFIG_PROVIDER),
-	CONFIG_FILE("provider_agent_id", CONFIG_PROVIDER_AGENT_ID),
-	CONFIG_FILE("phone_number", CONFIG_PHONE_NUMBER),
-	CONFIG_FILE("updated_at", CONFIG_UPDATED_AT),
-	CONFIG_FILE("dynamic_variables", CONFIG_ARG_VARIABLES),
-	CONFIG_DIR("tools", CONFIG_TOOLS),
-	CONFIG_DIR("knowledge_base", CONFIG_KNOWLEDGE_BASE),
+	AGENT_CONFIG_FILE("agent.json", AGENT_CONFIG_ARG_JSON),
+	AGENT_CONFIG_FILE("name", AGENT_CONFIG_NAME),
+	AGENT_CONFIG_FILE("system_prompt", AGENT_CONFIG_SYSTEM_PROMPT),
+	AGENT_CONFIG_FILE("language", AGENT_CONFIG_LANGUAGE),
+	AGENT_CONFIG_FILE("provider", AGENT_CONFIG_PROVIDER),
+	AGENT_CONFIG_FILE("provider_agent_id", AGENT_CONFIG_PROVIDER_AGENT_ID),
+	AGENT_CONFIG_FILE("phone_number", AGENT_CONFIG_PHONE_NUMBER),
+	AGENT_CONFIG_FILE("updated_at", AGENT_CONFIG_UPDATED_AT),
+	AGENT_CONFIG_FILE("dynamic_variables", AGENT_CONFIG_ARG_VARIABLES),
+	AGENT_CONFIG_DIR("tools", AGENT_CONFIG_TOOLS),
+	AGENT_CONFIG_DIR("knowledge_base", AGENT_CONFIG_KNOWLEDGE_BASE),
 };
 
 /* ---- .cekurafs/ ---- */

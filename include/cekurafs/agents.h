@@ -15,12 +15,12 @@
 #include <stdint.h>
 
 #include "cekurafs/api.h"
-#include "cekurafs/config.h"
+#include "cekurafs/agent_config.h"
 #include "cekurafs/state.h"
 
 struct registry;
 
-struct registry_config {
+struct registry_options {
 	double poll_interval; /* seconds */
 	double list_ttl;      /* seconds */
 	double wait_timeout;  /* seconds */
@@ -44,7 +44,7 @@ enum registry_file { REGISTRY_NONE, REGISTRY_PROGRESS, REGISTRY_PROGRESS_JSON, R
 
 /* Borrows api (which must outlive it) and copies cfg; seeds the progress ids
  * loaded by state_load(). Returns NULL when out of memory. */
-struct registry *registry_new(struct api *api, const struct registry_config *cfg,
+struct registry *registry_new(struct api *api, const struct registry_options *cfg,
 			      const struct state_entry *entries, size_t n);
 void registry_free(struct registry *r);
 
@@ -73,17 +73,18 @@ int registry_wait(struct registry *r, const struct api_cancel *c, uint64_t id, s
 
 /* The agent's configuration, fetched when it is older than list_ttl or an
  * import of the agent completed since (concurrent readers share one fetch).
- * *out is a reference: give it back with registry_config_put(). */
-int registry_config(struct registry *r, const struct api_cancel *c, uint64_t id, struct agent_config **out);
+ * *out is a reference: give it back with registry_agent_config_put(). */
+int registry_agent_config(struct registry *r, const struct api_cancel *c, uint64_t id,
+			  struct agent_config **out);
 
 /* The configuration when one is held and fresh (a reference), else NULL. Never calls the API. */
-struct agent_config *registry_config_cached(struct registry *r, uint64_t id);
+struct agent_config *registry_agent_config_cached(struct registry *r, uint64_t id);
 
-void registry_config_put(struct registry *r, struct agent_config *cfg);
+void registry_agent_config_put(struct registry *r, struct agent_config *cfg);
 
 /* When the agent's configuration last changed as this mount saw it
  * (wall-clock seconds), 0 when never fetched. Never calls the API. */
-double registry_config_changed_at(struct registry *r, uint64_t id);
+double registry_agent_config_changed_at(struct registry *r, uint64_t id);
 
 /* Calls fn with every by-name link name, sorted, from a listing at most list_ttl old. */
 int registry_each_name(struct registry *r, const struct api_cancel *c,

@@ -53,7 +53,7 @@ struct rig {
 	char file[128];
 	struct fake *f;
 	struct api *api;
-	struct registry_config cfg;
+	struct registry_options cfg;
 	struct registry *r;
 };
 

@@ -46,7 +46,7 @@ struct rig {
 static int setup(void **state)
 {
 	static struct rig rig;
-	struct registry_config cfg = {.poll_interval = 0, .list_ttl = 60, .wait_timeout = 5};
+	struct registry_options cfg = {.poll_interval = 0, .list_ttl = 60, .wait_timeout = 5};
 
 	memset(&rig, 0, sizeof(rig));
 	for(int i = 0; i < NAGENTS; i++) {

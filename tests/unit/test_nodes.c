@@ -179,7 +179,7 @@ struct rig {
 static int setup(void **state)
 {
 	static struct rig rig;
-	struct registry_config cfg = {.poll_interval = 0, .list_ttl = 60, .wait_timeout = 5};
+	struct registry_options cfg = {.poll_interval = 0, .list_ttl = 60, .wait_timeout = 5};
 	struct state_entry e = {.agent_id = 42, .progress_id = (char *)"p-1"};
 
 	memset(&rig, 0, sizeof(rig));

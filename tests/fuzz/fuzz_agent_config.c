@@ -7,13 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cekurafs/config.h"
+#include "cekurafs/agent_config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void check_lists(const struct agent_config *c)
 {
-	for(int l = 0; l < CONFIG_NLISTS; l++) {
+	for(int l = 0; l < AGENT_CONFIG_NLISTS; l++) {
 		const struct name_index *x = &c->list[l].index;
 
 		for(size_t i = 0; i < x->n; i++) {
@@ -21,7 +21,7 @@ static void check_lists(const struct agent_config *c)
 
 			if(!e || strcmp(e->name, x->v[i].name) != 0 || (e->id != x->v[i].id && e != &x->v[i]))
 				abort();
-			if(config_entry(c, (enum config_list)l, x->v[i].name) != &c->list[l].texts[e->at])
+			if(agent_config_entry(c, (enum config_list)l, x->v[i].name) != &c->list[l].texts[e->at])
 				abort();
 		}
 	}
@@ -31,13 +31,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct agent_config c;
 
-	if(config_decode((const char *)data, size, &c) == 0) {
-		for(int f = 0; f < CONFIG_NFIELDS; f++) {
+	if(agent_config_decode((const char *)data, size, &c) == 0) {
+		for(int f = 0; f < AGENT_CONFIG_NFIELDS; f++) {
 			if(strlen(c.field[f].text) != c.field[f].len)
 				abort();
 		}
 		check_lists(&c);
 	}
-	config_free(&c);
+	agent_config_free(&c);
 	return 0;
 }

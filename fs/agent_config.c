@@ -12,7 +12,7 @@
  * raw file) except for the lists the directories are built from, where a
  * wrong shape means the body cannot be trusted: -EPROTO.
  */
-#include "cekurafs/config.h"
+#include "cekurafs/agent_config.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -25,22 +25,22 @@
 static const struct {
 	const char *parent; /* NULL: a key of the agent itself */
 	const char *key;
-} field_path[CONFIG_NFIELDS] = {
-	[CONFIG_NAME] = {NULL, "name"},
-	[CONFIG_SYSTEM_PROMPT] = {NULL, "description"},
-	[CONFIG_LANGUAGE] = {NULL, "language"},
-	[CONFIG_PROVIDER] = {"provider", "type"},
-	[CONFIG_PROVIDER_AGENT_ID] = {"provider", "agent_id"},
-	[CONFIG_PHONE_NUMBER] = {"telephony", "phone_number"},
-	[CONFIG_UPDATED_AT] = {NULL, "updated_at"},
+} field_path[AGENT_CONFIG_NFIELDS] = {
+	[AGENT_CONFIG_NAME] = {NULL, "name"},
+	[AGENT_CONFIG_SYSTEM_PROMPT] = {NULL, "description"},
+	[AGENT_CONFIG_LANGUAGE] = {NULL, "language"},
+	[AGENT_CONFIG_PROVIDER] = {"provider", "type"},
+	[AGENT_CONFIG_PROVIDER_AGENT_ID] = {"provider", "agent_id"},
+	[AGENT_CONFIG_PHONE_NUMBER] = {"telephony", "phone_number"},
+	[AGENT_CONFIG_UPDATED_AT] = {NULL, "updated_at"},
 };
 
 /* The key of each list's array, and the keys of an element's name and id. */
 static const struct {
 	const char *key, *name, *id;
-} list_path[CONFIG_NLISTS] = {
-	[CONFIG_TOOLS] = {"mock_tools", "name", "id"},
-	[CONFIG_KNOWLEDGE_BASE] = {"knowledge_base_files", "file_name", "id"},
+} list_path[AGENT_CONFIG_NLISTS] = {
+	[AGENT_CONFIG_TOOLS] = {"mock_tools", "name", "id"},
+	[AGENT_CONFIG_KNOWLEDGE_BASE] = {"knowledge_base_files", "file_name", "id"},
 };
 
 static int text_copy(struct config_text *t, const char *s, size_t len)
@@ -130,7 +130,7 @@ static int line_text(const struct json_doc *d, int tok, struct config_text *t)
 
 static int decode_fields(const struct json_doc *d, struct agent_config *c)
 {
-	for(int f = 0; f < CONFIG_NFIELDS; f++) {
+	for(int f = 0; f < AGENT_CONFIG_NFIELDS; f++) {
 		int obj = field_path[f].parent ? json_find(d, 0, field_path[f].parent) : 0;
 		/* json_find() gives -1 for an absent, null or odd parent: no value */
 		int tok = json_find(d, obj, field_path[f].key);
@@ -157,7 +157,7 @@ static int object_array(const struct json_doc *d, const char *key, int *arr)
 	if(type != JSON_ARRAY)
 		return -EPROTO;
 	n = json_size(d, tok);
-	if(n > CONFIG_MAX_ITEMS)
+	if(n > AGENT_CONFIG_MAX_ITEMS)
 		return -EFBIG; /* bounds what one agent costs: names.c makes each name unique */
 	el = tok + 1;
 	for(int i = 0; i < n; i++, el = json_next(d, el)) {
@@ -244,7 +244,7 @@ static int decode_variables(const struct json_doc *d, struct agent_config *c)
 	el = arr + 1;
 	for(int i = 0; i < n && rc == 0; i++, el = json_next(d, el))
 		rc = variable_line(d, el, &b);
-	/* owned by c even on failure, which config_free() then frees */
+	/* owned by c even on failure, which agent_config_free() then frees */
 	c->variables.text = b.text;
 	c->variables.len = b.len;
 	return rc;
@@ -323,12 +323,12 @@ static int decode_doc(const struct json_doc *d, const char *body, size_t len, st
 		rc = decode_fields(d, c);
 	if(rc == 0)
 		rc = decode_variables(d, c);
-	for(int l = 0; l < CONFIG_NLISTS && rc == 0; l++)
+	for(int l = 0; l < AGENT_CONFIG_NLISTS && rc == 0; l++)
 		rc = decode_list(d, (enum config_list)l, c);
 	return rc;
 }
 
-int config_decode(const char *body, size_t len, struct agent_config *out)
+int agent_config_decode(const char *body, size_t len, struct agent_config *out)
 {
 	struct json_doc d;
 	int rc;
@@ -340,17 +340,17 @@ int config_decode(const char *body, size_t len, struct agent_config *out)
 	rc = decode_doc(&d, body, len, out);
 	json_free(&d);
 	if(rc != 0)
-		config_free(out);
+		agent_config_free(out);
 	return rc;
 }
 
-void config_free(struct agent_config *c)
+void agent_config_free(struct agent_config *c)
 {
 	free(c->json.text);
-	for(int f = 0; f < CONFIG_NFIELDS; f++)
+	for(int f = 0; f < AGENT_CONFIG_NFIELDS; f++)
 		free(c->field[f].text);
 	free(c->variables.text);
-	for(int l = 0; l < CONFIG_NLISTS; l++) {
+	for(int l = 0; l < AGENT_CONFIG_NLISTS; l++) {
 		for(size_t i = 0; i < c->list[l].n; i++)
 			free(c->list[l].texts[i].text);
 		free(c->list[l].texts);
@@ -359,11 +359,12 @@ void config_free(struct agent_config *c)
 	memset(c, 0, sizeof(*c));
 }
 
-const struct config_text *config_entry(const struct agent_config *c, enum config_list l, const char *name)
+const struct config_text *agent_config_entry(const struct agent_config *c, enum config_list l,
+					     const char *name)
 {
 	const struct name_entry *e;
 
-	if((int)l < 0 || l >= CONFIG_NLISTS)
+	if((int)l < 0 || l >= AGENT_CONFIG_NLISTS)
 		return NULL;
 	e = names_find(&c->list[l].index, name);
 	return e ? &c->list[l].texts[e->at] : NULL;

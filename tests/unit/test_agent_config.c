@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "cekurafs/config.h"
+#include "cekurafs/agent_config.h"
 #include "fake_transport.h"
 
 /* GET /test_framework/v2/aiagents/42/, every field of AIAgentV2. */
@@ -53,10 +53,10 @@ static const char AGENT[] =
 
 static void decode(const char *body, struct agent_config *c)
 {
-	int rc = config_decode(body, strlen(body), c);
+	int rc = agent_config_decode(body, strlen(body), c);
 
 	if(rc != 0)
-		fail_msg("config_decode(%s) = %d, want 0", body, rc);
+		fail_msg("agent_config_decode(%s) = %d, want 0", body, rc);
 }
 
 static void assert_text(const struct config_text *t, const char *want)
@@ -80,24 +80,24 @@ static void assert_field(const char *body, enum config_field f, const char *want
 
 	decode(body, &c);
 	assert_text(&c.field[f], want);
-	config_free(&c);
+	agent_config_free(&c);
 }
 
 static void assert_eproto(const char *body)
 {
 	struct agent_config c;
-	int rc = config_decode(body, strlen(body), &c);
+	int rc = agent_config_decode(body, strlen(body), &c);
 
 	if(rc != -EPROTO)
-		fail_msg("config_decode(%s) = %d, want -EPROTO", body, rc);
+		fail_msg("agent_config_decode(%s) = %d, want -EPROTO", body, rc);
 	/* nothing is left to free, and freeing is still safe */
 	assert_null(c.json.text);
 	assert_null(c.variables.text);
-	for(int f = 0; f < CONFIG_NFIELDS; f++)
+	for(int f = 0; f < AGENT_CONFIG_NFIELDS; f++)
 		assert_null(c.field[f].text);
-	for(int l = 0; l < CONFIG_NLISTS; l++)
+	for(int l = 0; l < AGENT_CONFIG_NLISTS; l++)
 		assert_int_equal(c.list[l].n, 0);
-	config_free(&c);
+	agent_config_free(&c);
 }
 
 static void test_every_field_of_a_full_agent(void **state)
@@ -106,19 +106,19 @@ static void test_every_field_of_a_full_agent(void **state)
 
 	(void)state;
 	decode(AGENT, &c);
-	assert_text(&c.field[CONFIG_NAME], "Front desk \xe2\x80\x93 caf\xc3\xa9 \"VIP\"\n");
-	assert_text(&c.field[CONFIG_SYSTEM_PROMPT], "You are the front desk of Caf\xc3\xa9 Lune.\n"
-						    "Greet the caller by {{customer_name}}.\n"
-						    "\tBe brief \xf0\x9f\x98\x80 \\ no more.\n");
-	assert_text(&c.field[CONFIG_LANGUAGE], "fr\n");
-	assert_text(&c.field[CONFIG_PROVIDER], "vapi\n");
-	assert_text(&c.field[CONFIG_PROVIDER_AGENT_ID], "asst_8f2c1d\n");
-	assert_text(&c.field[CONFIG_PHONE_NUMBER], "+14155550123\n");
-	assert_text(&c.field[CONFIG_UPDATED_AT], "2026-06-12T10:30:00.123456Z\n");
-	assert_int_equal(c.list[CONFIG_TOOLS].n, 2);
-	assert_int_equal(c.list[CONFIG_KNOWLEDGE_BASE].n, 2);
+	assert_text(&c.field[AGENT_CONFIG_NAME], "Front desk \xe2\x80\x93 caf\xc3\xa9 \"VIP\"\n");
+	assert_text(&c.field[AGENT_CONFIG_SYSTEM_PROMPT], "You are the front desk of Caf\xc3\xa9 Lune.\n"
+							  "Greet the caller by {{customer_name}}.\n"
+							  "\tBe brief \xf0\x9f\x98\x80 \\ no more.\n");
+	assert_text(&c.field[AGENT_CONFIG_LANGUAGE], "fr\n");
+	assert_text(&c.field[AGENT_CONFIG_PROVIDER], "vapi\n");
+	assert_text(&c.field[AGENT_CONFIG_PROVIDER_AGENT_ID], "asst_8f2c1d\n");
+	assert_text(&c.field[AGENT_CONFIG_PHONE_NUMBER], "+14155550123\n");
+	assert_text(&c.field[AGENT_CONFIG_UPDATED_AT], "2026-06-12T10:30:00.123456Z\n");
+	assert_int_equal(c.list[AGENT_CONFIG_TOOLS].n, 2);
+	assert_int_equal(c.list[AGENT_CONFIG_KNOWLEDGE_BASE].n, 2);
 	assert_int_equal(c.refs, 0);
-	config_free(&c);
+	agent_config_free(&c);
 }
 
 static void test_absent_fields_are_empty_texts(void **state)
@@ -127,15 +127,15 @@ static void test_absent_fields_are_empty_texts(void **state)
 
 	(void)state;
 	decode("{}", &c);
-	for(int f = 0; f < CONFIG_NFIELDS; f++)
+	for(int f = 0; f < AGENT_CONFIG_NFIELDS; f++)
 		assert_text(&c.field[f], "");
 	assert_text(&c.variables, "");
 	assert_text(&c.json, "{}\n");
-	for(int l = 0; l < CONFIG_NLISTS; l++) {
+	for(int l = 0; l < AGENT_CONFIG_NLISTS; l++) {
 		assert_int_equal(c.list[l].n, 0);
-		assert_null(config_entry(&c, (enum config_list)l, "anything.json"));
+		assert_null(agent_config_entry(&c, (enum config_list)l, "anything.json"));
 	}
-	config_free(&c);
+	agent_config_free(&c);
 }
 
 static void test_null_fields_and_parents_are_empty_texts(void **state)
@@ -147,42 +147,42 @@ static void test_null_fields_and_parents_are_empty_texts(void **state)
 	       "\"telephony\": {\"phone_number\": null}, \"updated_at\": null, \"dynamic_variables\": null, "
 	       "\"mock_tools\": null, \"knowledge_base_files\": null}",
 	       &c);
-	for(int f = 0; f < CONFIG_NFIELDS; f++)
+	for(int f = 0; f < AGENT_CONFIG_NFIELDS; f++)
 		assert_text(&c.field[f], "");
 	assert_text(&c.variables, "");
-	assert_int_equal(c.list[CONFIG_TOOLS].n, 0);
-	assert_int_equal(c.list[CONFIG_KNOWLEDGE_BASE].n, 0);
-	config_free(&c);
+	assert_int_equal(c.list[AGENT_CONFIG_TOOLS].n, 0);
+	assert_int_equal(c.list[AGENT_CONFIG_KNOWLEDGE_BASE].n, 0);
+	agent_config_free(&c);
 	/* a parent that is not an object holds nothing */
-	assert_field("{\"provider\": \"vapi\"}", CONFIG_PROVIDER, "");
-	assert_field("{\"provider\": [{\"type\": \"vapi\"}]}", CONFIG_PROVIDER, "");
-	assert_field("{\"telephony\": 5}", CONFIG_PHONE_NUMBER, "");
-	assert_field("{\"provider\": {}}", CONFIG_PROVIDER_AGENT_ID, "");
+	assert_field("{\"provider\": \"vapi\"}", AGENT_CONFIG_PROVIDER, "");
+	assert_field("{\"provider\": [{\"type\": \"vapi\"}]}", AGENT_CONFIG_PROVIDER, "");
+	assert_field("{\"telephony\": 5}", AGENT_CONFIG_PHONE_NUMBER, "");
+	assert_field("{\"provider\": {}}", AGENT_CONFIG_PROVIDER_AGENT_ID, "");
 }
 
 static void test_an_empty_string_is_an_empty_line(void **state)
 {
 	(void)state;
-	assert_field("{\"name\": \"\"}", CONFIG_NAME, "\n");
+	assert_field("{\"name\": \"\"}", AGENT_CONFIG_NAME, "\n");
 }
 
 static void test_numbers_and_booleans_are_shown_as_json(void **state)
 {
 	(void)state;
-	assert_field("{\"name\": 12.5e3}", CONFIG_NAME, "12.5e3\n");
-	assert_field("{\"language\": true}", CONFIG_LANGUAGE, "true\n");
-	assert_field("{\"description\": false}", CONFIG_SYSTEM_PROMPT, "false\n");
-	assert_field("{\"provider\": {\"agent_id\": 12345678901234567890}}", CONFIG_PROVIDER_AGENT_ID,
+	assert_field("{\"name\": 12.5e3}", AGENT_CONFIG_NAME, "12.5e3\n");
+	assert_field("{\"language\": true}", AGENT_CONFIG_LANGUAGE, "true\n");
+	assert_field("{\"description\": false}", AGENT_CONFIG_SYSTEM_PROMPT, "false\n");
+	assert_field("{\"provider\": {\"agent_id\": 12345678901234567890}}", AGENT_CONFIG_PROVIDER_AGENT_ID,
 		     "12345678901234567890\n");
-	assert_field("{\"telephony\": {\"phone_number\": -0}}", CONFIG_PHONE_NUMBER, "-0\n");
+	assert_field("{\"telephony\": {\"phone_number\": -0}}", AGENT_CONFIG_PHONE_NUMBER, "-0\n");
 }
 
 static void test_objects_where_a_value_is_expected_are_compact_json(void **state)
 {
 	(void)state;
-	assert_field("{\"name\": {\"first\": \"Ada \\\" L\", \"tags\": [1, 2, { }]}}", CONFIG_NAME,
+	assert_field("{\"name\": {\"first\": \"Ada \\\" L\", \"tags\": [1, 2, { }]}}", AGENT_CONFIG_NAME,
 		     "{\"first\":\"Ada \\\" L\",\"tags\":[1,2,{}]}\n");
-	assert_field("{\"updated_at\": [ \"2026\" ,\n 6 ]}", CONFIG_UPDATED_AT, "[\"2026\",6]\n");
+	assert_field("{\"updated_at\": [ \"2026\" ,\n 6 ]}", AGENT_CONFIG_UPDATED_AT, "[\"2026\",6]\n");
 }
 
 static const char LOOKUP_ORDER[] = "{\n"
@@ -214,10 +214,10 @@ static void test_a_tool_file_is_the_tool_pretty_printed(void **state)
 
 	(void)state;
 	decode(AGENT, &c);
-	assert_text(config_entry(&c, CONFIG_TOOLS, "lookup_order.json"), LOOKUP_ORDER);
-	assert_null(config_entry(&c, CONFIG_TOOLS, "lookup_order"));
-	assert_null(config_entry(&c, CONFIG_KNOWLEDGE_BASE, "lookup_order.json"));
-	config_free(&c);
+	assert_text(agent_config_entry(&c, AGENT_CONFIG_TOOLS, "lookup_order.json"), LOOKUP_ORDER);
+	assert_null(agent_config_entry(&c, AGENT_CONFIG_TOOLS, "lookup_order"));
+	assert_null(agent_config_entry(&c, AGENT_CONFIG_KNOWLEDGE_BASE, "lookup_order.json"));
+	agent_config_free(&c);
 }
 
 static void test_a_slash_in_a_tool_name_becomes_an_underscore(void **state)
@@ -227,12 +227,12 @@ static void test_a_slash_in_a_tool_name_becomes_an_underscore(void **state)
 
 	(void)state;
 	decode(AGENT, &c);
-	t = config_entry(&c, CONFIG_TOOLS, "transfer_escalate.json");
+	t = agent_config_entry(&c, AGENT_CONFIG_TOOLS, "transfer_escalate.json");
 	assert_non_null(t);
 	assert_non_null(strstr(t->text, "  \"name\": \"transfer/escalate\",\n"));
 	assert_non_null(strstr(t->text, "  \"mock_data\": [],\n"));
-	assert_null(config_entry(&c, CONFIG_TOOLS, "transfer/escalate.json"));
-	config_free(&c);
+	assert_null(agent_config_entry(&c, AGENT_CONFIG_TOOLS, "transfer/escalate.json"));
+	agent_config_free(&c);
 }
 
 static void test_tools_sharing_a_name_are_told_apart_by_id(void **state)
@@ -244,17 +244,17 @@ static void test_tools_sharing_a_name_are_told_apart_by_id(void **state)
 	       "\"v\": 2}, "
 	       "{\"name\": \"book\", \"v\": 3}, {\"id\": 4, \"name\": \"cancel\", \"v\": 4}]}",
 	       &c);
-	assert_int_equal(c.list[CONFIG_TOOLS].n, 4);
-	assert_text(config_entry(&c, CONFIG_TOOLS, "book-7.json"),
+	assert_int_equal(c.list[AGENT_CONFIG_TOOLS].n, 4);
+	assert_text(agent_config_entry(&c, AGENT_CONFIG_TOOLS, "book-7.json"),
 		    "{\n  \"id\": 7,\n  \"name\": \"book\",\n  \"v\": 1\n}\n");
-	assert_text(config_entry(&c, CONFIG_TOOLS, "book-9.json"),
+	assert_text(agent_config_entry(&c, AGENT_CONFIG_TOOLS, "book-9.json"),
 		    "{\n  \"id\": 9,\n  \"name\": \"book\",\n  \"v\": 2\n}\n");
 	/* no id: its position from 1 */
-	assert_text(config_entry(&c, CONFIG_TOOLS, "book-3.json"),
+	assert_text(agent_config_entry(&c, AGENT_CONFIG_TOOLS, "book-3.json"),
 		    "{\n  \"name\": \"book\",\n  \"v\": 3\n}\n");
-	assert_non_null(config_entry(&c, CONFIG_TOOLS, "cancel.json"));
-	assert_null(config_entry(&c, CONFIG_TOOLS, "book.json"));
-	config_free(&c);
+	assert_non_null(agent_config_entry(&c, AGENT_CONFIG_TOOLS, "cancel.json"));
+	assert_null(agent_config_entry(&c, AGENT_CONFIG_TOOLS, "book.json"));
+	agent_config_free(&c);
 }
 
 static void test_tools_with_a_repeated_id_get_a_name_each(void **state)
@@ -267,18 +267,18 @@ static void test_tools_with_a_repeated_id_get_a_name_each(void **state)
 	decode("{\"mock_tools\": [{\"id\": 2, \"name\": \"book\", \"v\": 1}, {\"name\": \"book\", \"v\": 2}, "
 	       "{\"id\": 2, \"name\": \"book\", \"v\": 3}]}",
 	       &c);
-	x = &c.list[CONFIG_TOOLS].index;
+	x = &c.list[AGENT_CONFIG_TOOLS].index;
 	assert_int_equal(x->n, 3);
 	for(size_t i = 1; i < x->n; i++)
 		if(strcmp(x->v[i - 1].name, x->v[i].name) == 0)
 			fail_msg("tools/ lists \"%s\" twice", x->v[i].name);
-	assert_text(config_entry(&c, CONFIG_TOOLS, "book-2.json"),
+	assert_text(agent_config_entry(&c, AGENT_CONFIG_TOOLS, "book-2.json"),
 		    "{\n  \"id\": 2,\n  \"name\": \"book\",\n  \"v\": 1\n}\n");
-	assert_text(config_entry(&c, CONFIG_TOOLS, "book-2.2.json"),
+	assert_text(agent_config_entry(&c, AGENT_CONFIG_TOOLS, "book-2.2.json"),
 		    "{\n  \"name\": \"book\",\n  \"v\": 2\n}\n");
-	assert_text(config_entry(&c, CONFIG_TOOLS, "book-2.3.json"),
+	assert_text(agent_config_entry(&c, AGENT_CONFIG_TOOLS, "book-2.3.json"),
 		    "{\n  \"id\": 2,\n  \"name\": \"book\",\n  \"v\": 3\n}\n");
-	config_free(&c);
+	agent_config_free(&c);
 }
 
 static void test_tools_without_a_string_name_are_named_underscore(void **state)
@@ -289,12 +289,12 @@ static void test_tools_without_a_string_name_are_named_underscore(void **state)
 	decode("{\"mock_tools\": [{\"id\": 1}, {\"id\": 2, \"name\": 5}, {\"id\": 3, \"name\": \"\"}, "
 	       "{\"id\": 4, \"name\": \"..\"}, {\"name\": \"\\u00e9t\\u00e9\\n\"}]}",
 	       &c);
-	assert_non_null(config_entry(&c, CONFIG_TOOLS, "_-1.json"));
-	assert_non_null(config_entry(&c, CONFIG_TOOLS, "_-2.json"));
-	assert_non_null(config_entry(&c, CONFIG_TOOLS, "_-3.json"));
-	assert_non_null(config_entry(&c, CONFIG_TOOLS, "_...json"));
-	assert_non_null(config_entry(&c, CONFIG_TOOLS, "\xc3\xa9t\xc3\xa9_.json"));
-	config_free(&c);
+	assert_non_null(agent_config_entry(&c, AGENT_CONFIG_TOOLS, "_-1.json"));
+	assert_non_null(agent_config_entry(&c, AGENT_CONFIG_TOOLS, "_-2.json"));
+	assert_non_null(agent_config_entry(&c, AGENT_CONFIG_TOOLS, "_-3.json"));
+	assert_non_null(agent_config_entry(&c, AGENT_CONFIG_TOOLS, "_...json"));
+	assert_non_null(agent_config_entry(&c, AGENT_CONFIG_TOOLS, "\xc3\xa9t\xc3\xa9_.json"));
+	agent_config_free(&c);
 }
 
 static void test_knowledge_base_files_by_file_name(void **state)
@@ -304,12 +304,12 @@ static void test_knowledge_base_files_by_file_name(void **state)
 
 	(void)state;
 	decode(AGENT, &c);
-	t = config_entry(&c, CONFIG_KNOWLEDGE_BASE, "menu.pdf.json");
+	t = agent_config_entry(&c, AGENT_CONFIG_KNOWLEDGE_BASE, "menu.pdf.json");
 	assert_non_null(t);
 	/* escapes stay as the API sent them */
 	assert_non_null(
 		strstr(t->text, "  \"file_url\": \"https:\\/\\/files.cekura.ai\\/kb\\/501\\/menu.pdf\",\n"));
-	assert_text(config_entry(&c, CONFIG_KNOWLEDGE_BASE, "faq.md.json"),
+	assert_text(agent_config_entry(&c, AGENT_CONFIG_KNOWLEDGE_BASE, "faq.md.json"),
 		    "{\n"
 		    "  \"id\": 502,\n"
 		    "  \"agent\": 42,\n"
@@ -320,10 +320,10 @@ static void test_knowledge_base_files_by_file_name(void **state)
 		    "  \"created_at\": \"2026-05-02T09:00:00Z\",\n"
 		    "  \"updated_at\": \"2026-05-03T09:00:00Z\"\n"
 		    "}\n");
-	assert_null(config_entry(&c, CONFIG_KNOWLEDGE_BASE, "menu.pdf"));
-	assert_null(config_entry(&c, CONFIG_TOOLS, "menu.pdf.json"));
-	assert_null(config_entry(&c, CONFIG_NLISTS, "menu.pdf.json"));
-	config_free(&c);
+	assert_null(agent_config_entry(&c, AGENT_CONFIG_KNOWLEDGE_BASE, "menu.pdf"));
+	assert_null(agent_config_entry(&c, AGENT_CONFIG_TOOLS, "menu.pdf.json"));
+	assert_null(agent_config_entry(&c, AGENT_CONFIG_NLISTS, "menu.pdf.json"));
+	agent_config_free(&c);
 }
 
 static void test_knowledge_base_files_sharing_a_name(void **state)
@@ -334,11 +334,11 @@ static void test_knowledge_base_files_sharing_a_name(void **state)
 	decode("{\"knowledge_base_files\": [{\"id\": 501, \"file_name\": \"a/b.txt\"}, "
 	       "{\"id\": 502, \"file_name\": \"a_b.txt\"}, {\"id\": 503, \"file_name\": null}]}",
 	       &c);
-	assert_text(config_entry(&c, CONFIG_KNOWLEDGE_BASE, "a_b.txt-501.json"),
+	assert_text(agent_config_entry(&c, AGENT_CONFIG_KNOWLEDGE_BASE, "a_b.txt-501.json"),
 		    "{\n  \"id\": 501,\n  \"file_name\": \"a/b.txt\"\n}\n");
-	assert_non_null(config_entry(&c, CONFIG_KNOWLEDGE_BASE, "a_b.txt-502.json"));
-	assert_non_null(config_entry(&c, CONFIG_KNOWLEDGE_BASE, "_.json"));
-	config_free(&c);
+	assert_non_null(agent_config_entry(&c, AGENT_CONFIG_KNOWLEDGE_BASE, "a_b.txt-502.json"));
+	assert_non_null(agent_config_entry(&c, AGENT_CONFIG_KNOWLEDGE_BASE, "_.json"));
+	agent_config_free(&c);
 }
 
 static void test_dynamic_variables_are_one_line_each_in_order(void **state)
@@ -350,7 +350,7 @@ static void test_dynamic_variables_are_one_line_each_in_order(void **state)
 	assert_text(&c.variables, "customer_name\tWho is calling\n"
 				  "order_id\tThe order number, if any\n"
 				  "vip\t\n");
-	config_free(&c);
+	agent_config_free(&c);
 }
 
 static void test_control_characters_in_variables_become_spaces(void **state)
@@ -367,10 +367,10 @@ static void test_control_characters_in_variables_become_spaces(void **state)
 				  "\tno name\n"
 				  "3\ttrue\n"
 				  "\t\n");
-	config_free(&c);
+	agent_config_free(&c);
 	decode("{\"dynamic_variables\": []}", &c);
 	assert_text(&c.variables, "");
-	config_free(&c);
+	agent_config_free(&c);
 }
 
 static void test_wrong_shapes_are_eproto(void **state)
@@ -424,13 +424,13 @@ static void test_agent_json_keeps_key_order_and_escapes(void **state)
 			     "    \"a\": null\n"
 			     "  }\n"
 			     "}\n");
-	config_free(&c);
+	agent_config_free(&c);
 	decode(AGENT, &c);
 	assert_starts_with(c.json.text,
 			   "{\n  \"id\": 42,\n  \"name\": \"Front desk \\u2013 caf\\u00e9 \\\"VIP\\\"\",\n"
 			   "  \"description\": \"You are the front desk of Caf\\u00e9 Lune.\\nGreet");
 	assert_non_null(strstr(c.json.text, "\n  \"updated_at\": \"2026-06-12T10:30:00.123456Z\"\n}\n"));
-	config_free(&c);
+	agent_config_free(&c);
 }
 
 static void test_free_is_safe_on_a_zeroed_config_and_twice(void **state)
@@ -439,12 +439,12 @@ static void test_free_is_safe_on_a_zeroed_config_and_twice(void **state)
 
 	(void)state;
 	memset(&c, 0, sizeof(c));
-	config_free(&c);
+	agent_config_free(&c);
 	decode(AGENT, &c);
-	config_free(&c);
-	config_free(&c);
+	agent_config_free(&c);
+	agent_config_free(&c);
 	assert_null(c.json.text);
-	assert_null(config_entry(&c, CONFIG_TOOLS, "lookup_order.json"));
+	assert_null(agent_config_entry(&c, AGENT_CONFIG_TOOLS, "lookup_order.json"));
 }
 
 static void test_texts_are_copies_that_outlive_the_body(void **state)
@@ -457,9 +457,9 @@ static void test_texts_are_copies_that_outlive_the_body(void **state)
 	decode(body, &c);
 	memset(body, 'x', strlen(body));
 	free(body);
-	assert_text(&c.field[CONFIG_LANGUAGE], "fr\n");
-	assert_text(config_entry(&c, CONFIG_TOOLS, "lookup_order.json"), LOOKUP_ORDER);
-	config_free(&c);
+	assert_text(&c.field[AGENT_CONFIG_LANGUAGE], "fr\n");
+	assert_text(agent_config_entry(&c, AGENT_CONFIG_TOOLS, "lookup_order.json"), LOOKUP_ORDER);
+	agent_config_free(&c);
 }
 
 static void test_a_large_agent_decodes_in_linear_time(void **state)
@@ -482,14 +482,14 @@ static void test_a_large_agent_decodes_in_linear_time(void **state)
 				       i ? ", " : "", i);
 	len += (size_t)sprintf(body + len, "]}");
 	start = fake_now();
-	assert_int_equal(config_decode(body, len, &c), 0);
+	assert_int_equal(agent_config_decode(body, len, &c), 0);
 	assert_true(fake_now() - start < 5.0); /* generous for valgrind; quadratic takes minutes */
-	assert_int_equal(c.list[CONFIG_TOOLS].n, (size_t)n);
-	assert_text(config_entry(&c, CONFIG_TOOLS, "tool 7-15.json"),
+	assert_int_equal(c.list[AGENT_CONFIG_TOOLS].n, (size_t)n);
+	assert_text(agent_config_entry(&c, AGENT_CONFIG_TOOLS, "tool 7-15.json"),
 		    "{\n  \"id\": 15,\n  \"name\": \"tool 7\"\n}\n");
 	assert_starts_with(c.variables.text, "v0\td\nv1\td\n");
 	assert_int_equal(c.variables.len, strlen(c.variables.text));
-	config_free(&c);
+	agent_config_free(&c);
 	free(body);
 }
 

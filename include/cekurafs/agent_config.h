@@ -7,8 +7,8 @@
  *   agents/42/tools/<name>.json          one mock tool, pretty-printed
  *   agents/42/knowledge_base/<file>.json one knowledge base file's metadata, pretty-printed
  */
-#ifndef CEKURAFS_CONFIG_H
-#define CEKURAFS_CONFIG_H
+#ifndef CEKURAFS_AGENT_CONFIG_H
+#define CEKURAFS_AGENT_CONFIG_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -17,22 +17,22 @@
 
 /* Items one list of an agent (tools, knowledge base files, dynamic
  * variables) may hold: more makes the agent EPROTO ("too large to show as files"). */
-#define CONFIG_MAX_ITEMS 100000
+#define AGENT_CONFIG_MAX_ITEMS 100000
 
 /* The one-value files, and where each value is in the agent. */
 enum config_field {
-	CONFIG_NAME,		  /* name */
-	CONFIG_SYSTEM_PROMPT,	  /* description */
-	CONFIG_LANGUAGE,	  /* language */
-	CONFIG_PROVIDER,	  /* provider.type */
-	CONFIG_PROVIDER_AGENT_ID, /* provider.agent_id */
-	CONFIG_PHONE_NUMBER,	  /* telephony.phone_number */
-	CONFIG_UPDATED_AT,	  /* updated_at */
-	CONFIG_NFIELDS
+	AGENT_CONFIG_NAME,		/* name */
+	AGENT_CONFIG_SYSTEM_PROMPT,	/* description */
+	AGENT_CONFIG_LANGUAGE,		/* language */
+	AGENT_CONFIG_PROVIDER,		/* provider.type */
+	AGENT_CONFIG_PROVIDER_AGENT_ID, /* provider.agent_id */
+	AGENT_CONFIG_PHONE_NUMBER,	/* telephony.phone_number */
+	AGENT_CONFIG_UPDATED_AT,	/* updated_at */
+	AGENT_CONFIG_NFIELDS
 };
 
 /* The lists shown as directories. */
-enum config_list { CONFIG_TOOLS, CONFIG_KNOWLEDGE_BASE, CONFIG_NLISTS };
+enum config_list { AGENT_CONFIG_TOOLS, AGENT_CONFIG_KNOWLEDGE_BASE, AGENT_CONFIG_NLISTS };
 
 /* A text the config owns. */
 struct config_text {
@@ -41,29 +41,30 @@ struct config_text {
 };
 
 struct agent_config {
-	struct config_text json;		  /* agent.json */
-	struct config_text field[CONFIG_NFIELDS]; /* "<value>\n", or "" */
-	struct config_text variables;		  /* dynamic_variables */
+	struct config_text json;			/* agent.json */
+	struct config_text field[AGENT_CONFIG_NFIELDS]; /* "<value>\n", or "" */
+	struct config_text variables;			/* dynamic_variables */
 	/* tools/ and knowledge_base/: file names (with ".json") in index, told
 	 * apart by the tool's or file's id; texts[index.v[i].at] is entry i's text. */
 	struct {
 		struct name_index index;
 		struct config_text *texts;
 		size_t n;
-	} list[CONFIG_NLISTS];
-	int refs; /* for its owner (the registry); config_decode() sets 0 */
+	} list[AGENT_CONFIG_NLISTS];
+	int refs; /* for its owner (the registry); agent_config_decode() sets 0 */
 };
 
-/* Decodes an AIAgentV2 body into *out (config_free() it). A value that is a
+/* Decodes an AIAgentV2 body into *out (agent_config_free() it). A value that is a
  * string is shown decoded (escapes made UTF-8); a number or a boolean as its
  * JSON text; null or absent as an empty file. Returns 0, -EPROTO (not an
  * object, or mock_tools / knowledge_base_files / dynamic_variables present but
  * not arrays of objects), or -ENOMEM. */
-int config_decode(const char *body, size_t len, struct agent_config *out);
+int agent_config_decode(const char *body, size_t len, struct agent_config *out);
 
-void config_free(struct agent_config *c);
+void agent_config_free(struct agent_config *c);
 
 /* The text of entry name in list l, or NULL when there is none. */
-const struct config_text *config_entry(const struct agent_config *c, enum config_list l, const char *name);
+const struct config_text *agent_config_entry(const struct agent_config *c, enum config_list l,
+					     const char *name);
 
 #endif
