@@ -28,7 +28,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "cekurafs/agents.h"
+#include "cekurafs/registry.h"
 #include "cekurafs/api.h"
 #include "cekurafs/log.h"
 #include "cekurafs/ops.h"
@@ -553,6 +553,7 @@ static int check_mountpoint(const char *dir)
  * progress ids, moving a corrupt file aside. Returns 0 or -1 (refused, no lock). */
 static int load_state(const char *dir, int *lock_fd, struct state_entry **entries, size_t *n)
 {
+	const char *kinds[JOB_NKINDS + 1];
 	char *moved = NULL;
 	char holder_text[32] = "pid unknown";
 	pid_t holder;
@@ -582,7 +583,8 @@ static int load_state(const char *dir, int *lock_fd, struct state_entry **entrie
 		refuse("state_dir %s: cannot lock %s/%s: %s", dir, dir, STATE_LOCK_FILE, strerror(-rc));
 		return -1;
 	}
-	rc = state_load(dir, entries, n, &moved);
+	job_kind_names(kinds);
+	rc = state_load_kinds(dir, kinds, entries, n, &moved);
 	if(rc != 0) {
 		refuse("state file %s/%s: %s", dir, STATE_FILE, strerror(-rc));
 		state_unlock(*lock_fd);

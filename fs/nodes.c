@@ -9,7 +9,7 @@
  * the first read for `wait`), so one `cat` sees one consistent text; a read at
  * offset 0 after the end was served takes a new one. A stream (`events`) has
  * no snapshot: each read returns what is new for its reader. poll(2) tokens
- * wait on their handle until nodes_watch() sees it ready.
+ * wait on their handle until nodes_notify_round() sees it ready.
  */
 #include "cekurafs/nodes.h"
 
@@ -23,11 +23,11 @@
 #include "cekurafs/stats.h"
 
 /* One open file. The kernel serialises nothing on it: FUSE workers read it
- * at once (pread on one fd from several threads), and the poll(2) watcher
+ * at once (pread on one fd from several threads), and the poll(2) notifier
  * looks at it meanwhile. So:
  *   - file is set at open and never changes;
  *   - lock owns every other field. It is held only to copy a snapshot in or
- *     out, never across a render, an API call or a wait: a snapshot is made
+ *     out, never across making a text, an API call or a wait: a snapshot is made
  *     unlocked, then swapped in, and the text it replaces is freed under lock
  *     so that no reader can be copying it;
  *   - a stream has one reader at a time (reading), so that its cursor moves
@@ -39,22 +39,22 @@ struct node_handle {
 	struct node_file file; /* file.entry owned; immutable */
 	pthread_mutex_t lock;
 	pthread_cond_t idle; /* streams: a read ended */
-	char *text;	     /* owned snapshot, NULL until rendered */
+	char *text;	     /* owned snapshot, NULL until made */
 	size_t len;
-	unsigned version; /* the registry's version of text (watched rows) */
+	unsigned version; /* the job's version of text (rows that notify) */
 	bool served_end;
 	size_t pos;			 /* streams: bytes of text already read */
-	struct registry_cursor cur;	 /* streams: where this reader is */
+	struct job_cursor cur;		 /* streams: where this reader is */
 	bool reading;			 /* streams: a read is under way */
 	void *token;			 /* poll(2): the kernel's handle to notify, or NULL */
 	struct node_handle *prev, *next; /* in open_handles: open_lock */
 };
 
-/* How tokens reach the kernel (nodes_watch_setup()). */
+/* How tokens reach the kernel (nodes_notify_setup()). */
 static void (*token_notify)(void *token);
 static void (*token_release)(void *token);
 
-/* Every handle not yet released (for the watcher and nodes_release_all()). */
+/* Every handle not yet released (for the notifier and nodes_release_all()). */
 static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct node_handle *open_handles;
 
@@ -62,10 +62,23 @@ static struct node_handle *open_handles;
  * trusting st_size still read it all (reads do not depend on it: direct_io). */
 #define UNKNOWN_SIZE 4096
 
-/* ---- progress, wait, error ---- */
+/* ---- a job's files: progress, progress.json, wait, events (arg: the kind) ---- */
 
-static int view_text(int rc, struct registry_view *v, struct node_text *out, bool json)
+static enum job_kind kind_of(const struct node_file *f)
 {
+	return (enum job_kind)f->kind->arg;
+}
+
+static enum job_text which_of(const struct node_file *f)
+{
+	return f->kind->json ? JOB_JSON : JOB_TEXT;
+}
+
+/* Moves the row's text out of a view (the view is freed). */
+static int text_of_view(int rc, struct job_view *v, const struct node_file *f, struct node_text *out)
+{
+	bool json = f->kind->json;
+
 	if(rc == 0 || rc == -EREMOTEIO) {
 		out->text = json ? v->json : v->text;
 		out->len = json ? v->json_len : v->text_len;
@@ -75,76 +88,61 @@ static int view_text(int rc, struct registry_view *v, struct node_text *out, boo
 		else
 			v->text = NULL;
 	}
-	registry_view_free(v);
+	job_view_free(v);
 	return rc;
 }
 
-static int render_progress_file(const struct node_ctx *ctx, const struct node_file *f, struct node_text *out)
+static int make_job(const struct node_ctx *ctx, const struct node_file *f, struct node_text *out)
 {
-	struct registry_view v;
+	struct job_view v;
 
-	return view_text(registry_progress(ctx->reg, &ctx->cancel, f->id, &v), &v, out, false);
+	return text_of_view(registry_job_view(ctx->reg, &ctx->cancel, f->id, kind_of(f), &v), &v, f, out);
 }
 
-static int render_progress_json(const struct node_ctx *ctx, const struct node_file *f, struct node_text *out)
+static int make_wait(const struct node_ctx *ctx, const struct node_file *f, struct node_text *out)
 {
-	struct registry_view v;
-
-	return view_text(registry_progress(ctx->reg, &ctx->cancel, f->id, &v), &v, out, true);
-}
-
-static int render_wait(const struct node_ctx *ctx, const struct node_file *f, struct node_text *out)
-{
-	struct registry_view v;
-	int rc = view_text(registry_wait(ctx->reg, &ctx->cancel, f->id, &v), &v, out, false);
+	struct job_view v;
+	int rc = text_of_view(registry_job_wait(ctx->reg, &ctx->cancel, f->id, kind_of(f), &v), &v, f, out);
 
 	if(rc == -EREMOTEIO) {
-		/* The import failed: the read fails too; the text is not served. */
+		/* The job failed: the read fails too; the text is not served. */
 		free(out->text);
 		out->text = NULL;
 	}
 	return rc;
 }
 
-static int next_events(const struct node_ctx *ctx, const struct node_file *f, struct registry_cursor *cur,
+static int next_events(const struct node_ctx *ctx, const struct node_file *f, struct job_cursor *cur,
 		       char **text, size_t *len)
 {
-	return registry_events(ctx->reg, &ctx->cancel, f->id, cur, text, len);
+	return registry_job_events(ctx->reg, &ctx->cancel, f->id, kind_of(f), cur, text, len);
 }
 
-static int render_error(const struct node_ctx *ctx, const struct node_file *f, struct node_text *out)
+static size_t size_job(const struct node_ctx *ctx, const struct node_file *f)
+{
+	return registry_job_size(ctx->reg, f->id, kind_of(f), which_of(f));
+}
+
+static double changed_job(const struct node_ctx *ctx, const struct node_file *f)
+{
+	return registry_job_changed_at(ctx->reg, f->id, kind_of(f), which_of(f));
+}
+
+/* ---- error ---- */
+
+static int make_error(const struct node_ctx *ctx, const struct node_file *f, struct node_text *out)
 {
 	return registry_error(ctx->reg, f->id, &out->text, &out->len);
 }
 
-static size_t size_progress(const struct node_ctx *ctx, const struct node_file *f)
-{
-	return registry_known_size(ctx->reg, f->id, REGISTRY_PROGRESS);
-}
-
-static size_t size_progress_json(const struct node_ctx *ctx, const struct node_file *f)
-{
-	return registry_known_size(ctx->reg, f->id, REGISTRY_PROGRESS_JSON);
-}
-
 static size_t size_error(const struct node_ctx *ctx, const struct node_file *f)
 {
-	return registry_known_size(ctx->reg, f->id, REGISTRY_ERROR);
-}
-
-static double changed_progress(const struct node_ctx *ctx, const struct node_file *f)
-{
-	return registry_changed_at(ctx->reg, f->id, REGISTRY_PROGRESS);
-}
-
-static double changed_progress_json(const struct node_ctx *ctx, const struct node_file *f)
-{
-	return registry_changed_at(ctx->reg, f->id, REGISTRY_PROGRESS_JSON);
+	return registry_error_size(ctx->reg, f->id);
 }
 
 static double changed_error(const struct node_ctx *ctx, const struct node_file *f)
 {
-	return registry_changed_at(ctx->reg, f->id, REGISTRY_ERROR);
+	return registry_error_changed_at(ctx->reg, f->id);
 }
 
 static double changed_config(const struct node_ctx *ctx, const struct node_file *f)
@@ -176,7 +174,7 @@ static const struct config_text *config_text_of(const struct agent_config *cfg, 
 	return &cfg->field[f->kind->arg];
 }
 
-static int render_config(const struct node_ctx *ctx, const struct node_file *f, struct node_text *out)
+static int make_config(const struct node_ctx *ctx, const struct node_file *f, struct node_text *out)
 {
 	const struct config_text *t;
 	struct agent_config *cfg;
@@ -193,7 +191,7 @@ static int render_config(const struct node_ctx *ctx, const struct node_file *f, 
 		memcpy(out->text, t->text, t->len + 1);
 		out->len = t->len;
 	}
-	registry_agent_config_put(ctx->reg, cfg);
+	registry_agent_config_put(cfg);
 	return rc;
 }
 
@@ -203,7 +201,7 @@ static size_t size_config(const struct node_ctx *ctx, const struct node_file *f)
 	const struct config_text *t = cfg ? config_text_of(cfg, f) : NULL;
 	size_t size = t ? t->len : UNKNOWN_SIZE;
 
-	registry_agent_config_put(ctx->reg, cfg);
+	registry_agent_config_put(cfg);
 	return size;
 }
 
@@ -218,7 +216,7 @@ static int list_config(const struct node_ctx *ctx, const struct node_file *f, no
 	x = &cfg->list[f->kind->arg].index;
 	for(size_t i = 0; i < x->n; i++)
 		fill(arg, x->v[i].name);
-	registry_agent_config_put(ctx->reg, cfg);
+	registry_agent_config_put(cfg);
 	return 0;
 }
 
@@ -235,65 +233,64 @@ int nodes_parse_trigger(const char *buf, size_t size, off_t off)
 	return end - i == 1 && buf[i] == '1' ? 0 : -EINVAL;
 }
 
-static int write_refetch(const struct node_ctx *ctx, const struct node_file *f, const char *buf, size_t size,
-			 off_t off)
+/* Starts a job: "1" written at offset 0. */
+static int write_start(const struct node_ctx *ctx, const struct node_file *f, const char *buf, size_t size,
+		       off_t off)
 {
-	uint64_t id = f->id;
-
 	int rc = nodes_parse_trigger(buf, size, off);
 
 	if(rc != 0) {
-		registry_note_error(ctx->reg, id, "refetch",
+		registry_note_error(ctx->reg, f->id, f->kind->name,
 				    off != 0 ? "invalid input: write \"1\" at the start of the file"
 					     : "invalid input: write \"1\" to start an auto-fetch");
 		return rc;
 	}
-	rc = registry_refetch(ctx->reg, &ctx->cancel, id);
+	rc = registry_job_start(ctx->reg, &ctx->cancel, f->id, kind_of(f));
 	return rc == 0 ? (int)size : rc;
 }
 
 #define AGENT_CONFIG_FILE(file, field)                                                                       \
 	{                                                                                                    \
-		.name = file, .mode = 0444, .arg = field, .at_open = true, .render = render_config,          \
+		.name = file, .mode = 0444, .arg = field, .at_open = true, .make = make_config,              \
 		.changed = changed_config, .size = size_config                                               \
 	}
 #define AGENT_CONFIG_DIR(file, which)                                                                        \
 	{                                                                                                    \
-		.name = file, .mode = 0555, .dir = true, .arg = which, .at_open = true,                      \
-		.render = render_config, .changed = changed_config, .size = size_config, .list = list_config \
+		.name = file, .mode = 0555, .dir = true, .arg = which, .at_open = true, .make = make_config, \
+		.changed = changed_config, .size = size_config, .list = list_config                          \
+	}
+
+/* The files of one job kind: start it, its text, its answer as received, its events, wait for its end. */
+#define JOB_START(file, k)                                                                                   \
+	{                                                                                                    \
+		.name = file, .mode = 0200, .arg = k, .write = write_start, .size = size_none                \
+	}
+#define JOB_TEXT_FILE(file, k, as_json)                                                                      \
+	{                                                                                                    \
+		.name = file, .mode = 0444, .arg = k, .json = as_json, .at_open = true, .notify = true,      \
+		.make = make_job, .changed = changed_job, .size = size_job                                   \
+	}
+#define JOB_EVENTS(file, k)                                                                                  \
+	{                                                                                                    \
+		.name = file, .mode = 0444, .arg = k, .stream = true, .next = next_events,                   \
+		.changed = changed_job, .size = size_none                                                    \
+	}
+#define JOB_WAIT(file, k)                                                                                    \
+	{                                                                                                    \
+		.name = file, .mode = 0444, .arg = k, .make = make_wait, .changed = changed_job,             \
+		.size = size_job                                                                             \
 	}
 
 static const struct node_kind kinds[] = {
-	{.name = "refetch", .mode = 0200, .write = write_refetch, .size = size_none},
-	{.name = "progress",
-	 .mode = 0444,
-	 .at_open = true,
-	 .watched = REGISTRY_PROGRESS,
-	 .render = render_progress_file,
-	 .changed = changed_progress,
-	 .size = size_progress},
-	{.name = "progress.json",
-	 .mode = 0444,
-	 .at_open = true,
-	 .watched = REGISTRY_PROGRESS_JSON,
-	 .render = render_progress_json,
-	 .changed = changed_progress_json,
-	 .size = size_progress_json},
-	{.name = "events",
-	 .mode = 0444,
-	 .stream = true,
-	 .next = next_events,
-	 .changed = changed_progress,
-	 .size = size_none},
-	{.name = "wait",
-	 .mode = 0444,
-	 .render = render_wait,
-	 .changed = changed_progress,
-	 .size = size_progress},
+	JOB_START("refetch", JOB_AGENT_IMPORT),
+	JOB_TEXT_FILE("progress", JOB_AGENT_IMPORT, false),
+	JOB_TEXT_FILE("progress.json", JOB_AGENT_IMPORT, true),
+	JOB_EVENTS("events", JOB_AGENT_IMPORT),
+	JOB_WAIT("wait", JOB_AGENT_IMPORT),
 	{.name = "error",
 	 .mode = 0444,
 	 .at_open = true,
-	 .render = render_error,
+	 .make = make_error,
 	 .changed = changed_error,
 	 .size = size_error},
 	AGENT_CONFIG_FILE("agent.json", AGENT_CONFIG_ARG_JSON),
@@ -320,20 +317,20 @@ static int text_of(const char *s, struct node_text *out)
 	return 0;
 }
 
-static int render_version(const struct node_ctx *ctx, const struct node_file *f, struct node_text *out)
+static int make_version(const struct node_ctx *ctx, const struct node_file *f, struct node_text *out)
 {
 	(void)ctx;
 	(void)f;
 	return text_of("cekurafs " CEKURAFS_VERSION "\n", out);
 }
 
-static int render_settings(const struct node_ctx *ctx, const struct node_file *f, struct node_text *out)
+static int make_settings(const struct node_ctx *ctx, const struct node_file *f, struct node_text *out)
 {
 	(void)f;
 	return text_of(ctx->settings, out);
 }
 
-static int render_stats(const struct node_ctx *ctx, const struct node_file *f, struct node_text *out)
+static int make_stats(const struct node_ctx *ctx, const struct node_file *f, struct node_text *out)
 {
 	(void)ctx;
 	(void)f;
@@ -345,12 +342,12 @@ static int render_stats(const struct node_ctx *ctx, const struct node_file *f, s
 }
 
 /* The size of a text made without calling the API: make it and measure. */
-static size_t size_rendered(const struct node_ctx *ctx, const struct node_file *f)
+static size_t size_made(const struct node_ctx *ctx, const struct node_file *f)
 {
 	struct node_text t = {0};
 	size_t len = UNKNOWN_SIZE;
 
-	if(f->kind->render(ctx, f, &t) == 0)
+	if(f->kind->make(ctx, f, &t) == 0)
 		len = t.len;
 	free(t.text);
 	return len;
@@ -358,15 +355,15 @@ static size_t size_rendered(const struct node_ctx *ctx, const struct node_file *
 
 #define STATUS_FILE(file, fn, private)                                                                       \
 	{                                                                                                    \
-		.name = file, .mode = 0444, .owner_only = private, .at_open = true, .render = fn,            \
-		.size = size_rendered                                                                        \
+		.name = file, .mode = 0444, .owner_only = private, .at_open = true, .make = fn,              \
+		.size = size_made                                                                            \
 	}
 
 static const struct node_kind status_kinds[] = {
-	STATUS_FILE("version", render_version, false),
+	STATUS_FILE("version", make_version, false),
 	/* the key file's path is not for other users' eyes */
-	STATUS_FILE("config", render_settings, true),
-	STATUS_FILE("stats", render_stats, false),
+	STATUS_FILE("config", make_settings, true),
+	STATUS_FILE("stats", make_stats, false),
 };
 
 static const struct node_kind *find_row(const struct node_kind *rows, size_t n, const char *name, size_t len)
@@ -421,7 +418,7 @@ int nodes_entry(const struct node_ctx *ctx, const struct node_file *f)
 
 	if(!f->kind->dir)
 		return -ENOTDIR;
-	rc = f->kind->render(ctx, f, &t);
+	rc = f->kind->make(ctx, f, &t);
 	free(t.text);
 	return rc;
 }
@@ -449,7 +446,7 @@ static void install(struct node_handle *h, struct node_text *t)
 static int take_snapshot(const struct node_ctx *ctx, struct node_handle *h)
 {
 	struct node_text t = {0};
-	int rc = h->file.kind->render(ctx, &h->file, &t);
+	int rc = h->file.kind->make(ctx, &h->file, &t);
 
 	if(rc != 0) {
 		free(t.text);
@@ -478,7 +475,7 @@ int nodes_open(const struct node_ctx *ctx, const struct node_file *f, int flags,
 	*out = NULL;
 	if(kind->dir && !f->entry)
 		return -EISDIR;
-	if((acc != O_WRONLY && !kind->render && !kind->next) || (acc != O_RDONLY && !kind->write))
+	if((acc != O_WRONLY && !kind->make && !kind->next) || (acc != O_RDONLY && !kind->write))
 		return -EACCES;
 	h = calloc(1, sizeof(*h));
 	if(!h)
@@ -492,7 +489,7 @@ int nodes_open(const struct node_ctx *ctx, const struct node_file *f, int flags,
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->idle, NULL);
 	/* The first snapshot, before anyone else can see the handle. */
-	if(kind->render && kind->at_open)
+	if(kind->make && kind->at_open)
 		rc = take_snapshot(ctx, h);
 	if(rc != 0) {
 		handle_free(h);
@@ -524,7 +521,7 @@ static int copy_stream(struct node_handle *h, char *buf, size_t size)
  * may block, with no lock held). One reader at a time: another waits. */
 static int read_stream(const struct node_ctx *ctx, struct node_handle *h, char *buf, size_t size)
 {
-	struct registry_cursor cur;
+	struct job_cursor cur;
 	char *text = NULL;
 	size_t len = 0;
 	int rc;
@@ -576,7 +573,7 @@ int nodes_read(const struct node_ctx *ctx, struct node_handle *h, char *buf, siz
 
 	if(h->file.kind->stream)
 		return read_stream(ctx, h, buf, size);
-	if(!h->file.kind->render)
+	if(!h->file.kind->make)
 		return -EACCES;
 	if(off < 0)
 		return -EINVAL;
@@ -622,7 +619,7 @@ void nodes_release(struct node_handle *h)
 		h->next->prev = h->prev;
 	pthread_mutex_unlock(&open_lock);
 	/* No request runs on h now (the kernel releases after the last), and the
-	 * watcher cannot reach it any more. */
+	 * notifier cannot reach it any more. */
 	if(h->token && token_release)
 		token_release(h->token);
 	handle_free(h);
@@ -637,7 +634,7 @@ bool nodes_is_stream(const struct node_handle *h)
  * takes the handle's lock, then (after releasing it) the registry's. */
 static bool ready(const struct node_ctx *ctx, struct node_handle *h)
 {
-	struct registry_cursor cur;
+	struct job_cursor cur;
 	bool have, left;
 	unsigned version;
 
@@ -648,19 +645,20 @@ static bool ready(const struct node_ctx *ctx, struct node_handle *h)
 	cur = h->cur;
 	pthread_mutex_unlock(&h->lock);
 	if(h->file.kind->stream)
-		return left || registry_events_ready(ctx->reg, h->file.id, &cur);
-	if(h->file.kind->watched)
-		return !have || registry_differs(ctx->reg, h->file.id, h->file.kind->watched, version);
+		return left || registry_job_events_ready(ctx->reg, h->file.id, kind_of(&h->file), &cur);
+	if(h->file.kind->notify)
+		return !have || registry_job_differs(ctx->reg, h->file.id, kind_of(&h->file),
+						     which_of(&h->file), version);
 	return true;
 }
 
-bool nodes_poll(const struct node_ctx *ctx, struct node_handle *h, void *token)
+bool nodes_notify_check(const struct node_ctx *ctx, struct node_handle *h, void *token)
 {
 	void *drop = NULL;
 	bool now = ready(ctx, h);
 
 	/* A change between ready() and keeping the token is not lost: the
-	 * watcher looks at every kept token at each round. */
+	 * notifier looks at every kept token at each round. */
 	pthread_mutex_lock(&h->lock);
 	if(now) {
 		drop = token; /* nothing to wait for: the kernel needs no notification */
@@ -674,36 +672,46 @@ bool nodes_poll(const struct node_ctx *ctx, struct node_handle *h, void *token)
 	return now;
 }
 
-void nodes_watch_setup(void (*notify)(void *token), void (*release)(void *token))
+void nodes_notify_setup(void (*notify)(void *token), void (*release)(void *token))
 {
 	token_notify = notify;
 	token_release = release;
 }
 
-static int cmp_id(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+/* A job that tokens wait on: an agent and a kind. */
+struct waited {
+	uint64_t id;
+	int kind;
+};
 
-	return (x > y) - (x < y);
+static int cmp_waited(const void *a, const void *b)
+{
+	const struct waited *x = a, *y = b;
+
+	if(x->id != y->id)
+		return (x->id > y->id) - (x->id < y->id);
+	return (x->kind > y->kind) - (x->kind < y->kind);
 }
 
-/* The agents watched now (those with a handle holding a token), sorted,
- * each once: a new array in *ids. open_lock held. */
-static int watched_ids(uint64_t **ids, size_t *n)
+/* The jobs waited on now (by handles holding a token), sorted, each once: a
+ * new array in *v. open_lock held. */
+static int waited_jobs(struct waited **out, size_t *n)
 {
 	size_t cap = 0, count = 0, kept = 0;
-	uint64_t *v = NULL;
+	struct waited *v = NULL;
 
 	for(struct node_handle *h = open_handles; h; h = h->next) {
 		bool token;
 
+		if(!h->file.kind->notify && !h->file.kind->stream)
+			continue; /* not a job's file: always ready, never keeps a token */
 		pthread_mutex_lock(&h->lock);
 		token = h->token != NULL;
 		pthread_mutex_unlock(&h->lock);
 		if(!token)
 			continue;
 		if(count == cap) {
-			uint64_t *p = realloc(v, (cap = cap ? cap * 2 : 64) * sizeof(*v));
+			struct waited *p = realloc(v, (cap = cap ? cap * 2 : 64) * sizeof(*v));
 
 			if(!p) {
 				free(v);
@@ -711,42 +719,44 @@ static int watched_ids(uint64_t **ids, size_t *n)
 			}
 			v = p;
 		}
-		v[count++] = h->file.id;
+		v[count].id = h->file.id;
+		v[count++].kind = h->file.kind->arg;
 	}
 	if(count)
-		qsort(v, count, sizeof(*v), cmp_id);
+		qsort(v, count, sizeof(*v), cmp_waited);
 	for(size_t i = 0; i < count; i++)
-		if(kept == 0 || v[kept - 1] != v[i])
+		if(kept == 0 || cmp_waited(&v[kept - 1], &v[i]) != 0)
 			v[kept++] = v[i];
-	*ids = v;
+	*out = v;
 	*n = kept;
 	return 0;
 }
 
-/* The last agent the watcher asked about: the next round starts after it.
- * Owned by the watcher thread (nodes_watch() has one caller). */
-static uint64_t watch_last;
+/* The last job the notifier polled: the next round starts after it. Owned
+ * by the notifier thread (nodes_notify_round() has one caller). */
+static struct waited notify_last;
 
-void nodes_watch(const struct node_ctx *ctx)
+void nodes_notify_round(const struct node_ctx *ctx)
 {
-	uint64_t *ids = NULL;
+	struct waited *jobs = NULL;
 	size_t n = 0, start = 0, take;
 
 	pthread_mutex_lock(&open_lock);
-	if(watched_ids(&ids, &n) != 0)
+	if(waited_jobs(&jobs, &n) != 0)
 		n = 0;
 	pthread_mutex_unlock(&open_lock);
-	/* Round-robin: from the first id after the last one asked, wrapping. */
-	while(start < n && ids[start] <= watch_last)
+	/* Round-robin: from the first job after the last one polled, wrapping. */
+	while(start < n && cmp_waited(&jobs[start], &notify_last) <= 0)
 		start++;
-	take = n < NODES_WATCH_MAX ? n : NODES_WATCH_MAX;
+	take = n < NODES_NOTIFY_MAX ? n : NODES_NOTIFY_MAX;
 	for(size_t i = 0; i < take; i++) {
-		uint64_t id = ids[(start + i) % n];
+		struct waited w = jobs[(start + i) % n];
 
-		registry_refresh(ctx->reg, &ctx->cancel, id); /* polls only when due, shared with readers */
-		watch_last = id;
+		/* polls only when due, shared with readers */
+		registry_job_refresh(ctx->reg, &ctx->cancel, w.id, (enum job_kind)w.kind);
+		notify_last = w;
 	}
-	free(ids);
+	free(jobs);
 	pthread_mutex_lock(&open_lock);
 	for(struct node_handle *h = open_handles; h; h = h->next) {
 		void *token;
@@ -757,7 +767,7 @@ void nodes_watch(const struct node_ctx *ctx)
 		if(!token || !ready(ctx, h))
 			continue;
 		pthread_mutex_lock(&h->lock);
-		token = h->token; /* a poll may have replaced it meanwhile */
+		token = h->token; /* a check may have replaced it meanwhile */
 		h->token = NULL;
 		pthread_mutex_unlock(&h->lock);
 		if(token) {
@@ -772,4 +782,26 @@ void nodes_release_all(void)
 {
 	while(open_handles)
 		nodes_release(open_handles);
+}
+
+/* ---- the agents, for ops.c ---- */
+
+int nodes_agents(const struct node_ctx *ctx, uint64_t **ids, size_t *n)
+{
+	return registry_list(ctx->reg, &ctx->cancel, ids, n);
+}
+
+int nodes_agent_exists(const struct node_ctx *ctx, uint64_t id)
+{
+	return registry_lookup(ctx->reg, &ctx->cancel, id);
+}
+
+int nodes_byname(const struct node_ctx *ctx, node_fill_fn *fill, void *arg)
+{
+	return registry_each_name(ctx->reg, &ctx->cancel, fill, arg);
+}
+
+int nodes_byname_link(const struct node_ctx *ctx, const char *name, uint64_t *id)
+{
+	return registry_link(ctx->reg, &ctx->cancel, name, id);
 }

@@ -89,9 +89,9 @@ static int resolve(const char *path, struct resolved *r)
 		r->file.kind = nodes_status_find(r->tp.name, r->tp.name_len);
 		return r->file.kind ? 0 : -ENOENT;
 	case TREE_LINK:
-		return registry_link(c.reg, &c.cancel, r->tp.name, &r->link_to);
+		return nodes_byname_link(&c, r->tp.name, &r->link_to);
 	case TREE_AGENT:
-		return registry_lookup(c.reg, &c.cancel, r->tp.agent_id);
+		return nodes_agent_exists(&c, r->tp.agent_id);
 	case TREE_FILE:
 	case TREE_ENTRY:
 		r->file.id = r->tp.agent_id;
@@ -99,7 +99,7 @@ static int resolve(const char *path, struct resolved *r)
 		r->file.entry = r->tp.entry;
 		if(!r->file.kind || (r->tp.kind == TREE_ENTRY && !r->file.kind->dir))
 			return -ENOENT;
-		rc = registry_lookup(c.reg, &c.cancel, r->tp.agent_id);
+		rc = nodes_agent_exists(&c, r->tp.agent_id);
 		if(rc == 0 && r->tp.kind == TREE_ENTRY)
 			rc = nodes_entry(&c, &r->file);
 		return rc;
@@ -227,7 +227,7 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
 	case TREE_AGENTS:
 		/* ids only: by-name/ is reachable but not listed, so that
 		 * `ls agents | wc -l` counts agents and a glob of agents gets ids */
-		rc = registry_list(c.reg, &c.cancel, &ids, &n);
+		rc = nodes_agents(&c, &ids, &n);
 		for(size_t i = 0; rc == 0 && i < n; i++) {
 			char name[24];
 
@@ -238,7 +238,7 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
 			free(ids);
 		break;
 	case TREE_BYNAME:
-		rc = registry_each_name(c.reg, &c.cancel, fill_one, &d);
+		rc = nodes_byname(&c, fill_one, &d);
 		break;
 	case TREE_AGENT:
 		rows = nodes_table(&n);
@@ -336,22 +336,22 @@ static int op_poll(const char *path, struct fuse_file_info *fi, struct fuse_poll
 	struct node_ctx c = node_ctx();
 
 	(void)path;
-	*reventsp = nodes_poll(&c, handle_of(fi), ph) ? POLLIN | POLLRDNORM : 0;
+	*reventsp = nodes_notify_check(&c, handle_of(fi), ph) ? POLLIN | POLLRDNORM : 0;
 	return 0;
 }
 
-/* ---- the watcher: tells the kernel when a polled file becomes readable ---- */
+/* ---- the notifier: tells the kernel when a polled file becomes readable ---- */
 
-#define WATCH_TICK_NS 100000000L /* 0.1 s between two rounds */
+#define NOTIFY_TICK_NS 100000000L /* 0.1 s between two rounds */
 
-static pthread_t watcher;
-static bool watcher_started;
-static atomic_bool watcher_stop;
+static pthread_t notifier;
+static bool notifier_started;
+static atomic_bool notifier_stop;
 
-static bool watcher_stopping(void *arg)
+static bool notifier_stopping(void *arg)
 {
 	(void)arg;
-	return atomic_load(&watcher_stop);
+	return atomic_load(&notifier_stop);
 }
 
 static void notify_token(void *token)
@@ -364,17 +364,17 @@ static void release_token(void *token)
 	fuse_pollhandle_destroy(token);
 }
 
-/* Runs outside any request, as fuse_notify_poll() wants: it asks the API
- * about agents that pollers wait on, when their poll is due, and wakes them. */
-static void *watch_main(void *arg)
+/* Runs outside any request, as fuse_notify_poll() wants: it polls the jobs
+ * that poll(2) waiters wait on, when their poll is due, and wakes them. */
+static void *notifier_main(void *arg)
 {
 	struct ops_context *ctx = arg;
 	struct node_ctx c = {
-		.reg = ctx->reg, .cancel = {.cancelled = watcher_stopping}, .settings = ctx->settings};
-	struct timespec tick = {0, WATCH_TICK_NS};
+		.reg = ctx->reg, .cancel = {.cancelled = notifier_stopping}, .settings = ctx->settings};
+	struct timespec tick = {0, NOTIFY_TICK_NS};
 
-	while(!atomic_load(&watcher_stop)) {
-		nodes_watch(&c);
+	while(!atomic_load(&notifier_stop)) {
+		nodes_notify_round(&c);
 		nanosleep(&tick, NULL);
 	}
 	return NULL;
@@ -552,9 +552,10 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->negative_timeout = 0;
 	cfg->use_ino = 0;
 	cfg->nullpath_ok = 0;
-	nodes_watch_setup(notify_token, release_token);
-	atomic_store(&watcher_stop, false);
-	watcher_started = pthread_create(&watcher, NULL, watch_main, fuse_get_context()->private_data) == 0;
+	nodes_notify_setup(notify_token, release_token);
+	atomic_store(&notifier_stop, false);
+	notifier_started =
+		pthread_create(&notifier, NULL, notifier_main, fuse_get_context()->private_data) == 0;
 	return fuse_get_context()->private_data;
 }
 
@@ -562,10 +563,10 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 static void op_destroy(void *private_data)
 {
 	(void)private_data;
-	if(watcher_started) {
-		atomic_store(&watcher_stop, true);
-		pthread_join(watcher, NULL);
-		watcher_started = false;
+	if(notifier_started) {
+		atomic_store(&notifier_stop, true);
+		pthread_join(notifier, NULL);
+		notifier_started = false;
 	}
 	nodes_release_all();
 }

@@ -111,7 +111,7 @@ char *render_progress(const struct progress *p, const char *progress_id)
 	size_t done = 0;
 
 	if(!p)
-		return strdup("idle\n");
+		return strdup(RENDER_IDLE);
 	status = clean(p->status, true, "unknown");
 	stage = clean(p->current_stage, false, "");
 	id = clean(progress_id, true, "unknown");

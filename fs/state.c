@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,22 +98,45 @@ int state_check_writable(const char *dir)
 
 void state_free(struct state_entry *entries, size_t n)
 {
-	for(size_t i = 0; i < n; i++)
+	for(size_t i = 0; i < n; i++) {
+		free(entries[i].kind);
 		free(entries[i].progress_id);
+	}
 	free(entries);
 }
 
-/* Parses "<id> <progress id>". Returns 0, or -1 for a bad line. */
-static int parse_line(char *line, struct state_entry *e)
+/* Whether the len bytes at s are one of kinds. */
+static bool known_kind(const char *const *kinds, const char *s, size_t len)
 {
-	char *sp = strchr(line, ' ');
+	for(; kinds && *kinds; kinds++)
+		if(strlen(*kinds) == len && memcmp(*kinds, s, len) == 0)
+			return true;
+	return false;
+}
+
+/* Parses "<id> <progress id>" or "<id> <kind> <job id>". Returns 0, or -1 for a bad line. */
+static int parse_line(char *line, const char *const *kinds, struct state_entry *e)
+{
+	char *sp = strchr(line, ' '), *id, *sp2;
 
 	if(!sp || !tree_parse_id(line, (size_t)(sp - line), &e->agent_id))
 		return -1;
-	if(!state_valid_progress_id(sp + 1))
+	id = sp + 1;
+	sp2 = strchr(id, ' ');
+	if(sp2) {
+		if(!known_kind(kinds, id, (size_t)(sp2 - id)))
+			return -1;
+		e->kind = strndup(id, (size_t)(sp2 - id));
+		if(!e->kind)
+			return -1;
+		id = sp2 + 1;
+	}
+	if(!state_valid_progress_id(id) || !(e->progress_id = strdup(id))) {
+		free(e->kind);
+		e->kind = NULL;
 		return -1;
-	e->progress_id = strdup(sp + 1);
-	return e->progress_id ? 0 : -1;
+	}
+	return 0;
 }
 
 /* Renames path to progress-ids.corrupt-<time>-XXXXXX: mkostemp makes that name
@@ -144,6 +168,12 @@ static int move_aside(const char *dir, const char *path, char **moved_to)
 
 int state_load(const char *dir, struct state_entry **out, size_t *n, char **moved_to)
 {
+	return state_load_kinds(dir, NULL, out, n, moved_to);
+}
+
+int state_load_kinds(const char *dir, const char *const *kinds, struct state_entry **out, size_t *n,
+		     char **moved_to)
+{
 	char *path = NULL, *line = NULL;
 	size_t cap = 0, count = 0, lcap = 0;
 	struct state_entry *entries = NULL;
@@ -172,7 +202,7 @@ int state_load(const char *dir, struct state_entry **out, size_t *n, char **move
 			line[--len] = '\0';
 		if(len == 0 || line[0] == '#')
 			continue;
-		if(parse_line(line, &e) != 0) {
+		if(parse_line(line, kinds, &e) != 0) {
 			bad = true;
 			continue;
 		}
@@ -180,6 +210,7 @@ int state_load(const char *dir, struct state_entry **out, size_t *n, char **move
 			struct state_entry *p = realloc(entries, (cap ? cap * 2 : 16) * sizeof(*p));
 
 			if(!p) {
+				free(e.kind);
 				free(e.progress_id);
 				rc = -ENOMEM;
 				break;
@@ -246,7 +277,9 @@ int state_save(const char *dir, const struct state_entry *entries, size_t n)
 		return -ENOMEM;
 	fputs(HEADER, mem);
 	for(size_t i = 0; i < n; i++)
-		fprintf(mem, "%llu %s\n", (unsigned long long)entries[i].agent_id, entries[i].progress_id);
+		fprintf(mem, "%llu %s%s%s\n", (unsigned long long)entries[i].agent_id,
+			entries[i].kind ? entries[i].kind : "", entries[i].kind ? " " : "",
+			entries[i].progress_id);
 	if(fclose(mem) != 0) {
 		free(text);
 		return -ENOMEM;

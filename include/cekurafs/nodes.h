@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "cekurafs/agents.h"
+#include "cekurafs/registry.h"
 
 /* What a handler needs: the registry, and how to notice the caller gave up. */
 struct node_ctx {
@@ -34,7 +34,7 @@ struct node_file {
 };
 
 /* A text an open file serves, as a row makes it: owned (free()), and for
- * watched rows the registry's version of it (registry_differs()). */
+ * rows that notify the job's version of it (registry_job_differs()). */
 struct node_text {
 	char *text;
 	size_t len;
@@ -48,15 +48,16 @@ struct node_kind {
 	const char *name;
 	mode_t mode;	 /* permission bits: 0444 to read, 0200 to write; 0555 for a directory */
 	bool dir;	 /* a directory of entries, listed by list() */
-	int arg;	 /* the row's own parameter (which field, which list) */
-	bool at_open;	 /* render at open; else at the first read (wait: open never blocks) */
+	int arg;	 /* the row's own parameter (which field, which list, which job kind) */
+	bool json;	 /* a job's row: it shows the answer as received (JOB_JSON), not the text */
+	bool at_open;	 /* make the text at open; else at the first read (wait: open never blocks) */
 	bool stream;	 /* not seekable: each read returns what is new since the last (events) */
 	bool owner_only; /* under allow_other, only the mounting user may read it (0400) */
-	/* poll(2) says readable once a re-read would show another text than this
-	 * file of the registry; REGISTRY_NONE: always readable */
-	enum registry_file watched;
+	/* A job's row (arg is its kind): poll(2) says readable once a re-read
+	 * would show another text than the one served. Else always readable. */
+	bool notify;
 	/* Makes the text one open file serves; NULL for write-only files. */
-	int (*render)(const struct node_ctx *ctx, const struct node_file *f, struct node_text *out);
+	int (*make)(const struct node_ctx *ctx, const struct node_file *f, struct node_text *out);
 	/* Handles a write; NULL for read-only files. Returns size or -errno. */
 	int (*write)(const struct node_ctx *ctx, const struct node_file *f, const char *buf, size_t size,
 		     off_t off);
@@ -68,7 +69,7 @@ struct node_kind {
 	/* A directory: lists its entries. */
 	int (*list)(const struct node_ctx *ctx, const struct node_file *f, node_fill_fn *fill, void *arg);
 	/* A stream: the next text for the reader at cur; "" is end of file. */
-	int (*next)(const struct node_ctx *ctx, const struct node_file *f, struct registry_cursor *cur,
+	int (*next)(const struct node_ctx *ctx, const struct node_file *f, struct job_cursor *cur,
 		    char **text, size_t *len);
 };
 
@@ -95,8 +96,8 @@ size_t nodes_size(const struct node_ctx *ctx, const struct node_file *f);
 /* Lists a directory row's entries. */
 int nodes_list(const struct node_ctx *ctx, const struct node_file *f, node_fill_fn *fill, void *arg);
 
-/* Opens a file: checks the access mode against the row (-EACCES), renders
- * now when the row says so. *h is owned by the caller until nodes_release(). */
+/* Opens a file: checks the access mode against the row (-EACCES), makes its
+ * text now when the row says so. *h is owned by the caller until nodes_release(). */
 int nodes_open(const struct node_ctx *ctx, const struct node_file *f, int flags, struct node_handle **h);
 int nodes_read(const struct node_ctx *ctx, struct node_handle *h, char *buf, size_t size, off_t off);
 int nodes_write(const struct node_ctx *ctx, struct node_handle *h, const char *buf, size_t size, off_t off);
@@ -105,26 +106,34 @@ void nodes_release(struct node_handle *h);
 /* Whether the row's files are streams (open them non-seekable). */
 bool nodes_is_stream(const struct node_handle *h);
 
-/* poll(2): whether a read of h would return at once with something new. When
- * not, token (may be NULL) is kept, replacing the handle's last one, until
- * nodes_watch() sees the handle ready and hands it to notify. */
-bool nodes_poll(const struct node_ctx *ctx, struct node_handle *h, void *token);
+/* Notification, what poll(2) and select(2) need: whether a read of h would
+ * return at once with something new. When not, token (may be NULL) is kept,
+ * replacing the handle's last one, until nodes_notify_round() sees the handle
+ * ready and hands the token to notify. */
+bool nodes_notify_check(const struct node_ctx *ctx, struct node_handle *h, void *token);
 
 /* How tokens reach the kernel: notify (it is ready) and release (forget it).
- * Set once, before the first nodes_poll(). */
-void nodes_watch_setup(void (*notify)(void *token), void (*release)(void *token));
+ * Set once, before the first nodes_notify_check(). */
+void nodes_notify_setup(void (*notify)(void *token), void (*release)(void *token));
 
-/* One round of watching: asks the API about the agents that pollers wait on
- * (when their poll is due, shared with readers), at most NODES_WATCH_MAX of
- * them per round, taking turns (round-robin on the agent id) so that every
- * watched agent is asked in turn however many there are; then notifies each
- * token whose handle became ready. Call from one thread that serves no request. */
-#define NODES_WATCH_MAX 256
-void nodes_watch(const struct node_ctx *ctx);
+/* One round of the notifier: polls the jobs that tokens wait on (when their
+ * poll is due, shared with readers), at most NODES_NOTIFY_MAX of them per
+ * round, taking turns (round-robin on agent and kind) so that every one is
+ * polled in turn however many there are; then notifies each token whose
+ * handle became ready. Call from one thread that serves no request. */
+#define NODES_NOTIFY_MAX 256
+void nodes_notify_round(const struct node_ctx *ctx);
 
 /* Frees every handle still open: the kernel sends no release for files that
  * are open when the daemon stops. Only once no request runs (at destroy). */
 void nodes_release_all(void);
+
+/* The agents, for ops.c: every id from the listing; whether one exists; the
+ * by-name links and where one points. Each asks the registry. */
+int nodes_agents(const struct node_ctx *ctx, uint64_t **ids, size_t *n);
+int nodes_agent_exists(const struct node_ctx *ctx, uint64_t id);
+int nodes_byname(const struct node_ctx *ctx, node_fill_fn *fill, void *arg);
+int nodes_byname_link(const struct node_ctx *ctx, const char *name, uint64_t *id);
 
 /* Parses a write to a trigger file: "1", with optional surrounding
  * whitespace, at offset 0. Returns 0 or -EINVAL. Pure. */

@@ -4,9 +4,10 @@
 
 #define FUSE_USE_VERSION 312
 #include <fuse.h>
+#include <stdbool.h>
 #include <time.h>
 
-#include "cekurafs/agents.h"
+struct registry;
 
 /* What every operation reaches through fuse_get_context()->private_data. */
 struct ops_context {

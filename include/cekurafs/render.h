@@ -34,7 +34,10 @@ void progress_free(struct progress *p);
 /* completed and failed are terminal; every other status is still running. */
 bool progress_terminal(const char *status);
 
-/* The text of the progress file for p and its id, or "idle\n" when p is NULL.
+/* What the progress file shows while the agent has no import. */
+#define RENDER_IDLE "idle\n"
+
+/* The text of the progress file for p and its id, or RENDER_IDLE when p is NULL.
  * Returns a new string the caller frees, or NULL when out of memory. */
 char *render_progress(const struct progress *p, const char *progress_id);
 

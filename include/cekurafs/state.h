@@ -4,6 +4,7 @@
  *
  *   # cekurafs progress ids: <agent id> <progress id>
  *   42 6f1c0e7a-0b7d-4c41-9a59-3f2d1e0c9b8a
+ *   42 <kind> <job id>                         a job of another kind (job_kinds.h)
  *
  * Written whole and atomically (a temporary file of a name unique to the
  * writer, .progress-ids.XXXXXX, fsync, rename, fsync of the directory), so
@@ -24,7 +25,11 @@
 
 struct state_entry {
 	uint64_t agent_id;
-	char *progress_id; /* owned */
+	/* The job's kind (owned): NULL for the agent import, whose lines are
+	 * "<agent id> <progress id>" as they always were; any other kind's are
+	 * "<agent id> <kind> <job id>". */
+	char *kind;
+	char *progress_id; /* owned: the job's id */
 };
 
 /* Creates dir (mode 0700) if missing. Returns 0 or -errno. */
@@ -59,6 +64,13 @@ void state_unlock(int lock_fd);
  * that never replaces another file (named in *moved_to, owned, else NULL),
  * and its good lines are kept. Returns 0 or -errno (the file cannot be read). */
 int state_load(const char *dir, struct state_entry **out, size_t *n, char **moved_to);
+
+/* The same, also taking lines of three words whose kind is one of kinds (a
+ * NULL-terminated list; NULL: none): a line of a kind not in the list is a
+ * bad line, so a file a later version wrote is moved aside whole, not
+ * rewritten without the lines this version cannot follow. */
+int state_load_kinds(const char *dir, const char *const *kinds, struct state_entry **out, size_t *n,
+		     char **moved_to);
 
 /* Replaces the file with these entries, atomically; safe from many threads or
  * processes at once (the last rename wins, each content whole). Returns 0 or

@@ -19,10 +19,10 @@ def would_rebuild(build, header, target):
 
 def test_a_private_header_rebuilds_what_includes_it():
     build = os.path.relpath(os.path.dirname(os.path.realpath(harness.DAEMON)), ROOT)
-    for obj in ("agents", "ops", "json"):
+    for obj in ("registry", "ops", "json"):
         assert os.path.exists(os.path.join(ROOT, build, "fs", f"{obj}.d")), \
             f"{build}/fs/{obj}.d: the build wrote no dependencies of {obj}.o"
-    assert would_rebuild(build, "fs/agents_internal.h", f"{build}/fs/agents.o")
+    assert would_rebuild(build, "fs/registry_base.h", f"{build}/fs/registry.o")
     assert would_rebuild(build, "include/cekurafs/nodes.h", f"{build}/fs/ops.o")
     # and only what includes it
-    assert not would_rebuild(build, "fs/agents_internal.h", f"{build}/fs/json.o")
+    assert not would_rebuild(build, "fs/registry_base.h", f"{build}/fs/json.o")

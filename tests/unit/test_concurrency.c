@@ -124,7 +124,7 @@ static void *poller(void *arg)
 	static int token;
 
 	for(int i = 0; more(w, i); i++)
-		nodes_poll(&w->rig->ctx, w->h, &token);
+		nodes_notify_check(&w->rig->ctx, w->h, &token);
 	return NULL;
 }
 
@@ -133,7 +133,7 @@ static void *watcher(void *arg)
 	struct worker *w = arg;
 
 	for(int i = 0; more(w, i); i++)
-		nodes_watch(&w->rig->ctx);
+		nodes_notify_round(&w->rig->ctx);
 	return NULL;
 }
 
@@ -196,7 +196,7 @@ static void test_readers_pollers_and_the_watcher_share_an_open_progress_file(voi
 	atomic_int stop = 0;
 	struct node_handle *h;
 
-	nodes_watch_setup(count_notify, ignore_release);
+	nodes_notify_setup(count_notify, ignore_release);
 	fake_default(rig->f, "GET", POLLS, HTTP_DONE, 200, IN_PROGRESS);
 	assert_int_equal(nodes_open(&rig->ctx, &f, O_RDONLY, &h), 0);
 	for(int i = 0; i < 6; i++)
@@ -265,14 +265,14 @@ static void test_the_watcher_takes_turns_over_every_watched_agent(void **state)
 	static int token;
 
 	atomic_store(&notified, 0);
-	nodes_watch_setup(count_notify, ignore_release);
+	nodes_notify_setup(count_notify, ignore_release);
 	fake_default(rig->f, "GET", POLLS, HTTP_DONE, 200, IN_PROGRESS);
 	for(int i = 0; i < NAGENTS; i++) {
 		struct node_file f = {.id = (uint64_t)i + 1,
 				      .kind = nodes_find("progress", strlen("progress"))};
 
 		assert_int_equal(nodes_open(&rig->ctx, &f, O_RDONLY, &h[i]), 0);
-		assert_false(nodes_poll(&rig->ctx, h[i], &token));
+		assert_false(nodes_notify_check(&rig->ctx, h[i], &token));
 	}
 	/* The imports of the first ten agents opened end; the others run on, so
 	 * their pollers keep waiting. Whichever agents a round starts with, the
@@ -283,8 +283,8 @@ static void test_the_watcher_takes_turns_over_every_watched_agent(void **state)
 		snprintf(url, sizeof(url), "/%d/auto-fetch-progress/", i);
 		fake_default(rig->f, "GET", url, HTTP_DONE, 200, COMPLETED);
 	}
-	nodes_watch(&rig->ctx);
-	nodes_watch(&rig->ctx);
+	nodes_notify_round(&rig->ctx);
+	nodes_notify_round(&rig->ctx);
 	assert_int_equal(atomic_load(&notified), 10);
 	for(int i = 1; i <= NAGENTS; i++) {
 		char url[64];

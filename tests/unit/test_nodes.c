@@ -128,7 +128,7 @@ static void test_every_documented_file_has_a_row(void **state)
 		assert_non_null(k);
 		assert_string_equal(k->name, want[i].name);
 		assert_int_equal(k->mode, want[i].mode);
-		assert_int_equal(k->render != NULL || k->next != NULL, want[i].readable);
+		assert_int_equal(k->make != NULL || k->next != NULL, want[i].readable);
 		assert_int_equal(k->write != NULL, !want[i].readable);
 		assert_int_equal(k->dir, want[i].dir);
 		assert_int_equal(k->list != NULL, want[i].dir);
@@ -614,24 +614,24 @@ static void test_poll_keeps_a_token_until_a_reread_would_differ(void **state)
 	int token_a, token_b;
 
 	notified = released = 0;
-	nodes_watch_setup(count_notify, count_release);
+	nodes_notify_setup(count_notify, count_release);
 	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
 	assert_int_equal(open_file(rig, "progress", 42, O_RDONLY, &h), 0);
-	assert_false(nodes_poll(&rig->ctx, h, &token_a)); /* nothing new yet: kept */
-	assert_false(nodes_poll(&rig->ctx, h, &token_b)); /* the newest replaces it */
+	assert_false(nodes_notify_check(&rig->ctx, h, &token_a)); /* nothing new yet: kept */
+	assert_false(nodes_notify_check(&rig->ctx, h, &token_b)); /* the newest replaces it */
 	assert_int_equal(released, 1);
 	/* the watcher asks the API (the poll is due: poll_interval 0) and sees a change */
 	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, COMPLETED);
-	nodes_watch(&rig->ctx);
+	nodes_notify_round(&rig->ctx);
 	assert_int_equal(notified, 1);
 	assert_ptr_equal(last_token, &token_b);
 	assert_int_equal(released, 2);
-	assert_true(nodes_poll(&rig->ctx, h, NULL)); /* readable until it is read again */
+	assert_true(nodes_notify_check(&rig->ctx, h, NULL)); /* readable until it is read again */
 	nodes_release(h);
 	/* a terminal import never changes: a new reader's token waits, asking nothing */
 	assert_int_equal(open_file(rig, "progress", 42, O_RDONLY, &h), 0);
-	assert_false(nodes_poll(&rig->ctx, h, &token_a));
-	nodes_watch(&rig->ctx);
+	assert_false(nodes_notify_check(&rig->ctx, h, &token_a));
+	nodes_notify_round(&rig->ctx);
 	assert_int_equal(notified, 1);
 	nodes_release(h); /* the kept token goes with the handle */
 	assert_int_equal(released, 3);

@@ -20,7 +20,7 @@
 
 #include <cmocka.h>
 
-#include "cekurafs/agents.h"
+#include "cekurafs/registry.h"
 #include "cekurafs/log.h"
 #include "cekurafs/stats.h"
 #include "fake_transport.h"
@@ -135,21 +135,21 @@ static void assert_error_line(struct registry *r, uint64_t id, const char *want)
 	assert_int_equal(registry_error(r, id, &text, &len), 0);
 	assert_string_equal(text, want);
 	assert_int_equal(len, strlen(want));
-	assert_int_equal(registry_known_size(r, id, REGISTRY_ERROR), strlen(want));
+	assert_int_equal(registry_error_size(r, id), strlen(want));
 	free(text);
 }
 
 /* Reads agent id's progress text into a new string; the rc goes to *rc. */
 static char *progress_text(struct registry *r, uint64_t id, int *rc)
 {
-	struct registry_view v;
+	struct job_view v;
 	char *text;
 
-	*rc = registry_progress(r, NULL, id, &v);
+	*rc = registry_job_view(r, NULL, id, JOB_AGENT_IMPORT, &v);
 	text = v.text ? strdup(v.text) : NULL;
 	if(v.text)
 		assert_int_equal(v.text_len, strlen(v.text));
-	registry_view_free(&v);
+	job_view_free(&v);
 	return text;
 }
 
@@ -190,7 +190,7 @@ static bool reader_cancelled(void *arg)
 static void *reader_main(void *arg)
 {
 	struct reader *rd = arg;
-	struct registry_view v = {0};
+	struct job_view v = {0};
 	uint64_t *ids = NULL;
 	size_t n = 0;
 
@@ -198,11 +198,12 @@ static void *reader_main(void *arg)
 		rd->rc = registry_list(rd->r, &rd->cancel, &ids, &n);
 		free(ids);
 	} else {
-		rd->rc = rd->op == READ_WAIT ? registry_wait(rd->r, &rd->cancel, 42, &v)
-					     : registry_progress(rd->r, &rd->cancel, 42, &v);
+		rd->rc = rd->op == READ_WAIT
+				 ? registry_job_wait(rd->r, &rd->cancel, 42, JOB_AGENT_IMPORT, &v)
+				 : registry_job_view(rd->r, &rd->cancel, 42, JOB_AGENT_IMPORT, &v);
 	}
 	rd->text = v.text ? strdup(v.text) : NULL;
-	registry_view_free(&v);
+	job_view_free(&v);
 	rd->finished_at = fake_now();
 	return NULL;
 }
@@ -252,7 +253,7 @@ static void test_refetch_stores_the_id_in_memory_and_on_disk_before_returning(vo
 	char *text;
 
 	fake_expect(rig->f, "POST", FETCH "$", HTTP_DONE, 202, "{\"progress_id\": \"p-new\"}");
-	assert_int_equal(registry_refetch(r, NULL, 42), 0);
+	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT), 0);
 	text = read_file(rig->file);
 	assert_non_null(text);
 	assert_string_equal(text, "# cekurafs progress ids: <agent id> <progress id>\n42 p-new\n");
@@ -260,7 +261,7 @@ static void test_refetch_stores_the_id_in_memory_and_on_disk_before_returning(vo
 	/* no stored id: nothing to check before the POST */
 	assert_int_equal(fake_nrequests(rig->f), 1);
 	/* in memory: known but not polled yet, and the next read polls the new id */
-	assert_int_equal(registry_known_size(r, 42, REGISTRY_PROGRESS), 4096);
+	assert_int_equal(registry_job_size(r, 42, JOB_AGENT_IMPORT, JOB_TEXT), 4096);
 	fake_expect(rig->f, "GET", POLL "?progress_id=p-new$", HTTP_DONE, 200, IN_PROGRESS);
 	assert_progress(r, 42, IN_PROGRESS_TEXT("p-new"));
 	assert_int_equal(fake_pending(rig->f), 0);
@@ -277,7 +278,7 @@ static void test_a_stored_id_survives_a_restart(void **state)
 	char *moved = NULL;
 
 	fake_expect(rig->f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-kept\"}");
-	assert_int_equal(registry_refetch(r, NULL, 42), 0);
+	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT), 0);
 	registry_free(r);
 	assert_int_equal(state_load(rig->dir, &entries, &n, &moved), 0);
 	assert_int_equal(n, 1);
@@ -295,7 +296,7 @@ static void test_refetch_while_the_import_runs_is_ebusy_and_sends_no_post(void *
 
 	fake_expect(rig->f, "GET", POLL "?progress_id=p-old$", HTTP_DONE, 200, IN_PROGRESS);
 	fake_default(rig->f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-new\"}");
-	assert_int_equal(registry_refetch(r, NULL, 42), -EBUSY);
+	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT), -EBUSY);
 	assert_int_equal(fake_count(rig->f, "POST", NULL), 0);
 	assert_int_equal(fake_count(rig->f, "GET", POLL), 1);
 	assert_error_line(r, 42, "refetch: an auto-fetch is already running (progress_id p-old)\n");
@@ -312,7 +313,7 @@ static void test_refetch_checks_with_a_fresh_poll(void **state)
 	fake_expect(rig->f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-new\"}");
 	assert_progress(r, 42, IN_PROGRESS_TEXT("p-old"));
 	/* within poll_interval, yet the check polls again and sees the import is over */
-	assert_int_equal(registry_refetch(r, NULL, 42), 0);
+	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT), 0);
 	assert_int_equal(fake_count(rig->f, "GET", POLL), 2);
 	assert_int_equal(fake_count(rig->f, "POST", FETCH), 1);
 	assert_int_equal(fake_pending(rig->f), 0);
@@ -327,7 +328,7 @@ static void test_refetch_goes_ahead_when_the_stored_id_is_unknown(void **state)
 	fake_expect(rig->f, "GET", POLL "?progress_id=p-expired$", HTTP_DONE, 400,
 		    "{\"detail\": \"Invalid progress_id\"}");
 	fake_expect(rig->f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-new\"}");
-	assert_int_equal(registry_refetch(r, NULL, 42), 0);
+	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT), 0);
 	assert_int_equal(fake_pending(rig->f), 0);
 	assert_error_line(r, 42, ""); /* the check's 400 is not left behind */
 	text = read_file(rig->file);
@@ -343,7 +344,7 @@ static void test_refetch_after_a_completed_import_goes_ahead(void **state)
 	fake_expect(rig->f, "GET", POLL "?progress_id=p-old$", HTTP_DONE, 200, COMPLETED);
 	fake_expect(rig->f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-new\"}");
 	fake_expect(rig->f, "GET", POLL "?progress_id=p-new$", HTTP_DONE, 200, IN_PROGRESS);
-	assert_int_equal(registry_refetch(r, NULL, 42), 0);
+	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT), 0);
 	/* the completed text of the old import is gone: the next read polls the new one */
 	assert_progress(r, 42, IN_PROGRESS_TEXT("p-new"));
 	assert_int_equal(fake_pending(rig->f), 0);
@@ -356,7 +357,7 @@ static void test_a_refused_refetch_is_eremoteio_with_the_detail_in_error(void **
 
 	fake_expect(rig->f, "POST", FETCH, HTTP_DONE, 400,
 		    "{\"detail\": \"Agent has no provider configured\"}");
-	assert_int_equal(registry_refetch(r, NULL, 42), -EREMOTEIO);
+	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT), -EREMOTEIO);
 	assert_error_line(r, 42, "refetch: HTTP 400: Agent has no provider configured\n");
 	assert_null(read_file(rig->file));
 	assert_progress(r, 42, "idle\n"); /* still no auto-fetch known */
@@ -371,8 +372,8 @@ static void test_a_successful_refetch_clears_the_error(void **state)
 	fake_expect(rig->f, "POST", FETCH, HTTP_DONE, 400,
 		    "{\"detail\": \"Agent has no provider configured\"}");
 	fake_expect(rig->f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-1\"}");
-	assert_int_equal(registry_refetch(r, NULL, 42), -EREMOTEIO);
-	assert_int_equal(registry_refetch(r, NULL, 42), 0);
+	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT), -EREMOTEIO);
+	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT), 0);
 	assert_error_line(r, 42, "");
 }
 
@@ -382,7 +383,7 @@ static void test_refetch_fails_when_the_check_cannot_be_made(void **state)
 	struct registry *r = start(rig, "p-old");
 
 	fake_default(rig->f, "GET", POLL, HTTP_DONE, 503, NULL);
-	assert_int_equal(registry_refetch(r, NULL, 42), -EIO);
+	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT), -EIO);
 	assert_int_equal(fake_count(rig->f, "POST", NULL), 0);
 	assert_error_line(r, 42, "progress: HTTP 503: (no detail)\n");
 }
@@ -399,7 +400,7 @@ static void *refetch_main(void *arg)
 {
 	struct refetcher *rf = arg;
 
-	rf->rc = registry_refetch(rf->r, NULL, rf->id ? rf->id : 42);
+	rf->rc = registry_job_start(rf->r, NULL, rf->id ? rf->id : 42, JOB_AGENT_IMPORT);
 	return NULL;
 }
 
@@ -411,7 +412,7 @@ static void test_a_refetch_in_flight_makes_a_second_one_ebusy(void **state)
 	fake_expect(rig->f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-1\"}")->hold = true;
 	assert_int_equal(pthread_create(&first.thread, NULL, refetch_main, &first), 0);
 	assert_true(fake_wait_requests(rig->f, 1, 5.0)); /* its POST is in flight */
-	assert_int_equal(registry_refetch(first.r, NULL, 42), -EBUSY);
+	assert_int_equal(registry_job_start(first.r, NULL, 42, JOB_AGENT_IMPORT), -EBUSY);
 	assert_error_line(first.r, 42, "refetch: a refetch of this agent is already being sent\n");
 	fake_release(rig->f);
 	pthread_join(first.thread, NULL);
@@ -426,20 +427,20 @@ static void test_progress_without_an_id_is_idle_and_asks_nothing(void **state)
 {
 	struct rig *rig = *state;
 	struct registry *r = start(rig, NULL);
-	struct registry_view v;
+	struct job_view v;
 
-	assert_int_equal(registry_progress(r, NULL, 7, &v), 0);
+	assert_int_equal(registry_job_view(r, NULL, 7, JOB_AGENT_IMPORT, &v), 0);
 	assert_string_equal(v.text, "idle\n");
 	assert_int_equal(v.text_len, 5);
 	assert_string_equal(v.json, "");
 	assert_int_equal(v.json_len, 0);
-	registry_view_free(&v);
-	assert_int_equal(registry_wait(r, NULL, 7, &v), 0); /* wait returns at once */
+	job_view_free(&v);
+	assert_int_equal(registry_job_wait(r, NULL, 7, JOB_AGENT_IMPORT, &v), 0); /* wait returns at once */
 	assert_string_equal(v.text, "idle\n");
-	registry_view_free(&v);
-	assert_int_equal(registry_known_size(r, 7, REGISTRY_PROGRESS), 5);
-	assert_int_equal(registry_known_size(r, 7, REGISTRY_PROGRESS_JSON), 0);
-	assert_int_equal(registry_known_size(r, 8, REGISTRY_PROGRESS), 5);
+	job_view_free(&v);
+	assert_int_equal(registry_job_size(r, 7, JOB_AGENT_IMPORT, JOB_TEXT), 5);
+	assert_int_equal(registry_job_size(r, 7, JOB_AGENT_IMPORT, JOB_JSON), 0);
+	assert_int_equal(registry_job_size(r, 8, JOB_AGENT_IMPORT, JOB_TEXT), 5);
 	assert_int_equal(fake_nrequests(rig->f), 0);
 }
 
@@ -447,16 +448,17 @@ static void test_progress_shows_the_polled_text_and_the_raw_json(void **state)
 {
 	struct rig *rig = *state;
 	struct registry *r = start(rig, "p-1");
-	struct registry_view v;
+	struct job_view v;
 
 	fake_expect(rig->f, "GET", POLL "?progress_id=p-1$", HTTP_DONE, 200, IN_PROGRESS);
-	assert_int_equal(registry_progress(r, NULL, 42, &v), 0);
+	assert_int_equal(registry_job_view(r, NULL, 42, JOB_AGENT_IMPORT, &v), 0);
 	assert_string_equal(v.text, IN_PROGRESS_TEXT("p-1"));
 	assert_string_equal(v.json, IN_PROGRESS);
 	assert_int_equal(v.json_len, strlen(IN_PROGRESS));
-	registry_view_free(&v);
-	assert_int_equal(registry_known_size(r, 42, REGISTRY_PROGRESS), strlen(IN_PROGRESS_TEXT("p-1")));
-	assert_int_equal(registry_known_size(r, 42, REGISTRY_PROGRESS_JSON), strlen(IN_PROGRESS));
+	job_view_free(&v);
+	assert_int_equal(registry_job_size(r, 42, JOB_AGENT_IMPORT, JOB_TEXT),
+			 strlen(IN_PROGRESS_TEXT("p-1")));
+	assert_int_equal(registry_job_size(r, 42, JOB_AGENT_IMPORT, JOB_JSON), strlen(IN_PROGRESS));
 }
 
 static void test_two_reads_within_poll_interval_make_one_get(void **state)
@@ -496,8 +498,9 @@ static void test_only_reads_served_from_memory_count_as_cache_hits(void **state)
 	assert_int_equal(stat_value("cache_hits_progress"), 0);
 	assert_progress(r, 42, IN_PROGRESS_TEXT("p-1")); /* within poll_interval: a hit */
 	assert_int_equal(stat_value("cache_hits_progress"), 1);
-	assert_int_equal(registry_refresh(r, NULL, 42), 0); /* a watcher's look is no read */
-	assert_int_equal(registry_refresh(r, NULL, 42), 0);
+	assert_int_equal(registry_job_refresh(r, NULL, 42, JOB_AGENT_IMPORT),
+			 0); /* a watcher's look is no read */
+	assert_int_equal(registry_job_refresh(r, NULL, 42, JOB_AGENT_IMPORT), 0);
 	assert_int_equal(stat_value("cache_hits_progress"), 1);
 	assert_progress(r, 7, "idle\n"); /* nothing to poll: no hit either */
 	assert_int_equal(stat_value("cache_hits_progress"), 1);
@@ -613,7 +616,7 @@ static void test_a_terminal_status_is_never_polled_again(void **state)
 {
 	struct rig *rig = *state;
 	struct registry *r;
-	struct registry_view v;
+	struct job_view v;
 
 	rig->cfg.poll_interval = 0; /* every read would poll if it needed to */
 	r = start(rig, "p-1");
@@ -621,9 +624,9 @@ static void test_a_terminal_status_is_never_polled_again(void **state)
 	assert_progress(r, 42, COMPLETED_TEXT("p-1"));
 	assert_progress(r, 42, COMPLETED_TEXT("p-1"));
 	assert_progress(r, 42, COMPLETED_TEXT("p-1"));
-	assert_int_equal(registry_wait(r, NULL, 42, &v), 0);
+	assert_int_equal(registry_job_wait(r, NULL, 42, JOB_AGENT_IMPORT, &v), 0);
 	assert_string_equal(v.text, COMPLETED_TEXT("p-1"));
-	registry_view_free(&v);
+	job_view_free(&v);
 	assert_int_equal(fake_count(rig->f, "GET", POLL), 1);
 }
 
@@ -680,17 +683,17 @@ static void test_wait_returns_when_the_import_completes(void **state)
 {
 	struct rig *rig = *state;
 	struct registry *r;
-	struct registry_view v;
+	struct job_view v;
 
 	rig->cfg.poll_interval = 0.01;
 	r = start(rig, "p-1");
 	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
 	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
 	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, COMPLETED);
-	assert_int_equal(registry_wait(r, NULL, 42, &v), 0);
+	assert_int_equal(registry_job_wait(r, NULL, 42, JOB_AGENT_IMPORT, &v), 0);
 	assert_string_equal(v.text, COMPLETED_TEXT("p-1"));
 	assert_string_equal(v.json, COMPLETED);
-	registry_view_free(&v);
+	job_view_free(&v);
 	assert_int_equal(fake_count(rig->f, "GET", POLL), 3);
 	assert_int_equal(fake_unexpected(rig->f), 0);
 }
@@ -699,7 +702,7 @@ static void test_wait_polls_every_poll_interval(void **state)
 {
 	struct rig *rig = *state;
 	struct registry *r;
-	struct registry_view v;
+	struct job_view v;
 	const struct fake_request *first, *last;
 
 	rig->cfg.poll_interval = 0.05;
@@ -707,8 +710,8 @@ static void test_wait_polls_every_poll_interval(void **state)
 	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
 	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
 	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, COMPLETED);
-	assert_int_equal(registry_wait(r, NULL, 42, &v), 0);
-	registry_view_free(&v);
+	assert_int_equal(registry_job_wait(r, NULL, 42, JOB_AGENT_IMPORT, &v), 0);
+	job_view_free(&v);
 	first = fake_request(rig->f, 0);
 	last = fake_request(rig->f, 2);
 	assert_true(last->at - first->at >= 2 * 0.05);
@@ -719,18 +722,18 @@ static void test_wait_fails_with_eremoteio_when_the_import_failed(void **state)
 {
 	struct rig *rig = *state;
 	struct registry *r;
-	struct registry_view v;
+	struct job_view v;
 
 	rig->cfg.poll_interval = 0.01;
 	r = start(rig, "p-1");
 	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
 	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, FAILED);
-	assert_int_equal(registry_wait(r, NULL, 42, &v), -EREMOTEIO);
-	registry_view_free(&v);
+	assert_int_equal(registry_job_wait(r, NULL, 42, JOB_AGENT_IMPORT, &v), -EREMOTEIO);
+	job_view_free(&v);
 	assert_error_line(r, 42, "auto-fetch: failed at stage tools: Provider API key invalid\n");
 	/* and again at once, without polling: failed is terminal */
-	assert_int_equal(registry_wait(r, NULL, 42, &v), -EREMOTEIO);
-	registry_view_free(&v);
+	assert_int_equal(registry_job_wait(r, NULL, 42, JOB_AGENT_IMPORT, &v), -EREMOTEIO);
+	job_view_free(&v);
 	assert_int_equal(fake_count(rig->f, "GET", POLL), 2);
 }
 
@@ -738,13 +741,13 @@ static void test_a_failure_without_a_failed_stage_names_the_current_one(void **s
 {
 	struct rig *rig = *state;
 	struct registry *r = start(rig, "p-1");
-	struct registry_view v;
+	struct job_view v;
 
 	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200,
 		    "{\"status\": \"failed\", \"current_stage\": \"knowledge_base\", \"stages\": [], "
 		    "\"error\": null}");
-	assert_int_equal(registry_wait(r, NULL, 42, &v), -EREMOTEIO);
-	registry_view_free(&v);
+	assert_int_equal(registry_job_wait(r, NULL, 42, JOB_AGENT_IMPORT, &v), -EREMOTEIO);
+	job_view_free(&v);
 	assert_error_line(r, 42, "auto-fetch: failed at stage knowledge_base: no reason given\n");
 }
 
@@ -752,7 +755,7 @@ static void test_wait_gives_up_after_wait_timeout(void **state)
 {
 	struct rig *rig = *state;
 	struct registry *r;
-	struct registry_view v;
+	struct job_view v;
 	double start_time, took;
 
 	rig->cfg.poll_interval = 0.05;
@@ -760,9 +763,9 @@ static void test_wait_gives_up_after_wait_timeout(void **state)
 	r = start(rig, "p-1");
 	fake_default(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
 	start_time = fake_now();
-	assert_int_equal(registry_wait(r, NULL, 42, &v), -ETIMEDOUT);
+	assert_int_equal(registry_job_wait(r, NULL, 42, JOB_AGENT_IMPORT, &v), -ETIMEDOUT);
 	took = fake_now() - start_time;
-	registry_view_free(&v);
+	job_view_free(&v);
 	assert_true(took >= 0.2);
 	assert_true(took < 1.0);
 	assert_in_range(fake_count(rig->f, "GET", POLL), 3, 6);
@@ -1036,10 +1039,11 @@ static void test_an_agent_without_progress_costs_at_most_200_bytes(void **state)
 
 	before = mallinfo2();
 	for(size_t i = 0; i < MANY; i++) {
-		struct registry_view v;
+		struct job_view v;
 
-		assert_int_equal(registry_progress(r, NULL, scrambled(i), &v), 0); /* makes the agent */
-		registry_view_free(&v);
+		assert_int_equal(registry_job_view(r, NULL, scrambled(i), JOB_AGENT_IMPORT, &v),
+				 0); /* makes the agent */
+		job_view_free(&v);
 	}
 	after = mallinfo2();
 	if(before.uordblks == 0 && after.uordblks == 0)
@@ -1074,8 +1078,7 @@ static void test_agents_that_hold_nothing_are_freed_by_the_sweep(void **state)
 	print_message("the sweep freed %zu bytes of 2000 looked-up agents\n", freed);
 	assert_true(freed >= 2000 * 168); /* each agent, at least */
 	/* what holds state stays, and every agent is found again */
-	assert_int_equal(registry_known_size(r, 7, REGISTRY_ERROR),
-			 strlen("refetch: kept: an error line is state\n"));
+	assert_int_equal(registry_error_size(r, 7), strlen("refetch: kept: an error line is state\n"));
 	for(size_t i = 0; i < 2000; i += 97)
 		assert_int_equal(registry_lookup(r, NULL, 1000 + i), 0);
 }
@@ -1089,15 +1092,15 @@ static void test_many_agents_are_each_found_again(void **state)
 		if(i % 7 == 0)
 			registry_note_error(r, scrambled(i), "progress", "x");
 	for(size_t i = 0; i < MANY; i++) {
-		struct registry_view v;
+		struct job_view v;
 
-		assert_int_equal(registry_progress(r, NULL, scrambled(i), &v), 0);
-		registry_view_free(&v);
+		assert_int_equal(registry_job_view(r, NULL, scrambled(i), JOB_AGENT_IMPORT, &v), 0);
+		job_view_free(&v);
 	}
 	for(size_t i = 0; i < MANY; i++)
-		assert_int_equal(registry_known_size(r, scrambled(i), REGISTRY_ERROR),
+		assert_int_equal(registry_error_size(r, scrambled(i)),
 				 i % 7 == 0 ? strlen("progress: x\n") : 0);
-	assert_int_equal(registry_known_size(r, 1000005, REGISTRY_ERROR), 0);
+	assert_int_equal(registry_error_size(r, 1000005), 0);
 }
 
 static void test_concurrent_refetches_all_reach_the_disk(void **state)

@@ -1,0 +1,849 @@
+/* jobs.c - the job layer (jobs.h): ids, coalesced polls, snapshots, wait,
+ * events and the state file, the same for every kind of job (job_kinds.h).
+ *
+ * A poll in flight is marked on its job, and readers that arrive meanwhile
+ * wait on the registry's condition for its result instead of sending their
+ * own. An answer is decoded, rendered and compared outside the lock; storing
+ * it under the lock is a swap of references.
+ */
+#include "jobs.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cekurafs/clock.h"
+#include "cekurafs/events.h"
+#include "cekurafs/log.h"
+#include "cekurafs/stats.h"
+
+#define EVENTS_PER_READ	 256 /* lines one read of `events` copies at most */
+#define WAIT_BACKOFF_MAX 16  /* a failing API is polled at most every 16 poll_intervals */
+#define UNKNOWN_SIZE                                                                                         \
+	4096 /* the size of a text not polled yet: a page, so readers trusting st_size read it all */
+
+/* One job of an agent. Owned by its agent (agent->jobs[kind]); made at its
+ * first start or when the state file names it, freed with the agent. */
+struct job {
+	struct agent *agent; /* the owner */
+	const struct job_type *type;
+	bool have_answer; /* progress, json and text hold the last poll of id */
+	/* The API no longer knows id (400 on its poll): the job is over, outcome
+	 * unknown; text is "expired\n<id_label>: <id>\n", json "". Cleared by the next start. */
+	bool expired;
+	bool starting;	 /* a start (the POST) is in flight */
+	size_t store_at; /* where it is in the store's list of jobs with an id; SIZE_MAX: not there */
+	char *id;	 /* NULL until the first start */
+	struct progress progress;
+	struct shared_text *json, *text;
+	unsigned version;	  /* bumped whenever text changes: wakes followers; poll(2) compares it */
+	unsigned json_version;	  /* bumped whenever json changes */
+	unsigned gen;		  /* bumped when a start replaces the job */
+	struct flight poll;	  /* the poll; poll.err is the last attempt's result */
+	double text_at, json_at;  /* wall-clock time each last changed (0: not since start): the mtimes */
+	double polled_at;	  /* monotonic time of the last poll attempt */
+	struct event_log *events; /* the changes seen of the current job; NULL until the first */
+};
+
+/* The jobs that hold an id (borrowed from their agents), for the state file,
+ * and the batches its saves are made in. */
+struct job_store {
+	struct job **with_id;
+	size_t n, cap;
+	struct {
+		unsigned long wanted; /* bumped each time an id is stored */
+		unsigned long done;   /* the highest `wanted` a finished save covered */
+		bool busy;	      /* a save is being written (lock released) */
+		int rc;		      /* that save's result */
+	} save;
+};
+
+int jobs_init(struct registry *r)
+{
+	r->jobs = calloc(1, sizeof(*r->jobs));
+	return r->jobs ? 0 : -ENOMEM;
+}
+
+void jobs_fini(struct registry *r)
+{
+	if(!r->jobs)
+		return;
+	free(r->jobs->with_id);
+	free(r->jobs);
+	r->jobs = NULL;
+}
+
+static struct job *job_of(const struct agent *a, enum job_kind kind)
+{
+	return a ? a->jobs[kind] : NULL;
+}
+
+/* The agent's job of this kind, made when missing. NULL when out of memory. */
+static struct job *job_get(struct agent *a, enum job_kind kind)
+{
+	struct job *j = a->jobs[kind];
+
+	if(j)
+		return j;
+	j = calloc(1, sizeof(*j));
+	if(!j)
+		return NULL;
+	j->agent = a;
+	j->type = job_type_of(kind);
+	j->store_at = SIZE_MAX;
+	a->jobs[kind] = j;
+	return j;
+}
+
+static void forget_answer(struct job *j)
+{
+	progress_free(&j->progress);
+	shared_text_unref(j->json);
+	shared_text_unref(j->text);
+	j->json = NULL;
+	j->text = NULL;
+	j->have_answer = false;
+	j->expired = false;
+}
+
+/* Gives the job an id (owned now), listing it in the store. Returns 0 or
+ * -ENOMEM (id freed). */
+static int set_id(struct job_store *s, struct job *j, char *id)
+{
+	if(j->store_at == SIZE_MAX) {
+		if(s->n == s->cap) {
+			size_t cap = s->cap ? s->cap * 2 : 16;
+			struct job **p = realloc(s->with_id, cap * sizeof(*p));
+
+			if(!p) {
+				free(id);
+				return -ENOMEM;
+			}
+			s->with_id = p;
+			s->cap = cap;
+		}
+		j->store_at = s->n;
+		s->with_id[s->n++] = j;
+	}
+	free(j->id);
+	j->id = id;
+	return 0;
+}
+
+static void job_free(struct job_store *s, struct job *j)
+{
+	if(!j)
+		return;
+	if(j->store_at != SIZE_MAX) {
+		/* the last one takes its place in the list */
+		s->with_id[j->store_at] = s->with_id[--s->n];
+		s->with_id[j->store_at]->store_at = j->store_at;
+	}
+	if(j->events)
+		events_clear(j->events);
+	free(j->events);
+	forget_answer(j);
+	free(j->id);
+	free(j);
+}
+
+void jobs_agent_free(struct registry *r, struct agent *a)
+{
+	for(int k = 0; k < JOB_NKINDS; k++) {
+		job_free(r->jobs, a->jobs[k]);
+		a->jobs[k] = NULL;
+	}
+}
+
+bool jobs_agent_idle(const struct agent *a)
+{
+	for(int k = 0; k < JOB_NKINDS; k++) {
+		const struct job *j = a->jobs[k];
+
+		if(j && (j->id || j->events || j->starting || j->poll.busy))
+			return false;
+	}
+	return true;
+}
+
+bool jobs_agent_has_id(const struct agent *a)
+{
+	for(int k = 0; k < JOB_NKINDS; k++)
+		if(a->jobs[k] && a->jobs[k]->id)
+			return true;
+	return false;
+}
+
+int jobs_seed(struct registry *r, struct agent *a, const struct state_entry *e)
+{
+	struct job_store *s = r->jobs;
+	int kind = job_kind_named(e->kind);
+	struct job *j;
+	char *id;
+
+	if(kind < 0)
+		return 0; /* state_load_kinds() took only the kinds of job_kind_names() */
+	j = job_get(a, (enum job_kind)kind);
+	id = strdup(e->progress_id);
+	if(!j || !id) {
+		free(id);
+		return -ENOMEM;
+	}
+	return set_id(s, j, id);
+}
+
+static bool terminal(const struct job *j)
+{
+	return j->expired || (j->have_answer && j->type->terminal(j->progress.status));
+}
+
+void jobs_drop_caches(struct agent *a)
+{
+	for(int k = 0; k < JOB_NKINDS; k++)
+		if(a->jobs[k] && !terminal(a->jobs[k]))
+			a->jobs[k]->polled_at = 0;
+}
+
+/* ---- the state file ---- */
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct state_entry *x = a, *y = b;
+
+	if(x->agent_id != y->agent_id)
+		return (x->agent_id > y->agent_id) - (x->agent_id < y->agent_id);
+	if(!x->kind || !y->kind)
+		return (x->kind != NULL) - (y->kind != NULL);
+	return strcmp(x->kind, y->kind);
+}
+
+static int copy_entry(struct state_entry *to, uint64_t agent, const char *kind, const char *id)
+{
+	to->agent_id = agent;
+	to->kind = kind ? strdup(kind) : NULL;
+	to->progress_id = strdup(id);
+	return to->progress_id && (!kind || to->kind) ? 0 : -ENOMEM;
+}
+
+/* Writes the state file from a copy of every id, the lock released meanwhile. Lock held. */
+static int write_state(struct registry *r)
+{
+	struct job_store *s = r->jobs;
+	size_t n = 0;
+	struct state_entry *entries = calloc(s->n ? s->n : 1, sizeof(*entries));
+	int rc = 0;
+
+	if(!entries)
+		return -ENOMEM;
+	/* n counts a half-made entry too, so that state_free() frees it */
+	for(size_t i = 0; rc == 0 && i < s->n; i++, n++)
+		rc = copy_entry(&entries[n], s->with_id[i]->agent->id, s->with_id[i]->type->name,
+				s->with_id[i]->id);
+	pthread_mutex_unlock(&r->lock);
+	if(rc == 0) {
+		qsort(entries, n, sizeof(*entries), cmp_entry);
+		rc = state_save(r->state_dir, entries, n);
+	}
+	state_free(entries, n);
+	pthread_mutex_lock(&r->lock);
+	return rc;
+}
+
+/* Makes sure every id stored so far is on disk. Saves are batched: one
+ * writer saves every id stored meanwhile, while the ids stored during its
+ * write wait for the next one, so N starts at once cost far fewer than N
+ * fsyncs and none holds the lock across the disk. Lock held. */
+static int save_state(struct registry *r)
+{
+	struct job_store *s = r->jobs;
+	unsigned long mine = ++s->save.wanted;
+
+	if(!r->state_dir)
+		return 0;
+	while(s->save.done < mine) {
+		unsigned long covers;
+		int rc;
+
+		if(s->save.busy) {
+			wait_changed(r, WAIT_SLICE); /* disk time: bounded, and the POST is already made */
+			continue;
+		}
+		s->save.busy = true;
+		covers = s->save.wanted;
+		rc = write_state(r);
+		s->save.busy = false;
+		s->save.done = covers;
+		s->save.rc = rc;
+		pthread_cond_broadcast(&r->changed);
+	}
+	/* the save that covered ours, or a later one that covered it too */
+	return s->save.rc;
+}
+
+/* ---- polling ---- */
+
+/* A poll's answer, made ready outside the lock: decoded, rendered, and
+ * compared with the texts it replaces, so that storing it is cheap. */
+struct answer {
+	struct progress p;
+	struct shared_text *text, *json;
+	bool text_changed, json_changed;
+};
+
+static void answer_free(struct answer *ans)
+{
+	progress_free(&ans->p);
+	shared_text_unref(ans->text);
+	shared_text_unref(ans->json);
+	memset(ans, 0, sizeof(*ans));
+}
+
+/* Renders the answer to a poll of id (json is the body, taken) and compares
+ * it with the texts it would replace. No lock held. Returns 0 or -ENOMEM. */
+static int prepare_answer(const struct job_type *type, struct answer *ans, char *json, const char *id,
+			  const struct shared_text *old_text, const struct shared_text *old_json)
+{
+	char *text = type->render(&ans->p, id);
+
+	ans->text = text ? shared_text_wrap(text, strlen(text)) : NULL;
+	ans->json = shared_text_wrap(json, strlen(json));
+	if(!ans->text || !ans->json) {
+		answer_free(ans);
+		return -ENOMEM;
+	}
+	ans->text_changed = !shared_text_same(old_text, ans->text);
+	ans->json_changed = !shared_text_same(old_json, ans->json);
+	return 0;
+}
+
+/* Stores a successful poll of the job's id (the answer is taken). Work under
+ * the lock is bounded by the stage cap (api.h). Returns 0 or -ENOMEM. Lock held. */
+static int store_answer(struct job *j, struct answer *ans)
+{
+	const struct job_type *type = j->type;
+	struct progress *p = &ans->p;
+
+	if(!j->events)
+		j->events = calloc(1, sizeof(*j->events));
+	if(!j->events || events_diff(j->events, j->have_answer ? &j->progress : NULL, p, clock_wall()) != 0) {
+		answer_free(ans);
+		return -ENOMEM;
+	}
+	if(!j->have_answer || ans->text_changed) {
+		j->version++;
+		j->text_at = clock_wall();
+	}
+	if(!j->have_answer || ans->json_changed) {
+		j->json_version++;
+		j->json_at = clock_wall();
+	}
+	agent_clear_error(j->agent, type->poll_op); /* a poll's failure no longer holds */
+	forget_answer(j);
+	j->progress = *p;
+	j->json = ans->json;
+	j->text = ans->text;
+	memset(ans, 0, sizeof(*ans));
+	j->have_answer = true;
+	if(type->terminal(j->progress.status)) {
+		if(type->failed(j->progress.status)) {
+			char why[600];
+
+			type->failure(&j->progress, why, sizeof(why));
+			agent_error(j->agent, type->end_op, "%s", why);
+		} else if(type->changes_agent) {
+			j->agent->content_gen++; /* the job changed the agent: read it anew */
+		}
+	}
+	return 0;
+}
+
+/* The API answered 400 to the poll of the job's id: it forgot the job
+ * (expired or unknown), which is over with an unknown outcome. Returns 0 or
+ * -ENOMEM. Lock held. */
+static int expire(struct job *j)
+{
+	char *text = NULL;
+	struct shared_text *t, *js;
+
+	if(asprintf(&text, "expired\n%s: %s\n", j->type->id_label, j->id) < 0)
+		text = NULL;
+	t = text ? shared_text_wrap(text, strlen(text)) : NULL;
+	js = shared_text_wrap(strdup(""), 0);
+	if(!j->events)
+		j->events = calloc(1, sizeof(*j->events));
+	if(!t || !js || !j->events) {
+		shared_text_unref(t);
+		shared_text_unref(js);
+		return -ENOMEM;
+	}
+	forget_answer(j);
+	j->text = t;
+	j->json = js;
+	j->expired = true;
+	j->version++;
+	j->json_version++;
+	j->text_at = j->json_at = clock_wall();
+	/* readers of events see it as the last line, then end of file */
+	events_push_status(j->events, "expired", j->text_at);
+	log_info("agent %llu: %s %s expired: the API no longer knows it", (unsigned long long)j->agent->id,
+		 j->type->id_label, j->id);
+	return 0;
+}
+
+/* Brings the job's answer up to date: polls when the last attempt is older
+ * than poll_interval (or always with force), or shares the poll in flight.
+ * Returns 0 (answer current, or no id) or the poll's -errno. Lock held. */
+static int job_poll(struct registry *r, struct job *j, const struct api_cancel *c, bool force)
+{
+	struct api_error e = {0};
+	struct shared_text *old_text, *old_json;
+	struct answer ans;
+	char *json, *id;
+	bool overtaken;
+	int rc;
+
+again:
+	overtaken = false;
+	for(;;) {
+		if(!j->id || terminal(j))
+			return 0;
+		if(j->poll.busy) {
+			int joined;
+
+			stats_coalesced();
+			j->agent->users++;
+			joined = flight_join(r, &j->poll, c);
+			j->agent->users--;
+			if(joined != 0)
+				return -EINTR;
+			/* That reader gave up, not us; or a start overtook its poll,
+			 * so there is no answer for the current id yet. */
+			if(j->poll.err == -EINTR || (j->poll.err == 0 && !j->have_answer))
+				continue;
+			return j->poll.err;
+		}
+		if(!force && j->polled_at > 0 && clock_mono() - j->polled_at < r->opt.poll_interval)
+			return j->poll.err;
+		break;
+	}
+	j->poll.busy = true;
+	id = strdup(j->id);
+	old_text = j->have_answer ? shared_text_ref(j->text) : NULL;
+	old_json = j->have_answer ? shared_text_ref(j->json) : NULL;
+	memset(&ans, 0, sizeof(ans));
+	pthread_mutex_unlock(&r->lock);
+	/* Decoding, rendering and comparing happen here, outside the lock. */
+	rc = id ? j->type->poll(r->api, c, j->agent->id, id, &ans.p, &json, &e) : -ENOMEM;
+	if(rc == 0)
+		rc = prepare_answer(j->type, &ans, json, id, old_text, old_json);
+	shared_text_unref(old_text);
+	shared_text_unref(old_json);
+	pthread_mutex_lock(&r->lock);
+	if(!id || !j->id || strcmp(id, j->id) != 0) {
+		/* A start replaced the id meanwhile: this answer is of the old
+		 * job, so poll the new one (unless our caller gave up). */
+		if(rc == 0)
+			answer_free(&ans);
+		if(!id)
+			rc = -ENOMEM;
+		else if(rc != -EINTR)
+			overtaken = true;
+		/* Readers that joined go round again: there is no answer for the new id yet. */
+		flight_end(r, &j->poll, rc == -EINTR ? -EINTR : 0);
+	} else {
+		if(rc == 0)
+			rc = store_answer(j, &ans);
+		else if(rc != -EINTR && rc != -ENOMEM)
+			agent_error(j->agent, j->type->poll_op, "%s", e.msg);
+		else if(rc == -ENOMEM)
+			agent_error(j->agent, j->type->poll_op, "out of memory");
+		if(rc == -EREMOTEIO)
+			rc = expire(j); /* 400: the API no longer knows the id */
+		if(rc != -EINTR)
+			j->polled_at = clock_mono(); /* an interrupted poll does not count */
+		flight_end(r, &j->poll, rc);
+	}
+	free(id);
+	if(overtaken)
+		goto again;
+	return rc;
+}
+
+/* ---- views: references taken under the lock, copied out with it released ---- */
+
+/* What a view copies: references taken under the lock, copied out after it. */
+struct grab {
+	const char *idle;		 /* shown when text is NULL */
+	struct shared_text *text, *json; /* NULL: no answer known */
+	unsigned text_version, json_version;
+};
+
+/* Takes references to the job's current texts. O(1). Lock held. */
+static void grab_answer(const struct job_type *type, const struct job *j, struct grab *g)
+{
+	bool have = j && (j->have_answer || j->expired);
+
+	g->idle = type->idle;
+	g->text = have ? shared_text_ref(j->text) : NULL;
+	g->json = have ? shared_text_ref(j->json) : NULL;
+	g->text_version = j ? j->version : 0;
+	g->json_version = j ? j->json_version : 0;
+}
+
+/* Copies what g holds into v and gives g's references back. No lock needed. */
+static int view_of(struct grab *g, struct job_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->text = strdup(g->text ? g->text->s : g->idle);
+	v->json = strdup(g->json ? g->json->s : "");
+	v->text_version = g->text_version;
+	v->json_version = g->json_version;
+	shared_text_unref(g->text);
+	shared_text_unref(g->json);
+	memset(g, 0, sizeof(*g));
+	if(!v->text || !v->json) {
+		job_view_free(v);
+		return -ENOMEM;
+	}
+	v->text_len = strlen(v->text);
+	v->json_len = strlen(v->json);
+	return 0;
+}
+
+int jobs_view(struct registry *r, struct agent *a, const struct api_cancel *c, enum job_kind kind,
+	      struct job_view *v)
+{
+	struct job *j = job_of(a, kind);
+	struct grab g = {0};
+	unsigned polls = j ? j->poll.gen : 0;
+	int rc = j ? job_poll(r, j, c, false) : 0;
+
+	memset(v, 0, sizeof(*v));
+	if(rc == 0 && j && j->id && j->poll.gen == polls)
+		stats_cache_hit(STATS_CACHE_PROGRESS); /* no poll ended meanwhile: served from memory */
+	if(rc == 0)
+		grab_answer(job_type_of(kind), j, &g);
+	pthread_mutex_unlock(&r->lock);
+	rc = rc == 0 ? view_of(&g, v) : rc;
+	pthread_mutex_lock(&r->lock);
+	return rc;
+}
+
+int jobs_refresh(struct registry *r, struct agent *a, const struct api_cancel *c, enum job_kind kind)
+{
+	struct job *j = job_of(a, kind);
+
+	return j ? job_poll(r, j, c, false) : 0;
+}
+
+/* ---- following a job: wait and events ---- */
+
+/* Whether a failed poll may pass (5xx, 429, a timeout, a refused or reset
+ * connection, a malformed body): a follower goes on polling through it. */
+static bool passing(int rc)
+{
+	switch(-rc) {
+	case EIO:
+	case EAGAIN:
+	case ETIMEDOUT:
+	case ECONNREFUSED:
+	case ECONNRESET:
+	case EHOSTUNREACH:
+	case EPROTO:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Polls the job every poll_interval, sharing each poll with every other
+ * reader, until done() says this reader has its answer (anything but
+ * -EAGAIN); at most wait_timeout. A poll seen by another reader wakes it too.
+ * op names the file in error lines. Lock held. */
+static int follow(struct registry *r, struct job *j, const struct api_cancel *c, const char *op,
+		  int (*done)(struct job *j, void *arg), void *arg)
+{
+	double deadline = clock_mono() + r->opt.wait_timeout;
+	unsigned backoff = 1; /* poll_intervals between polls: doubles while the API fails */
+	bool blocking = false;
+	int rc, failed = 0;
+
+	j->agent->users++;
+	for(;;) {
+		unsigned seen;
+		double next;
+
+		rc = job_poll(r, j, c, false);
+		if(rc != 0 && !passing(rc))
+			break;
+		if(rc != 0) {
+			/* The API hiccuped: not the job's end. Keep polling, backing
+			 * off, until the status is terminal or wait_timeout runs out. */
+			failed = rc;
+			if(clock_mono() >= deadline)
+				break; /* the last such errno; the poll wrote its error line */
+			backoff = backoff * 2 > WAIT_BACKOFF_MAX ? WAIT_BACKOFF_MAX : backoff * 2;
+		} else {
+			backoff = 1;
+			rc = done(j, arg);
+			if(rc != -EAGAIN)
+				break;
+		}
+		if(clock_mono() >= deadline) {
+			agent_error(j->agent, op, "timed out after %g s", r->opt.wait_timeout);
+			rc = -ETIMEDOUT;
+			break;
+		}
+		if(!blocking) {
+			/* Each blocked reader holds a FUSE worker: past the cap, the
+			 * workers left must serve everyone else and the interrupts. */
+			if(r->opt.max_blocked && r->blocked >= r->opt.max_blocked) {
+				agent_error(j->agent, op,
+					    "%u readers are blocked in wait or events already, the most this "
+					    "mount serves at once: try again later",
+					    r->blocked);
+				rc = -EAGAIN;
+				break;
+			}
+			r->blocked++;
+			stats_blocked(1);
+			blocking = true;
+		}
+		next = fmin(j->polled_at + r->opt.poll_interval * backoff, deadline);
+		if(failed && next <= clock_mono())
+			next = fmin(clock_mono() + WAIT_SLICE,
+				    deadline); /* poll_interval 0: not a busy loop */
+		seen = j->version;
+		while(clock_mono() < next && !cancelled(c) && j->version == seen)
+			wait_changed(r, next - clock_mono());
+		if(cancelled(c)) {
+			rc = -EINTR;
+			break;
+		}
+	}
+	if(blocking) {
+		r->blocked--;
+		stats_blocked(-1);
+	}
+	j->agent->users--;
+	return rc;
+}
+
+/* jobs_wait()'s answer: the final view, once the job ended. Lock held. */
+static int wait_done(struct job *j, void *arg)
+{
+	struct grab *g = arg;
+
+	if(j->id && !terminal(j))
+		return -EAGAIN;
+	if(j->expired)
+		return -ESTALE; /* the outcome is unknown: the API forgot the id */
+	grab_answer(j->type, j, g);
+	if(terminal(j) && j->type->failed(j->progress.status))
+		return -EREMOTEIO; /* the reason is in the error line, set by the poll */
+	return 0;
+}
+
+int jobs_wait(struct registry *r, struct agent *a, const struct api_cancel *c, enum job_kind kind,
+	      struct job_view *v)
+{
+	struct job *j = job_of(a, kind);
+	struct grab g = {0};
+	int rc;
+
+	memset(v, 0, sizeof(*v));
+	if(j) {
+		rc = follow(r, j, c, "wait", wait_done, &g);
+	} else {
+		grab_answer(job_type_of(kind), NULL, &g); /* no job: idle at once */
+		rc = 0;
+	}
+	if(rc == 0 || rc == -EREMOTEIO) {
+		int copied;
+
+		pthread_mutex_unlock(&r->lock);
+		copied = view_of(&g, v);
+		pthread_mutex_lock(&r->lock);
+		if(copied != 0)
+			rc = copied;
+	}
+	return rc;
+}
+
+/* What a reader at cur may read now without waiting. Lock held. */
+static int events_now(struct job *j, struct job_cursor *cur, char **text, size_t *len)
+{
+	*text = NULL;
+	*len = 0;
+	if(!cur->started) {
+		if(!j || !j->id) {
+			cur->done = true; /* no job known: end of file at once */
+			return 0;
+		}
+		if(j->expired) {
+			/* what was seen of it, ending with `status expired`, then end of file */
+			cur->started = cur->done = true;
+			cur->gen = j->gen;
+			return events_lines(j->events, 0, j->events->n, text, len);
+		}
+		if(!j->have_answer)
+			return -EAGAIN; /* not polled yet */
+		cur->started = true;
+		cur->gen = j->gen;
+		cur->at = j->events ? j->events->n : 0;
+		if(terminal(j))
+			cur->done = true; /* the whole picture, then end of file */
+		return events_picture(j->events ? j->events : &(struct event_log){0}, &j->progress,
+				      clock_wall(), text, len);
+	}
+	if(cur->done || !j || cur->gen != j->gen)
+		return 0;
+	if(j->events && cur->at < j->events->n) {
+		/* at most EVENTS_PER_READ lines under the lock: the rest at the next read */
+		size_t to =
+			j->events->n - cur->at > EVENTS_PER_READ ? cur->at + EVENTS_PER_READ : j->events->n;
+		int rc = events_lines(j->events, cur->at, to, text, len);
+
+		if(rc == 0)
+			cur->at = to;
+		return rc;
+	}
+	if(terminal(j)) {
+		cur->done = true;
+		return 0;
+	}
+	return -EAGAIN;
+}
+
+/* What jobs_events() reads into. */
+struct events_read {
+	struct job_cursor *cur;
+	char **text;
+	size_t *len;
+};
+
+static int events_done(struct job *j, void *arg)
+{
+	struct events_read *er = arg;
+
+	return events_now(j, er->cur, er->text, er->len);
+}
+
+int jobs_events(struct registry *r, struct agent *a, const struct api_cancel *c, enum job_kind kind,
+		struct job_cursor *cur, char **text, size_t *len)
+{
+	struct events_read er = {.cur = cur, .text = text, .len = len};
+	struct job *j = job_of(a, kind);
+
+	if(!j)
+		return events_now(NULL, cur, text, len);
+	return follow(r, j, c, "events", events_done, &er);
+}
+
+bool jobs_events_ready(const struct agent *a, enum job_kind kind, const struct job_cursor *cur)
+{
+	const struct job *j = job_of(a, kind);
+
+	if(!j || !cur->started || cur->done || cur->gen != j->gen)
+		return true; /* a first read, or end of file: neither waits for a change */
+	return (j->events && cur->at < j->events->n) || terminal(j);
+}
+
+/* ---- starting a job ---- */
+
+int jobs_start(struct registry *r, struct agent *a, const struct api_cancel *c, enum job_kind kind)
+{
+	const struct job_type *type = job_type_of(kind);
+	struct api_error e = {0};
+	struct job *j = job_get(a, kind);
+	char *id = NULL;
+	int rc;
+
+	if(!j)
+		return -ENOMEM;
+	if(j->starting) {
+		agent_error(a, type->start_op, "a %s of this agent is already being sent", type->start_op);
+		return -EBUSY;
+	}
+	j->starting = true;
+	/* A fresh poll, unless the stored job is known to be over. */
+	rc = job_poll(r, j, c, true);
+	if(rc == -ENOENT) {
+		rc = 0; /* the API does not know that job (any more): it is over */
+	} else if(rc == 0 && j->id && !terminal(j)) {
+		agent_error(a, type->start_op, "an %s is already running (%s %s)", type->noun, type->id_label,
+			    j->id);
+		rc = -EBUSY;
+	}
+	if(rc != 0)
+		goto out;
+	pthread_mutex_unlock(&r->lock);
+	rc = type->start(r->api, c, a->id, &id, &e);
+	pthread_mutex_lock(&r->lock);
+	if(rc != 0) {
+		if(rc != -EINTR)
+			agent_error(a, type->start_op, "%s", e.msg);
+		goto out;
+	}
+	if(set_id(r->jobs, j, id) != 0) {
+		agent_error(a, type->start_op, "started, but out of memory to keep its %s", type->id_words);
+		rc = -ENOMEM;
+		goto out;
+	}
+	a->known = true;
+	forget_answer(j);
+	if(j->events)
+		events_clear(j->events);
+	j->gen++;
+	j->version++;
+	j->json_version++;
+	j->text_at = j->json_at = clock_wall();
+	j->polled_at = 0; /* the new job is polled at the next read */
+	j->poll.err = 0;
+	agent_clear_error(a, NULL);
+	log_info("agent %llu: %s started, %s %s", (unsigned long long)a->id, type->noun, type->id_label,
+		 j->id);
+	rc = save_state(r);
+	if(rc != 0) {
+		agent_error(a, type->start_op, "started, but the %s could not be saved in %s: %s",
+			    type->id_words, r->state_dir, strerror(-rc));
+		rc = -EIO;
+	}
+out:
+	j->starting = false;
+	pthread_cond_broadcast(&r->changed);
+	return rc;
+}
+
+/* ---- what stat and poll(2) ask, never calling the API ---- */
+
+bool jobs_differs(const struct agent *a, enum job_kind kind, enum job_text which, unsigned version)
+{
+	const struct job *j = job_of(a, kind);
+
+	if(!j)
+		return version != 0;
+	if(j->id && !j->have_answer && !j->expired)
+		return true; /* not polled since a start: a re-read polls the new job */
+	return (which == JOB_JSON ? j->json_version : j->version) != version;
+}
+
+size_t jobs_size(const struct agent *a, enum job_kind kind, enum job_text which)
+{
+	const struct job *j = job_of(a, kind);
+
+	if(!j || !j->id)
+		return which == JOB_JSON ? 0 : strlen(job_type_of(kind)->idle);
+	if(!j->have_answer && !j->expired)
+		return UNKNOWN_SIZE;
+	return which == JOB_JSON ? j->json->len : j->text->len;
+}
+
+double jobs_changed_at(const struct agent *a, enum job_kind kind, enum job_text which)
+{
+	const struct job *j = job_of(a, kind);
+
+	return !j ? 0 : which == JOB_JSON ? j->json_at : j->text_at;
+}

@@ -1,0 +1,437 @@
+/* registry.c - the registry's front (registry.h): takes the lock, finds the
+ * agent, and asks the part that holds what is wanted:
+ *
+ *   $ ls agents                        registry_list        -> listing.c
+ *   $ cd agents/42                     registry_lookup      -> listing.c, agent_cache.c
+ *   $ cat agents/42/system_prompt      registry_agent_config -> agent_cache.c
+ *   $ echo 1 > agents/42/refetch       registry_job_start   -> jobs.c
+ *   $ cat agents/42/progress           registry_job_view    -> jobs.c
+ *
+ * It also owns the agents' lifetime: it makes them, drops what SIGHUP asks
+ * to forget, and sweeps away those that hold nothing. The parts never call
+ * each other nor this file (registry_base.h).
+ */
+#include "cekurafs/registry.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cekurafs/clock.h"
+#include "cekurafs/log.h"
+#include "cekurafs/stats.h"
+
+#include "agent_cache.h"
+#include "jobs.h"
+#include "listing.h"
+#include "registry_base.h"
+
+/* Seconds between two sweeps of agents that hold nothing (or list_ttl, if longer). */
+#define SWEEP_EVERY 30.0
+
+static void agent_free(struct registry *r, struct agent *a)
+{
+	jobs_agent_free(r, a);
+	agent_cache_agent_free(r, a);
+	free(a->error);
+	free(a);
+}
+
+/* Whether the agent holds nothing worth keeping and nobody uses it: no job,
+ * error line, configuration or call in flight, and no confirmation younger
+ * than list_ttl. The sweep frees such agents. Lock held. */
+static bool agent_idle(const struct registry *r, const struct agent *a)
+{
+	return !a->error && a->users == 0 && jobs_agent_idle(a) && agent_cache_idle(a) &&
+	       (!a->known || clock_mono() - a->known_at >= r->opt.list_ttl);
+}
+
+/* Frees the agents that hold nothing, at most every SWEEP_EVERY seconds:
+ * what lookups of many agents leave behind does not stay. Linear in the
+ * agents, not in any answer. Lock held. */
+static void sweep(struct registry *r)
+{
+	double now = clock_mono();
+	size_t freed = 0;
+
+	if(now - r->swept_at < fmax(SWEEP_EVERY, r->opt.list_ttl))
+		return;
+	r->swept_at = now;
+	for(size_t i = 0; i < r->nslots; i++) {
+		/* a removal may shift another agent into slot i: look at it again */
+		while(r->slots[i] && agent_idle(r, r->slots[i])) {
+			agent_free(r, agent_take(r, i));
+			freed++;
+		}
+	}
+	if(freed)
+		log_debug("freed %zu agents that held nothing", freed);
+}
+
+void registry_drop_caches(struct registry *r)
+{
+	atomic_fetch_add(&r->drops_asked, 1);
+}
+
+/* Takes the lock, first forgetting what registry_drop_caches() asked to: the
+ * listing, lookups, configurations, and when each running job was last
+ * polled. Job ids, terminal answers and error lines are state, not caches:
+ * they stay. Then expires and sweeps what is due. */
+static void lock(struct registry *r)
+{
+	unsigned asked;
+
+	pthread_mutex_lock(&r->lock);
+	asked = atomic_load(&r->drops_asked);
+	if(asked != r->drops_done) {
+		r->drops_done = asked;
+		listing_forget(r);
+		r->swept_at = 0; /* sweep now too */
+		for(size_t i = 0; i < r->nslots; i++) {
+			struct agent *a = r->slots[i];
+
+			if(!a)
+				continue;
+			jobs_drop_caches(a);
+			agent_cache_forget(r, a);
+			if(!jobs_agent_has_id(a))
+				a->known = false;
+		}
+		log_info("caches dropped: the next reads ask the API again");
+	}
+	agent_cache_expire(r);
+	sweep(r);
+}
+
+static void unlock(struct registry *r)
+{
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* The agent, created if needed, with the lock taken. NULL (unlocked) when out of memory. */
+static struct agent *lock_agent(struct registry *r, uint64_t id)
+{
+	struct agent *a;
+
+	lock(r);
+	a = agent_get(r, id);
+	if(!a)
+		unlock(r);
+	return a;
+}
+
+/* The agent if the registry has it, with the lock taken either way. */
+static struct agent *lock_find(struct registry *r, uint64_t id)
+{
+	lock(r);
+	return agent_find(r, id);
+}
+
+struct registry *registry_new(struct api *api, const struct registry_options *opt,
+			      const struct state_entry *entries, size_t n)
+{
+	struct registry *r = calloc(1, sizeof(*r));
+	pthread_condattr_t attr;
+
+	if(!r)
+		return NULL;
+	r->api = api;
+	r->opt = *opt;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->changed, &attr);
+	pthread_condattr_destroy(&attr);
+	r->state_dir = opt->state_dir ? strdup(opt->state_dir) : NULL;
+	r->opt.state_dir = r->state_dir;
+	if((opt->state_dir && !r->state_dir) || jobs_init(r) != 0 || listing_init(r) != 0 ||
+	   agent_cache_init(r) != 0)
+		goto fail;
+	for(size_t i = 0; i < n; i++) {
+		struct agent *a = agent_get(r, entries[i].agent_id);
+
+		if(!a || jobs_seed(r, a, &entries[i]) != 0)
+			goto fail;
+		a->known = true;
+	}
+	return r;
+fail:
+	registry_free(r);
+	return NULL;
+}
+
+void registry_free(struct registry *r)
+{
+	if(!r)
+		return;
+	for(size_t i = 0; i < r->nslots; i++)
+		if(r->slots[i])
+			agent_free(r, r->slots[i]);
+	free(r->slots);
+	jobs_fini(r);
+	listing_fini(r);
+	agent_cache_fini(r);
+	free(r->state_dir);
+	pthread_cond_destroy(&r->changed);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+/* ---- agents ---- */
+
+int registry_list(struct registry *r, const struct api_cancel *c, uint64_t **ids, size_t *n)
+{
+	int rc;
+
+	lock(r);
+	rc = listing_ids(r, c, ids, n);
+	unlock(r);
+	return rc;
+}
+
+int registry_each_name(struct registry *r, const struct api_cancel *c,
+		       void (*fn)(void *arg, const char *name), void *arg)
+{
+	int rc;
+
+	lock(r);
+	rc = listing_each_name(r, c, fn, arg);
+	unlock(r);
+	return rc;
+}
+
+int registry_link(struct registry *r, const struct api_cancel *c, const char *name, uint64_t *id)
+{
+	int rc;
+
+	lock(r);
+	rc = listing_link(r, c, name, id);
+	unlock(r);
+	return rc;
+}
+
+/* Whether the agent was confirmed recently enough, or has a job. Lock held. */
+static bool confirmed(const struct registry *r, const struct agent *a)
+{
+	return a && a->known && (jobs_agent_has_id(a) || clock_mono() - a->known_at < r->opt.list_ttl);
+}
+
+int registry_lookup(struct registry *r, const struct api_cancel *c, uint64_t id)
+{
+	struct api_error e = {0};
+	struct held_config *cfg = NULL;
+	struct agent *a;
+	char *body = NULL;
+	size_t len = 0;
+	int rc;
+
+	a = lock_find(r, id);
+	if(confirmed(r, a)) {
+		unlock(r);
+		return 0;
+	}
+	if(listing_fresh(r)) {
+		rc = listing_has(r, id) ? 0 : -ENOENT;
+		unlock(r);
+		if(rc == -ENOENT)
+			stats_cache_hit(STATS_CACHE_NEGATIVE);
+		return rc;
+	}
+	if(listing_absent(r, id)) {
+		unlock(r);
+		stats_cache_hit(STATS_CACHE_NEGATIVE);
+		return -ENOENT; /* the API said 404 less than list_ttl ago */
+	}
+	unlock(r);
+	/* No listing to trust: ask for this one agent. Its answer is the
+	 * agent's configuration too: kept, so reading it sends no second GET. */
+	rc = api_get_agent_body(r->api, c, id, &body, &len, &e);
+	if(rc != 0 && rc != -ENOENT)
+		log_warn("looking up agent %llu: %s", (unsigned long long)id, e.msg);
+	if(rc == 0)
+		cfg = agent_cache_decode(body, len); /* NULL: its files fetch it again and say why */
+	free(body);
+	lock(r);
+	if(rc == 0) {
+		a = agent_get(r, id);
+		if(a) {
+			a->known = true;
+			a->known_at = clock_mono();
+		} else {
+			rc = -ENOMEM;
+		}
+		agent_cache_offer(r, a, cfg);
+	} else if(rc == -ENOENT) {
+		listing_note_absent(r, id);
+	}
+	unlock(r);
+	return rc;
+}
+
+int registry_agent_config(struct registry *r, const struct api_cancel *c, uint64_t id,
+			  struct agent_config **out)
+{
+	struct agent *a = lock_agent(r, id);
+	int rc;
+
+	*out = NULL;
+	if(!a)
+		return -ENOMEM;
+	rc = agent_cache_get(r, a, c, out);
+	unlock(r);
+	return rc;
+}
+
+struct agent_config *registry_agent_config_cached(struct registry *r, uint64_t id)
+{
+	struct agent_config *cfg = agent_cache_peek(r, lock_find(r, id));
+
+	unlock(r);
+	return cfg;
+}
+
+void registry_agent_config_put(struct agent_config *cfg)
+{
+	agent_cache_put(cfg);
+}
+
+double registry_agent_config_changed_at(struct registry *r, uint64_t id)
+{
+	double at = agent_cache_changed_at(lock_find(r, id));
+
+	unlock(r);
+	return at;
+}
+
+/* ---- jobs ---- */
+
+int registry_job_start(struct registry *r, const struct api_cancel *c, uint64_t id, enum job_kind kind)
+{
+	struct agent *a = lock_agent(r, id);
+	int rc;
+
+	if(!a)
+		return -ENOMEM;
+	rc = jobs_start(r, a, c, kind);
+	unlock(r);
+	return rc;
+}
+
+int registry_job_view(struct registry *r, const struct api_cancel *c, uint64_t id, enum job_kind kind,
+		      struct job_view *v)
+{
+	int rc = jobs_view(r, lock_find(r, id), c, kind, v);
+
+	unlock(r);
+	return rc;
+}
+
+int registry_job_refresh(struct registry *r, const struct api_cancel *c, uint64_t id, enum job_kind kind)
+{
+	int rc = jobs_refresh(r, lock_find(r, id), c, kind);
+
+	unlock(r);
+	return rc;
+}
+
+int registry_job_wait(struct registry *r, const struct api_cancel *c, uint64_t id, enum job_kind kind,
+		      struct job_view *v)
+{
+	int rc = jobs_wait(r, lock_find(r, id), c, kind, v);
+
+	unlock(r);
+	return rc;
+}
+
+int registry_job_events(struct registry *r, const struct api_cancel *c, uint64_t id, enum job_kind kind,
+			struct job_cursor *cur, char **text, size_t *len)
+{
+	int rc = jobs_events(r, lock_find(r, id), c, kind, cur, text, len);
+
+	unlock(r);
+	return rc;
+}
+
+bool registry_job_events_ready(struct registry *r, uint64_t id, enum job_kind kind,
+			       const struct job_cursor *cur)
+{
+	bool ready = jobs_events_ready(lock_find(r, id), kind, cur);
+
+	unlock(r);
+	return ready;
+}
+
+bool registry_job_differs(struct registry *r, uint64_t id, enum job_kind kind, enum job_text which,
+			  unsigned version)
+{
+	bool differs = jobs_differs(lock_find(r, id), kind, which, version);
+
+	unlock(r);
+	return differs;
+}
+
+size_t registry_job_size(struct registry *r, uint64_t id, enum job_kind kind, enum job_text which)
+{
+	size_t size = jobs_size(lock_find(r, id), kind, which);
+
+	unlock(r);
+	return size;
+}
+
+double registry_job_changed_at(struct registry *r, uint64_t id, enum job_kind kind, enum job_text which)
+{
+	double at = jobs_changed_at(lock_find(r, id), kind, which);
+
+	unlock(r);
+	return at;
+}
+
+/* ---- error lines ---- */
+
+int registry_error(struct registry *r, uint64_t id, char **text, size_t *len)
+{
+	struct agent *a = lock_find(r, id);
+	int rc = 0;
+
+	if(a && a->error) {
+		if(asprintf(text, "%s\n", a->error) < 0)
+			rc = -ENOMEM;
+	} else {
+		*text = strdup("");
+		if(!*text)
+			rc = -ENOMEM;
+	}
+	unlock(r);
+	*len = rc == 0 ? strlen(*text) : 0;
+	return rc;
+}
+
+size_t registry_error_size(struct registry *r, uint64_t id)
+{
+	struct agent *a = lock_find(r, id);
+	size_t size = a && a->error ? strlen(a->error) + 1 : 0;
+
+	unlock(r);
+	return size;
+}
+
+double registry_error_changed_at(struct registry *r, uint64_t id)
+{
+	struct agent *a = lock_find(r, id);
+	double at = a ? a->error_at : 0;
+
+	unlock(r);
+	return at;
+}
+
+void registry_note_error(struct registry *r, uint64_t id, const char *op, const char *message)
+{
+	struct agent *a = lock_agent(r, id);
+
+	if(!a)
+		return;
+	agent_error(a, op, "%s", message);
+	unlock(r);
+}

@@ -1,0 +1,85 @@
+/* job_kinds.h - the API's background jobs cekurafs follows: one table row per kind.
+ *
+ *   kind            started by                                   polled with
+ *   agent import    POST /test_framework/v2/aiagents/{id}/auto-fetch/   GET
+ * .../auto-fetch-progress/?progress_id=
+ *
+ * A job is started by a POST that answers an id, then polled with that id
+ * until its status is terminal. A row says how to start and poll one, how its
+ * answer reads as a file, which statuses end it, what its failure says and
+ * what completing it changes. Everything else (keeping the id on disk,
+ * coalesced polls, snapshots, `wait`, `events`, poll(2) readiness) is the job
+ * layer's (fs/jobs.c), the same for every kind: a new kind is a new row.
+ */
+#ifndef CEKURAFS_JOB_KINDS_H
+#define CEKURAFS_JOB_KINDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cekurafs/api.h"
+#include "cekurafs/render.h"
+
+enum job_kind { JOB_AGENT_IMPORT, JOB_NKINDS };
+
+/* The two texts a job shows: the rendered one (`progress`) and the answer as received (`progress.json`). */
+enum job_text { JOB_TEXT, JOB_JSON };
+
+struct job_type {
+	/* The kind's word in the state file ("<agent> <name> <id>"); NULL for
+	 * the agent import, whose lines are "<agent> <id>" as they always were. */
+	const char *name;
+	const char *noun;     /* in log and error lines: "auto-fetch" */
+	const char *id_label; /* the id's key in the text: "progress_id" */
+	const char *id_words; /* the id in a sentence: "progress id" */
+	const char *start_op; /* the error line of a failed start: "refetch: ..." */
+	const char *poll_op;  /* of a failed poll: "progress: ..." */
+	const char *end_op;   /* of a job that failed: "auto-fetch: failed at ..." */
+	const char *idle;     /* the text while the agent has no job of this kind */
+	/* The POST: *job_id is a new string. 0 or -errno, e filled. */
+	int (*start)(struct api *api, const struct api_cancel *c, uint64_t agent, char **job_id,
+		     struct api_error *e);
+	/* One GET of job_id: *out decoded, *raw the body as received (new). */
+	int (*poll)(struct api *api, const struct api_cancel *c, uint64_t agent, const char *job_id,
+		    struct progress *out, char **raw, struct api_error *e);
+	/* The text of the job's file: a new string, NULL when out of memory. */
+	char *(*render)(const struct progress *p, const char *job_id);
+	bool (*terminal)(const char *status);
+	bool (*failed)(const char *status); /* a terminal status that is the job's failure */
+	/* What the error line says of a failed job, after "<end_op>: ". */
+	void (*failure)(const struct progress *p, char *buf, size_t size);
+	/* Completing it changes the agent: its configuration is read anew. */
+	bool changes_agent;
+};
+
+/* The row of a kind. */
+const struct job_type *job_type_of(enum job_kind kind);
+
+/* The kind a state file line names (NULL: the agent import), or -1. */
+int job_kind_named(const char *name);
+
+/* Fills names with the kinds' names in the state file, NULL-terminated (for state_load_kinds()). */
+void job_kind_names(const char *names[JOB_NKINDS + 1]);
+
+/* What one read sees: a job's text and raw answer at one moment, with the
+ * version of each (to tell whether a re-read would differ). Owned. */
+struct job_view {
+	char *text;
+	size_t text_len;
+	char *json;
+	size_t json_len;
+	unsigned text_version, json_version;
+};
+
+void job_view_free(struct job_view *v);
+
+/* Where one reader of a job's `events` is. Zero it before the first read. */
+struct job_cursor {
+	bool started; /* the first read (the whole picture) was made */
+	bool done;    /* end of file: the job ended, or none was known */
+	unsigned gen; /* the job it reads */
+	size_t at;    /* events read so far */
+};
+
+#endif

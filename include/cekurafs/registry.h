@@ -1,0 +1,132 @@
+/* registry.h - what the daemon knows of each agent, and the only place that
+ * decides when to call the API.
+ *
+ * Per agent: its jobs (job_kinds.h: the agent import today; id, last answer,
+ * events), its configuration, its last error line; beside them the listing
+ * and the by-name index. Calls are coalesced: readers that arrive while a
+ * request is in flight share its answer, and answers are reused for
+ * poll_interval (jobs) or list_ttl (the rest). Every failure also becomes the
+ * agent's error line ("<operation>: <message>") and a log line.
+ *
+ * Every function is safe from any thread. None holds a lock across an API
+ * call; those that may call the API take a struct api_cancel.
+ */
+#ifndef CEKURAFS_REGISTRY_H
+#define CEKURAFS_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cekurafs/agent_config.h"
+#include "cekurafs/api.h"
+#include "cekurafs/job_kinds.h"
+#include "cekurafs/registry_options.h"
+#include "cekurafs/state.h"
+
+struct registry;
+
+/* Borrows api (which must outlive it) and copies opt; seeds the jobs loaded
+ * by state_load(). Returns NULL when out of memory. */
+struct registry *registry_new(struct api *api, const struct registry_options *opt,
+			      const struct state_entry *entries, size_t n);
+void registry_free(struct registry *r);
+
+/* ---- agents ---- */
+
+/* Every agent id, from a listing at most list_ttl old. *ids is a new array. */
+int registry_list(struct registry *r, const struct api_cancel *c, uint64_t **ids, size_t *n);
+
+/* 0 when agent id exists (a listing, a job, or asking the API), else -errno. */
+int registry_lookup(struct registry *r, const struct api_cancel *c, uint64_t id);
+
+/* Calls fn with every by-name link name, sorted, from a listing at most list_ttl old. */
+int registry_each_name(struct registry *r, const struct api_cancel *c,
+		       void (*fn)(void *arg, const char *name), void *arg);
+
+/* The agent id a by-name link points to, or -ENOENT. */
+int registry_link(struct registry *r, const struct api_cancel *c, const char *name, uint64_t *id);
+
+/* The agent's configuration, fetched when it is older than list_ttl or a job
+ * that changes the agent completed since (concurrent readers share one
+ * fetch). *out is a reference: give it back with registry_agent_config_put(). */
+int registry_agent_config(struct registry *r, const struct api_cancel *c, uint64_t id,
+			  struct agent_config **out);
+
+/* The configuration when one is held and fresh (a reference), else NULL. Never calls the API. */
+struct agent_config *registry_agent_config_cached(struct registry *r, uint64_t id);
+
+/* Gives back a reference (NULL: nothing). Takes no lock. */
+void registry_agent_config_put(struct agent_config *cfg);
+
+/* When the agent's configuration last changed as this mount saw it
+ * (wall-clock seconds), 0 when never fetched. Never calls the API. */
+double registry_agent_config_changed_at(struct registry *r, uint64_t id);
+
+/* ---- jobs (job_kinds.h) ---- */
+
+/* Starts a job of this kind: -EBUSY when the agent's last one still runs
+ * (fresh poll), else the POST; the new id is in memory and on disk before 0
+ * is returned. */
+int registry_job_start(struct registry *r, const struct api_cancel *c, uint64_t id, enum job_kind kind);
+
+/* The job's current texts, polling first when the last poll is older than
+ * poll_interval. A poll that is needed but fails is an error, never stale
+ * text. No job yet: the kind's idle text. */
+int registry_job_view(struct registry *r, const struct api_cancel *c, uint64_t id, enum job_kind kind,
+		      struct job_view *v);
+
+/* Polls the job when its poll is due (sharing one in flight), for the
+ * poll(2) notifier: no view, and it counts as no read in .cekurafs/stats. */
+int registry_job_refresh(struct registry *r, const struct api_cancel *c, uint64_t id, enum job_kind kind);
+
+/* Like registry_job_view(), but blocks until the job is terminal:
+ * -EREMOTEIO when it failed (v holds its text), -ESTALE when the API forgot
+ * its id, -ETIMEDOUT after wait_timeout, -EINTR when cancelled, -EAGAIN at
+ * once when max_blocked readers already wait. */
+int registry_job_wait(struct registry *r, const struct api_cancel *c, uint64_t id, enum job_kind kind,
+		      struct job_view *v);
+
+/* The next lines for a reader of the job's `events`: the whole picture at
+ * its first read, then the changes since its last read, blocking (and
+ * polling, shared with every reader) until there are some. *len 0 is end of
+ * file. -ETIMEDOUT after wait_timeout, -EINTR when cancelled. */
+int registry_job_events(struct registry *r, const struct api_cancel *c, uint64_t id, enum job_kind kind,
+			struct job_cursor *cur, char **text, size_t *len);
+
+/* Whether registry_job_events() would return at once for this reader. Never calls the API. */
+bool registry_job_events_ready(struct registry *r, uint64_t id, enum job_kind kind,
+			       const struct job_cursor *cur);
+
+/* Whether a re-read of the job's text (or JSON) would show another text than
+ * the one of this version (a view's text_version or json_version), as far as
+ * is known without calling the API (a job started and not polled yet counts
+ * as different). O(1). For poll(2) readiness. */
+bool registry_job_differs(struct registry *r, uint64_t id, enum job_kind kind, enum job_text which,
+			  unsigned version);
+
+/* The size of the job's text (or JSON) as currently known, without calling the API. */
+size_t registry_job_size(struct registry *r, uint64_t id, enum job_kind kind, enum job_text which);
+
+/* When the job's text (or JSON) last changed, wall-clock seconds; 0 when not since the daemon started. */
+double registry_job_changed_at(struct registry *r, uint64_t id, enum job_kind kind, enum job_text which);
+
+/* ---- error lines ---- */
+
+/* The error line ("" or "<line>\n") as a new string in *text. */
+int registry_error(struct registry *r, uint64_t id, char **text, size_t *len);
+
+/* Its size and when it last changed (0: not since start), without calling the API. */
+size_t registry_error_size(struct registry *r, uint64_t id);
+double registry_error_changed_at(struct registry *r, uint64_t id);
+
+/* Records an error line for the agent ("<op>: <message>") and logs it. */
+void registry_note_error(struct registry *r, uint64_t id, const char *op, const char *message);
+
+/* ---- caches ---- */
+
+/* Asks the registry to forget its caches (the listing, lookups, when running
+ * jobs were polled, configurations) before its next use. Async-signal-safe: for SIGHUP. */
+void registry_drop_caches(struct registry *r);
+
+#endif
