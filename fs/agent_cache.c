@@ -264,9 +264,9 @@ static int fetch(struct registry *r, struct agent *a, const struct api_cancel *c
 			keep(r, a, h, gen); /* not forgotten meanwhile (a job completing) */
 		*out = &h->config;
 	} else if(rc != -EINTR) {
-		agent_error(a, "config", "%s", e.msg);
+		reg_agent_error(a, "config", "%s", e.msg);
 	}
-	flight_end(r, &ce->fetch, rc);
+	reg_flight_end(r, &ce->fetch, rc);
 	return rc;
 }
 
@@ -283,7 +283,7 @@ int agent_cache_get(struct registry *r, struct agent *a, const struct api_cancel
 		if(!a->cache->fetch.busy)
 			return fetch(r, a, c, out);
 		a->users++;
-		rc = flight_join(r, &a->cache->fetch, c) != 0 ? -EINTR : 0;
+		rc = reg_flight_join(r, &a->cache->fetch, c) != 0 ? -EINTR : 0;
 		a->users--;
 		if(rc == 0 && a->cache->fetch.err != 0 && a->cache->fetch.err != -EINTR)
 			rc = a->cache->fetch.err; /* its failure is ours: no second request */

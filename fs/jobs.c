@@ -100,8 +100,8 @@ static struct job *job_get(struct agent *a, enum job_kind kind)
 static void forget_answer(struct job *j)
 {
 	progress_free(&j->progress);
-	shared_text_unref(j->json);
-	shared_text_unref(j->text);
+	reg_text_unref(j->json);
+	reg_text_unref(j->text);
 	j->json = NULL;
 	j->text = NULL;
 	j->have_answer = false;
@@ -267,7 +267,7 @@ static int save_state(struct registry *r)
 		int rc;
 
 		if(s->save.busy) {
-			wait_changed(r, WAIT_SLICE); /* disk time: bounded, and the POST is already made */
+			reg_wait(r, WAIT_SLICE); /* disk time: bounded, and the POST is already made */
 			continue;
 		}
 		s->save.busy = true;
@@ -295,8 +295,8 @@ struct answer {
 static void answer_free(struct answer *ans)
 {
 	progress_free(&ans->p);
-	shared_text_unref(ans->text);
-	shared_text_unref(ans->json);
+	reg_text_unref(ans->text);
+	reg_text_unref(ans->json);
 	memset(ans, 0, sizeof(*ans));
 }
 
@@ -307,14 +307,14 @@ static int prepare_answer(const struct job_type *type, struct answer *ans, char 
 {
 	char *text = type->render(&ans->p, id);
 
-	ans->text = text ? shared_text_wrap(text, strlen(text)) : NULL;
-	ans->json = shared_text_wrap(json, strlen(json));
+	ans->text = text ? reg_text_wrap(text, strlen(text)) : NULL;
+	ans->json = reg_text_wrap(json, strlen(json));
 	if(!ans->text || !ans->json) {
 		answer_free(ans);
 		return -ENOMEM;
 	}
-	ans->text_changed = !shared_text_same(old_text, ans->text);
-	ans->json_changed = !shared_text_same(old_json, ans->json);
+	ans->text_changed = !reg_text_same(old_text, ans->text);
+	ans->json_changed = !reg_text_same(old_json, ans->json);
 	return 0;
 }
 
@@ -339,7 +339,7 @@ static int store_answer(struct job *j, struct answer *ans)
 		j->json_version++;
 		j->json_at = clock_wall();
 	}
-	agent_clear_error(j->agent, type->poll_op); /* a poll's failure no longer holds */
+	reg_agent_clear_error(j->agent, type->poll_op); /* a poll's failure no longer holds */
 	forget_answer(j);
 	j->progress = *p;
 	j->json = ans->json;
@@ -351,7 +351,7 @@ static int store_answer(struct job *j, struct answer *ans)
 			char why[600];
 
 			type->failure(&j->progress, why, sizeof(why));
-			agent_error(j->agent, type->end_op, "%s", why);
+			reg_agent_error(j->agent, type->end_op, "%s", why);
 		} else if(type->changes_agent) {
 			j->agent->content_gen++; /* the job changed the agent: read it anew */
 		}
@@ -369,13 +369,13 @@ static int expire(struct job *j)
 
 	if(asprintf(&text, "expired\n%s: %s\n", j->type->id_label, j->id) < 0)
 		text = NULL;
-	t = text ? shared_text_wrap(text, strlen(text)) : NULL;
-	js = shared_text_wrap(strdup(""), 0);
+	t = text ? reg_text_wrap(text, strlen(text)) : NULL;
+	js = reg_text_wrap(strdup(""), 0);
 	if(!j->events)
 		j->events = calloc(1, sizeof(*j->events));
 	if(!t || !js || !j->events) {
-		shared_text_unref(t);
-		shared_text_unref(js);
+		reg_text_unref(t);
+		reg_text_unref(js);
 		return -ENOMEM;
 	}
 	forget_answer(j);
@@ -414,7 +414,7 @@ again:
 
 			stats_coalesced();
 			j->agent->users++;
-			joined = flight_join(r, &j->poll, c);
+			joined = reg_flight_join(r, &j->poll, c);
 			j->agent->users--;
 			if(joined != 0)
 				return -EINTR;
@@ -430,16 +430,16 @@ again:
 	}
 	j->poll.busy = true;
 	id = strdup(j->id);
-	old_text = j->have_answer ? shared_text_ref(j->text) : NULL;
-	old_json = j->have_answer ? shared_text_ref(j->json) : NULL;
+	old_text = j->have_answer ? reg_text_ref(j->text) : NULL;
+	old_json = j->have_answer ? reg_text_ref(j->json) : NULL;
 	memset(&ans, 0, sizeof(ans));
 	pthread_mutex_unlock(&r->lock);
 	/* Decoding, rendering and comparing happen here, outside the lock. */
 	rc = id ? j->type->poll(r->api, c, j->agent->id, id, &ans.p, &json, &e) : -ENOMEM;
 	if(rc == 0)
 		rc = prepare_answer(j->type, &ans, json, id, old_text, old_json);
-	shared_text_unref(old_text);
-	shared_text_unref(old_json);
+	reg_text_unref(old_text);
+	reg_text_unref(old_json);
 	pthread_mutex_lock(&r->lock);
 	if(!id || !j->id || strcmp(id, j->id) != 0) {
 		/* A start replaced the id meanwhile: this answer is of the old
@@ -451,19 +451,19 @@ again:
 		else if(rc != -EINTR)
 			overtaken = true;
 		/* Readers that joined go round again: there is no answer for the new id yet. */
-		flight_end(r, &j->poll, rc == -EINTR ? -EINTR : 0);
+		reg_flight_end(r, &j->poll, rc == -EINTR ? -EINTR : 0);
 	} else {
 		if(rc == 0)
 			rc = store_answer(j, &ans);
 		else if(rc != -EINTR && rc != -ENOMEM)
-			agent_error(j->agent, j->type->poll_op, "%s", e.msg);
+			reg_agent_error(j->agent, j->type->poll_op, "%s", e.msg);
 		else if(rc == -ENOMEM)
-			agent_error(j->agent, j->type->poll_op, "out of memory");
+			reg_agent_error(j->agent, j->type->poll_op, "out of memory");
 		if(rc == -EREMOTEIO)
 			rc = expire(j); /* 400: the API no longer knows the id */
 		if(rc != -EINTR)
 			j->polled_at = clock_mono(); /* an interrupted poll does not count */
-		flight_end(r, &j->poll, rc);
+		reg_flight_end(r, &j->poll, rc);
 	}
 	free(id);
 	if(overtaken)
@@ -486,8 +486,8 @@ static void grab_answer(const struct job_type *type, const struct job *j, struct
 	bool have = j && (j->have_answer || j->expired);
 
 	g->idle = type->idle;
-	g->text = have ? shared_text_ref(j->text) : NULL;
-	g->json = have ? shared_text_ref(j->json) : NULL;
+	g->text = have ? reg_text_ref(j->text) : NULL;
+	g->json = have ? reg_text_ref(j->json) : NULL;
 	g->text_version = j ? j->version : 0;
 	g->json_version = j ? j->json_version : 0;
 }
@@ -500,8 +500,8 @@ static int view_of(struct grab *g, struct job_view *v)
 	v->json = strdup(g->json ? g->json->s : "");
 	v->text_version = g->text_version;
 	v->json_version = g->json_version;
-	shared_text_unref(g->text);
-	shared_text_unref(g->json);
+	reg_text_unref(g->text);
+	reg_text_unref(g->json);
 	memset(g, 0, sizeof(*g));
 	if(!v->text || !v->json) {
 		job_view_free(v);
@@ -592,7 +592,7 @@ static int follow(struct registry *r, struct job *j, const struct api_cancel *c,
 				break;
 		}
 		if(clock_mono() >= deadline) {
-			agent_error(j->agent, op, "timed out after %g s", r->opt.wait_timeout);
+			reg_agent_error(j->agent, op, "timed out after %g s", r->opt.wait_timeout);
 			rc = -ETIMEDOUT;
 			break;
 		}
@@ -600,10 +600,11 @@ static int follow(struct registry *r, struct job *j, const struct api_cancel *c,
 			/* Each blocked reader holds a FUSE worker: past the cap, the
 			 * workers left must serve everyone else and the interrupts. */
 			if(r->opt.max_blocked && r->blocked >= r->opt.max_blocked) {
-				agent_error(j->agent, op,
-					    "%u readers are blocked in wait or events already, the most this "
-					    "mount serves at once: try again later",
-					    r->blocked);
+				reg_agent_error(
+					j->agent, op,
+					"%u readers are blocked in wait or events already, the most this "
+					"mount serves at once: try again later",
+					r->blocked);
 				rc = -EAGAIN;
 				break;
 			}
@@ -616,9 +617,9 @@ static int follow(struct registry *r, struct job *j, const struct api_cancel *c,
 			next = fmin(clock_mono() + WAIT_SLICE,
 				    deadline); /* poll_interval 0: not a busy loop */
 		seen = j->version;
-		while(clock_mono() < next && !cancelled(c) && j->version == seen)
-			wait_changed(r, next - clock_mono());
-		if(cancelled(c)) {
+		while(clock_mono() < next && !reg_cancelled(c) && j->version == seen)
+			reg_wait(r, next - clock_mono());
+		if(reg_cancelled(c)) {
 			rc = -EINTR;
 			break;
 		}
@@ -764,7 +765,8 @@ int jobs_start(struct registry *r, struct agent *a, const struct api_cancel *c, 
 	if(!j)
 		return -ENOMEM;
 	if(j->starting) {
-		agent_error(a, type->start_op, "a %s of this agent is already being sent", type->start_op);
+		reg_agent_error(a, type->start_op, "a %s of this agent is already being sent",
+				type->start_op);
 		return -EBUSY;
 	}
 	j->starting = true;
@@ -773,8 +775,8 @@ int jobs_start(struct registry *r, struct agent *a, const struct api_cancel *c, 
 	if(rc == -ENOENT) {
 		rc = 0; /* the API does not know that job (any more): it is over */
 	} else if(rc == 0 && j->id && !terminal(j)) {
-		agent_error(a, type->start_op, "an %s is already running (%s %s)", type->noun, type->id_label,
-			    j->id);
+		reg_agent_error(a, type->start_op, "an %s is already running (%s %s)", type->noun,
+				type->id_label, j->id);
 		rc = -EBUSY;
 	}
 	if(rc != 0)
@@ -784,11 +786,12 @@ int jobs_start(struct registry *r, struct agent *a, const struct api_cancel *c, 
 	pthread_mutex_lock(&r->lock);
 	if(rc != 0) {
 		if(rc != -EINTR)
-			agent_error(a, type->start_op, "%s", e.msg);
+			reg_agent_error(a, type->start_op, "%s", e.msg);
 		goto out;
 	}
 	if(set_id(r->jobs, j, id) != 0) {
-		agent_error(a, type->start_op, "started, but out of memory to keep its %s", type->id_words);
+		reg_agent_error(a, type->start_op, "started, but out of memory to keep its %s",
+				type->id_words);
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -802,13 +805,13 @@ int jobs_start(struct registry *r, struct agent *a, const struct api_cancel *c, 
 	j->text_at = j->json_at = clock_wall();
 	j->polled_at = 0; /* the new job is polled at the next read */
 	j->poll.err = 0;
-	agent_clear_error(a, NULL);
+	reg_agent_clear_error(a, NULL);
 	log_info("agent %llu: %s started, %s %s", (unsigned long long)a->id, type->noun, type->id_label,
 		 j->id);
 	rc = save_state(r);
 	if(rc != 0) {
-		agent_error(a, type->start_op, "started, but the %s could not be saved in %s: %s",
-			    type->id_words, r->state_dir, strerror(-rc));
+		reg_agent_error(a, type->start_op, "started, but the %s could not be saved in %s: %s",
+				type->id_words, r->state_dir, strerror(-rc));
 		rc = -EIO;
 	}
 out:

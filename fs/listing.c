@@ -90,7 +90,7 @@ int listing_refresh(struct registry *r, const struct api_cancel *c)
 		stats_cache_hit(STATS_CACHE_LISTING);
 	while(!listing_fresh(r)) {
 		if(l->fetch.busy) {
-			if(flight_join(r, &l->fetch, c) != 0)
+			if(reg_flight_join(r, &l->fetch, c) != 0)
 				return -EINTR;
 			if(l->fetch.err == -EINTR)
 				continue; /* that reader gave up, not us */
@@ -101,7 +101,7 @@ int listing_refresh(struct registry *r, const struct api_cancel *c)
 		pthread_mutex_unlock(&r->lock);
 		rc = api_list_agents(r->api, c, &got, &e);
 		pthread_mutex_lock(&r->lock);
-		flight_end(r, &l->fetch, rc);
+		reg_flight_end(r, &l->fetch, rc);
 		if(rc != 0) {
 			log_warn("listing agents: %s", e.msg);
 			return rc;

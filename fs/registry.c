@@ -62,7 +62,7 @@ static void sweep(struct registry *r)
 	for(size_t i = 0; i < r->nslots; i++) {
 		/* a removal may shift another agent into slot i: look at it again */
 		while(r->slots[i] && agent_idle(r, r->slots[i])) {
-			agent_free(r, agent_take(r, i));
+			agent_free(r, reg_agent_take(r, i));
 			freed++;
 		}
 	}
@@ -116,7 +116,7 @@ static struct agent *lock_agent(struct registry *r, uint64_t id)
 	struct agent *a;
 
 	lock(r);
-	a = agent_get(r, id);
+	a = reg_agent_get(r, id);
 	if(!a)
 		unlock(r);
 	return a;
@@ -126,7 +126,7 @@ static struct agent *lock_agent(struct registry *r, uint64_t id)
 static struct agent *lock_find(struct registry *r, uint64_t id)
 {
 	lock(r);
-	return agent_find(r, id);
+	return reg_agent_find(r, id);
 }
 
 struct registry *registry_new(struct api *api, const struct registry_options *opt,
@@ -150,7 +150,7 @@ struct registry *registry_new(struct api *api, const struct registry_options *op
 	   agent_cache_init(r) != 0)
 		goto fail;
 	for(size_t i = 0; i < n; i++) {
-		struct agent *a = agent_get(r, entries[i].agent_id);
+		struct agent *a = reg_agent_get(r, entries[i].agent_id);
 
 		if(!a || jobs_seed(r, a, &entries[i]) != 0)
 			goto fail;
@@ -255,7 +255,7 @@ int registry_lookup(struct registry *r, const struct api_cancel *c, uint64_t id)
 	free(body);
 	lock(r);
 	if(rc == 0) {
-		a = agent_get(r, id);
+		a = reg_agent_get(r, id);
 		if(a) {
 			a->known = true;
 			a->known_at = clock_mono();
@@ -432,6 +432,6 @@ void registry_note_error(struct registry *r, uint64_t id, const char *op, const 
 
 	if(!a)
 		return;
-	agent_error(a, op, "%s", message);
+	reg_agent_error(a, op, "%s", message);
 	unlock(r);
 }

@@ -14,31 +14,31 @@
 #include "cekurafs/log.h"
 #include "cekurafs/text.h"
 
-bool cancelled(const struct api_cancel *c)
+bool reg_cancelled(const struct api_cancel *c)
 {
 	return c && c->cancelled && c->cancelled(c->arg);
 }
 
-void wait_changed(struct registry *r, double seconds)
+void reg_wait(struct registry *r, double seconds)
 {
 	struct timespec until = clock_timespec(clock_mono() + fmin(fmax(seconds, 0.001), WAIT_SLICE));
 
 	pthread_cond_timedwait(&r->changed, &r->lock, &until);
 }
 
-int flight_join(struct registry *r, struct flight *f, const struct api_cancel *c)
+int reg_flight_join(struct registry *r, struct flight *f, const struct api_cancel *c)
 {
 	unsigned gen = f->gen;
 
 	while(f->busy && gen == f->gen) {
-		if(cancelled(c))
+		if(reg_cancelled(c))
 			return -EINTR;
-		wait_changed(r, WAIT_SLICE);
+		reg_wait(r, WAIT_SLICE);
 	}
 	return 0;
 }
 
-void flight_end(struct registry *r, struct flight *f, int err)
+void reg_flight_end(struct registry *r, struct flight *f, int err)
 {
 	f->busy = false;
 	f->gen++;
@@ -46,7 +46,7 @@ void flight_end(struct registry *r, struct flight *f, int err)
 	pthread_cond_broadcast(&r->changed);
 }
 
-struct shared_text *shared_text_wrap(char *s, size_t len)
+struct shared_text *reg_text_wrap(char *s, size_t len)
 {
 	struct shared_text *t = s ? malloc(sizeof(*t)) : NULL;
 
@@ -60,14 +60,14 @@ struct shared_text *shared_text_wrap(char *s, size_t len)
 	return t;
 }
 
-struct shared_text *shared_text_ref(struct shared_text *t)
+struct shared_text *reg_text_ref(struct shared_text *t)
 {
 	if(t)
 		atomic_fetch_add(&t->refs, 1);
 	return t;
 }
 
-void shared_text_unref(struct shared_text *t)
+void reg_text_unref(struct shared_text *t)
 {
 	if(t && atomic_fetch_sub(&t->refs, 1) == 1) {
 		free(t->s);
@@ -75,7 +75,7 @@ void shared_text_unref(struct shared_text *t)
 	}
 }
 
-bool shared_text_same(const struct shared_text *a, const struct shared_text *b)
+bool reg_text_same(const struct shared_text *a, const struct shared_text *b)
 {
 	return a && b && a->len == b->len && memcmp(a->s, b->s, a->len) == 0;
 }
@@ -87,7 +87,7 @@ static size_t slot_of(uint64_t id, size_t nslots)
 	return (size_t)((id * UINT64_C(0x9E3779B97F4A7C15)) >> 17) & (nslots - 1);
 }
 
-struct agent *agent_find(const struct registry *r, uint64_t id)
+struct agent *reg_agent_find(const struct registry *r, uint64_t id)
 {
 	if(r->nslots == 0)
 		return NULL;
@@ -106,9 +106,9 @@ static void slots_put(struct agent **slots, size_t nslots, struct agent *a)
 	slots[i] = a;
 }
 
-struct agent *agent_get(struct registry *r, uint64_t id)
+struct agent *reg_agent_get(struct registry *r, uint64_t id)
 {
-	struct agent *a = agent_find(r, id);
+	struct agent *a = reg_agent_find(r, id);
 
 	if(a)
 		return a;
@@ -135,7 +135,7 @@ struct agent *agent_get(struct registry *r, uint64_t id)
 }
 
 /* Backward-shift deletion, so that linear probing still finds every other agent. */
-struct agent *agent_take(struct registry *r, size_t i)
+struct agent *reg_agent_take(struct registry *r, size_t i)
 {
 	struct agent *taken = r->slots[i];
 	size_t mask = r->nslots - 1;
@@ -157,7 +157,7 @@ struct agent *agent_take(struct registry *r, size_t i)
 
 /* ---- error lines ---- */
 
-void agent_error(struct agent *a, const char *op, const char *fmt, ...)
+void reg_agent_error(struct agent *a, const char *op, const char *fmt, ...)
 {
 	char msg[600];
 	char *line = NULL;
@@ -177,7 +177,7 @@ void agent_error(struct agent *a, const char *op, const char *fmt, ...)
 	}
 }
 
-void agent_clear_error(struct agent *a, const char *op)
+void reg_agent_clear_error(struct agent *a, const char *op)
 {
 	size_t n = op ? strlen(op) : 0;
 

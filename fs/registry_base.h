@@ -90,39 +90,40 @@ struct registry {
 };
 
 /* Whether the reader behind c gave up. */
-bool cancelled(const struct api_cancel *c);
+bool reg_cancelled(const struct api_cancel *c);
 
 /* Waits on the registry's condition for at most seconds (and WAIT_SLICE). Lock held. */
-void wait_changed(struct registry *r, double seconds);
+void reg_wait(struct registry *r, double seconds);
 
 /* Joins the call in flight: 0 when it ended, -EINTR when our caller gave up. Lock held. */
-int flight_join(struct registry *r, struct flight *f, const struct api_cancel *c);
+int reg_flight_join(struct registry *r, struct flight *f, const struct api_cancel *c);
 
 /* Records the end of a call and wakes the readers that joined it. Lock held. */
-void flight_end(struct registry *r, struct flight *f, int err);
+void reg_flight_end(struct registry *r, struct flight *f, int err);
 
 /* A shared text owning s (len bytes and a NUL), with one reference; NULL
  * (s freed) when out of memory or s is NULL. */
-struct shared_text *shared_text_wrap(char *s, size_t len);
-struct shared_text *shared_text_ref(struct shared_text *t);
-void shared_text_unref(struct shared_text *t);
+struct shared_text *reg_text_wrap(char *s, size_t len);
+struct shared_text *reg_text_ref(struct shared_text *t);
+void reg_text_unref(struct shared_text *t);
 /* Whether both hold the same bytes (false when either is NULL). */
-bool shared_text_same(const struct shared_text *a, const struct shared_text *b);
+bool reg_text_same(const struct shared_text *a, const struct shared_text *b);
 
 /* The agent with this id, or NULL. O(1). Lock held. */
-struct agent *agent_find(const struct registry *r, uint64_t id);
+struct agent *reg_agent_find(const struct registry *r, uint64_t id);
 
 /* The agent with this id, created when missing; NULL when out of memory. Lock held. */
-struct agent *agent_get(struct registry *r, uint64_t id);
+struct agent *reg_agent_get(struct registry *r, uint64_t id);
 
 /* Takes the agent in slot i out of the table (the caller frees it); a later
  * agent may move into slot i. Lock held. */
-struct agent *agent_take(struct registry *r, size_t i);
+struct agent *reg_agent_take(struct registry *r, size_t i);
 
 /* Records the agent's error line ("<op>: <message>", made one line) and logs it. Lock held. */
-void agent_error(struct agent *a, const char *op, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void reg_agent_error(struct agent *a, const char *op, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Clears the error line when it starts with "<op>: " (op NULL: any). Lock held. */
-void agent_clear_error(struct agent *a, const char *op);
+void reg_agent_clear_error(struct agent *a, const char *op);
 
 #endif

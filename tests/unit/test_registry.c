@@ -1,4 +1,4 @@
-/* test_agents.c - the agent registry against the fake transport: refetch
+/* test_registry.c - the registry and its job layer against the fake transport: refetch
  * (the stored id on disk before returning, EBUSY while running, the error
  * line), progress polling (coalesced, never stale, terminal never re-polled),
  * wait (completion, failure, timeout, cancellation) and lookups.
@@ -1149,10 +1149,43 @@ static void test_note_error_writes_one_line(void **state)
 	assert_error_line(r, 10, "");
 }
 
+/* Every row of the job kinds' table says everything the job layer asks of
+ * it, and a state file's word finds its row back. */
+static void test_every_job_kind_row_is_whole(void **state)
+{
+	const char *names[JOB_NKINDS + 1];
+
+	(void)state;
+	for(int k = 0; k < JOB_NKINDS; k++) {
+		const struct job_type *t = job_type_of((enum job_kind)k);
+
+		assert_non_null(t->noun);
+		assert_non_null(t->id_label);
+		assert_non_null(t->id_words);
+		assert_non_null(t->start_op);
+		assert_non_null(t->poll_op);
+		assert_non_null(t->end_op);
+		assert_non_null(t->idle);
+		assert_non_null(t->start);
+		assert_non_null(t->poll);
+		assert_non_null(t->render);
+		assert_non_null(t->terminal);
+		assert_non_null(t->failed);
+		assert_non_null(t->failure);
+		assert_int_equal(job_kind_named(t->name), k);
+	}
+	assert_int_equal(job_kind_named(NULL), JOB_AGENT_IMPORT); /* a line of two words */
+	assert_int_equal(job_kind_named("no-such-kind"), -1);
+	job_kind_names(names);
+	for(int i = 0; names[i]; i++)
+		assert_int_not_equal(job_kind_named(names[i]), -1);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_every_job_kind_row_is_whole),
 		T(test_refetch_stores_the_id_in_memory_and_on_disk_before_returning),
 		T(test_a_stored_id_survives_a_restart),
 		T(test_refetch_while_the_import_runs_is_ebusy_and_sends_no_post),

@@ -713,10 +713,68 @@ static void test_check_writable_leaves_nothing_behind(void **state)
 	}
 }
 
+/* A job of another kind than the agent import is a line of three words; the
+ * agent import keeps its two, so a file of agent imports only reads as it always did. */
+static void test_a_job_of_another_kind_is_a_line_of_three_words(void **state)
+{
+	struct fixture *fx = *state;
+	struct state_entry in[] = {
+		{.agent_id = 42, .progress_id = (char *)"p-42"},
+		{.agent_id = 42, .kind = (char *)"tools-import", .progress_id = (char *)"t-1"}};
+	const char *kinds[] = {"tools-import", NULL};
+	struct state_entry *out = NULL;
+	size_t n = 0;
+	char *moved = NULL, *text;
+
+	assert_int_equal(state_save(fx->dir, in, 2), 0);
+	text = read_file(fx->file);
+	assert_string_equal(
+		text, "# cekurafs progress ids: <agent id> <progress id>\n42 p-42\n42 tools-import t-1\n");
+	free(text);
+	assert_int_equal(state_load_kinds(fx->dir, kinds, &out, &n, &moved), 0);
+	assert_null(moved);
+	assert_int_equal(n, 2);
+	assert_null(out[0].kind);
+	assert_string_equal(out[0].progress_id, "p-42");
+	assert_string_equal(out[1].kind, "tools-import");
+	assert_string_equal(out[1].progress_id, "t-1");
+	state_free(out, n);
+}
+
+/* A kind this version does not follow makes the line bad: the file is moved
+ * aside whole (the later version's ids stay in it) and the known lines kept. */
+static void test_a_kind_not_known_moves_the_file_aside(void **state)
+{
+	struct fixture *fx = *state;
+	const char *kinds[] = {"tools-import", NULL};
+	struct state_entry *out = NULL;
+	size_t n = 0;
+	char *moved = NULL;
+
+	write_file(fx->file, "42 p-42\n42 test-result r-9\n7 tools-import t-7\n");
+	assert_int_equal(state_load_kinds(fx->dir, kinds, &out, &n, &moved), 0);
+	assert_non_null(moved);
+	assert_int_equal(n, 2);
+	assert_string_equal(out[0].progress_id, "p-42");
+	assert_string_equal(out[1].kind, "tools-import");
+	state_free(out, n);
+	free(moved);
+	/* and state_load() knows no kind at all: every three-word line is bad */
+	write_file(fx->file, "42 p-42\n7 tools-import t-7\n");
+	assert_int_equal(state_load(fx->dir, &out, &n, &moved), 0);
+	assert_non_null(moved);
+	assert_int_equal(n, 1);
+	state_free(out, n);
+	free(moved);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_saved_entries_load_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_job_of_another_kind_is_a_line_of_three_words, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_a_kind_not_known_moves_the_file_aside, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_format_is_a_header_and_a_line_per_agent, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_saved_file_is_mode_0600_whatever_the_umask, setup,
