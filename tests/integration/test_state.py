@@ -4,7 +4,7 @@ private and names each agent once."""
 import os
 import signal
 
-from harness import read_file, run, wait_status, wait_until
+from harness import read_file, refetch, run, sighup_pending, wait_status, wait_until
 
 ENV = {"agents": 120, "stage_seconds": 0.3}
 
@@ -18,7 +18,7 @@ def state_lines(d):
 def test_restart_keeps_the_progress(env):
     d = env.new_daemon()
     d.start()
-    assert run(f"echo 1 > {d.agent(42, 'refetch')}")[0] == 0
+    refetch(d, 42)
     pid = env.sim.imports()["42"][0]
     assert f"progress_id: {pid}\n" in read_file(d.agent(42, "progress"))
     assert state_lines(d) == [f"42 {pid}"]
@@ -34,7 +34,7 @@ def test_restart_keeps_the_progress(env):
     assert env.sim.posts(42, since) == []
     assert all(e["query"] == f"progress_id={pid}" for e in env.sim.polls(42, since))
     # After a restart a refetch of a completed import goes ahead.
-    assert run(f"echo 1 > {d.agent(42, 'refetch')}")[0] == 0
+    refetch(d, 42)
     pid2 = env.sim.imports()["42"][1]
     assert state_lines(d) == [f"42 {pid2}"]
     d.stop()
@@ -44,7 +44,7 @@ def test_state_file_holds_one_line_per_agent(env):
     d = env.new_daemon()
     d.start()
     for agent in (51, 52, 56):
-        assert run(f"echo 1 > {d.agent(agent, 'refetch')}")[0] == 0
+        refetch(d, agent)
     assert run(f"echo 1 > {d.agent(53, 'refetch')}")[0] != 0  # refused: nothing stored
     pids = {a: env.sim.imports()[str(a)][-1] for a in (51, 52, 56)}
     assert sorted(state_lines(d)) == sorted(f"{a} {p}" for a, p in pids.items())
@@ -56,13 +56,6 @@ def test_state_file_holds_one_line_per_agent(env):
         assert f"progress_id: {pid}\n" in read_file(d.agent(agent, "progress"))
     assert read_file(d.agent(53, "progress")) == "idle\n"
     d.stop()
-
-
-def sighup_pending(pid):
-    """Whether SIGHUP waits to be handled by the process (its ShdPnd/SigPnd bit)."""
-    with open(f"/proc/{pid}/status") as f:
-        masks = [int(ln.split()[1], 16) for ln in f if ln.startswith(("ShdPnd:", "SigPnd:"))]
-    return any(m & (1 << (signal.SIGHUP - 1)) for m in masks)
 
 
 def test_sighup_drops_the_caches_and_keeps_the_daemon(env):
