@@ -93,7 +93,8 @@ def test_kill_9_right_after_a_refetch_keeps_its_progress_id(env):
     assert progress_id_shown(d, 31) == pid
     assert [e["status"] for e in env.sim.posts(31, since)] == [202]
     # It is the same import that goes on: the polls ask for that id.
-    assert all(e["query"] == f"progress_id={pid}" for e in env.sim.polls(31, since))
+    polls = env.sim.polls(31, since)
+    assert polls and all(e["query"] == f"progress_id={pid}" for e in polls), polls
     d.stop()
 
 

@@ -75,7 +75,8 @@ def test_key_from_the_environment_shows_nowhere():
         assert sim.key not in err
         assert read_file(d.agent(72, "error")).startswith("refetch: HTTP 401: ")
         assert sim.key not in read_file(os.path.join(d.state_dir, "progress-ids"))
-        assert all(e["key_ok"] for e in sim.log() if e["path"].find("/72/") < 0)
+        log = [e for e in sim.log() if e["path"].find("/72/") < 0]
+        assert log and all(e["key_ok"] for e in log), log
 
 
 def test_key_from_a_file_shows_nowhere():

@@ -45,7 +45,8 @@ def test_key_file_0600_mounts():
         d = env.daemon
         assert os.stat(d.opts["api_key_file"]).st_mode & 0o777 == 0o600
         assert len(os.listdir(d.path("agents"))) == 120
-        assert all(e["key_ok"] for e in env.sim.log())
+        log = env.sim.log()
+        assert log and all(e["key_ok"] for e in log), log
 
 
 def test_key_the_api_rejects_is_refused():

@@ -32,7 +32,8 @@ def test_restart_keeps_the_progress(env):
     final = wait_status(d, 42)
     assert f"progress_id: {pid}\n" in final and final.startswith("completed\n"), final
     assert env.sim.posts(42, since) == []
-    assert all(e["query"] == f"progress_id={pid}" for e in env.sim.polls(42, since))
+    polls = env.sim.polls(42, since)
+    assert polls and all(e["query"] == f"progress_id={pid}" for e in polls), polls
     # After a restart a refetch of a completed import goes ahead.
     refetch(d, 42)
     pid2 = env.sim.imports()["42"][1]
@@ -72,7 +73,7 @@ def test_sighup_drops_the_caches_and_keeps_the_daemon(env):
     assert run(f"ls {d.path('agents')}")[0] == 0  # within list_ttl, yet listed again
     assert lists() - c1 == c1 - c0, (c0, c1, lists())  # the same pages once more
     assert "caches dropped" in d.stderr(), d.stderr()
-    assert d.alive
+    assert d.alive(), d.stderr()
     assert d.stop() == 0
 
 

@@ -109,7 +109,13 @@ def test_status_files_version_config_and_stats(env):
     for name in ("version", "config", "stats"):
         path = env.daemon.path(".cekurafs", name)
         assert write_file(path, "x") == errno.EACCES, name
-        assert os.stat(path).st_size == len(read_file(path).encode()) or name == "stats"
+        size, text = os.stat(path).st_size, read_file(path).encode()
+        if name == "stats":
+            # The counters may move between the stat and the read (a digit or two),
+            # never from nothing to a whole text.
+            assert size > 0 and abs(size - len(text)) <= 16, (size, len(text))
+        else:
+            assert size == len(text), (name, size, len(text))
 
     before = daemon_stats(env.daemon)
     assert before["uptime_seconds"] >= 0 and before["requests_in_flight"] == 0
