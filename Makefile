@@ -2,6 +2,7 @@
 #
 #   make            build build/cekurafs
 #   make check      install what is missing (as root), then every test
+#   make layers     the include graph points down the layers of README "How it is built"
 #   make demo       install, build, start the simulator, mount, refetch, unmount
 #   make tsan       unit and integration tests built with ThreadSanitizer (part of check)
 #   make valgrind   integration tests with every daemon under valgrind (part of check)
@@ -62,7 +63,7 @@ UNIT_SUPPORT := $(BUILD)/tests/fake_transport.o
 DEPFLAGS = -MMD -MP
 
 .PHONY: all deps unit integration sanitize tsan valgrind fuzz fuzz-run check demo soak stress stress-run \
-	bench format format-check clean install uninstall
+	bench format format-check layers clean install uninstall
 .SECONDARY:
 
 all: $(DAEMON)
@@ -151,6 +152,7 @@ valgrind: $(DAEMON)
 check: deps
 	$(MAKE) all
 	$(MAKE) format-check
+	$(MAKE) layers
 	$(MAKE) unit
 	$(MAKE) integration
 	$(MAKE) sanitize
@@ -201,6 +203,13 @@ format:
 
 format-check:
 	contrib/format-check $(FORMAT_FILES)
+
+# Every #include "..." of fs/ and include/cekurafs/ names a file of its own
+# module or of a lower layer, by the table of README "How it is built"; the
+# self-test first, so that a check that passes whatever the tree is caught.
+layers:
+	$(PYTHON) tests/test_layers.py
+	$(PYTHON) tests/layers.py
 
 # make install [PREFIX=/usr/local] [DESTDIR=...]: the daemon, its man page and
 # the mount helpers that let fstab mount it (`mount /mnt/cekura` with type

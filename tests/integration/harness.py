@@ -15,6 +15,7 @@ started as WRAPPER + [daemon, ...] and every harness wait (wait_until, run, the
 mount, the stop) is SLOW times longer; what a test asserts is unchanged.
 """
 
+import contextlib
 import errno
 import json
 import os
@@ -288,6 +289,17 @@ class Sim:
     def imports(self):
         return self.request("GET", "/_sim/imports")
 
+    @contextlib.contextmanager
+    def stages(self, seconds):
+        """Imports started inside last `seconds` a stage; the duration the
+        simulator had is set back on the way out, whatever happens."""
+        before = self.config()["stage_seconds"]
+        self.config(stage_seconds=seconds)
+        try:
+            yield
+        finally:
+            self.config(stage_seconds=before)
+
     def stats(self):
         return self.request("GET", "/_sim/stats")
 
@@ -520,6 +532,7 @@ class Daemon:
         self.stderr_path = None
         self.runs = 0
         self.exit_codes = []
+        self.refused_seconds = None  # set by start_refused()
         self.source = None  # a SOURCE argument before the mount point, as mount(8) gives a helper
         self.extra_args = []  # more arguments after the mount point
 
@@ -603,16 +616,20 @@ class Daemon:
 
     def start_refused(self, timeout=10):
         """Starts the daemon expecting it to refuse: returns (exit code, stderr)
-        once it exited, and checks that nothing got mounted and that it left no
-        problem (a sanitizer report, the key shown)."""
+        once it exited (refused_seconds: how long that took), and checks that
+        nothing more got mounted on mnt (which may be someone else's mount, left
+        as it is) and that it left no problem (a sanitizer report, the key shown)."""
+        before = fuse_mounts().count(os.path.realpath(self.mnt))
+        t0 = time.monotonic()
         self.start(wait=False)
         try:
             code = self.proc.wait(timeout=timeout * SLOW)
         except subprocess.TimeoutExpired:
             self.stop(check=False)
             raise AssertionError(f"the daemon did not refuse to start: {self.stderr()}")
+        self.refused_seconds = time.monotonic() - t0
         self.stopped = True
-        assert not is_mounted(self.mnt)
+        assert fuse_mounts().count(os.path.realpath(self.mnt)) == before, (self.mnt, fuse_mounts())
         problems = self.problems(stopped_by_signal=False)
         assert not problems, problems
         return code, self.stderr()
@@ -772,8 +789,8 @@ class Env:
     """
 
     def __init__(self, agents=120, stage_seconds=0.3, page_cap=None, latency=None, handshake=None,
-                 opts=None, key_via="env", start=True):
-        self.sim_args = dict(agents=agents, stage_seconds=stage_seconds, page_cap=page_cap,
+                 opts=None, key_via="env", start=True, key=KEY):
+        self.sim_args = dict(key=key, agents=agents, stage_seconds=stage_seconds, page_cap=page_cap,
                              latency=latency, handshake=handshake)
         self.opts = opts
         self.key_via = key_via
@@ -861,6 +878,84 @@ def wait_status(env_or_daemon, agent_id, statuses=("completed", "failed"), timeo
                           what=f"agent {agent_id} to reach {statuses}")
     except AssertionError as e:
         raise AssertionError(f"{e}; last statuses seen: {seen[-5:]}")
+
+
+@contextlib.contextmanager
+def refused_start(sim=None, timeout=10, **daemon_args):
+    """A daemon (Daemon(sim, **daemon_args)) that must refuse to start: yields
+    (daemon, exit code, stderr) once it exited (Daemon.start_refused), and
+    removes its directory afterwards.
+
+        with refused_start(opts={"api_url": "http://127.0.0.1:9"}, key_via=None) as (d, code, err):
+            assert code != 0 and "CEKURA_API_KEY" in one_line(err)
+    """
+    d = Daemon(sim, **daemon_args)
+    try:
+        code, err = d.start_refused(timeout)
+        yield d, code, err
+    finally:
+        d.cleanup()
+
+
+def refusal(sim=None, timeout=10, **daemon_args):
+    """(exit code, stderr, daemon) of a daemon that must refuse to start
+    (refused_start), its directory already removed."""
+    with refused_start(sim, timeout, **daemon_args) as (d, code, err):
+        return code, err, d
+
+
+def one_line(text):
+    """text, once checked to be one line ending in a newline (a refusal, an
+    `error` file)."""
+    assert text.endswith("\n") and text.count("\n") == 1, repr(text)
+    return text
+
+
+def refetch(env_or_daemon, agent):
+    """`echo 1 > agents/<agent>/refetch`, which must succeed; returns the
+    progress id the simulator gave the import."""
+    d = env_or_daemon.daemon if isinstance(env_or_daemon, Env) else env_or_daemon
+    code, _, err, _ = run(f"echo 1 > {d.agent(agent, 'refetch')}")
+    assert code == 0, (agent, err)
+    return d.sim.imports()[str(agent)][-1]
+
+
+def start_reader(path):
+    """`cat path` in a session of its own (a blocked `wait` or `events`
+    reader); finish() collects it."""
+    return subprocess.Popen(["cat", path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+
+
+def finish(proc, timeout=15, what="the reader"):
+    """(exit code, stdout, stderr) of a start_reader() process once it ended;
+    fails (the process killed) when it did not end within timeout."""
+    try:
+        out, err = proc.communicate(timeout=timeout * SLOW)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise AssertionError(f"{what} did not end within {timeout} s")
+    return proc.returncode, out.decode(), err.decode()
+
+
+def sleep_until(t_end, clock=time.monotonic, what="the time to pass"):
+    """Returns once clock() reached t_end: a wait on purpose (to show that
+    nothing happens meanwhile), bounded like every other."""
+    wait_until(lambda: clock() >= t_end, timeout=max(0.0, t_end - clock()) + 1, what=what)
+
+
+def daemon_stats(d):
+    """The counters of d's .cekurafs/stats, {name: int}."""
+    text = read_file(d.path(".cekurafs", "stats"))
+    return {k: int(v) for k, v in (line.split(" ", 1) for line in text.splitlines())}
+
+
+def sighup_pending(pid):
+    """Whether SIGHUP waits to be handled by the process (its ShdPnd/SigPnd bit)."""
+    with open(f"/proc/{pid}/status") as f:
+        masks = [int(ln.split()[1], 16) for ln in f if ln.startswith(("ShdPnd:", "SigPnd:"))]
+    return any(m & (1 << (signal.SIGHUP - 1)) for m in masks)
 
 
 def emergency_cleanup():

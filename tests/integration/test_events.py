@@ -8,7 +8,7 @@ import signal
 import subprocess
 import time
 
-from harness import ROOT, read_file, run, wait_until
+from harness import ROOT, read_file, refetch, run, wait_until
 
 EXAMPLE = os.path.join(ROOT, "contrib", "examples", "watch-agents")
 
@@ -28,11 +28,6 @@ def parse(text):
         assert m, f"not '<UTC time> <what> <state>': {line!r}"
         out.append((m.group(1), m.group(2)))
     return out
-
-
-def refetch(env, agent):
-    code, _, err, _ = run(f"echo 1 > {env.agent(agent, 'refetch')}")
-    assert code == 0, err
 
 
 def test_events_with_no_import_is_end_of_file_at_once(env):
@@ -156,8 +151,7 @@ def test_readers_share_the_daemons_polling(env):
 
 
 def test_ctrl_c_ends_a_blocked_events_read_at_once(env):
-    env.sim.config(stage_seconds=30)
-    try:
+    with env.sim.stages(30):
         refetch(env, 16)
         p = subprocess.Popen(["cat", env.agent(16, "events")], stdout=subprocess.PIPE, text=True,
                              start_new_session=True)
@@ -169,8 +163,6 @@ def test_ctrl_c_ends_a_blocked_events_read_at_once(env):
         p.communicate(timeout=5)
         assert time.monotonic() - t0 < 1, time.monotonic() - t0
         assert p.returncode != 0
-    finally:
-        env.sim.config(stage_seconds=0.4)
     assert env.daemon.alive()
 
 

@@ -33,7 +33,8 @@ import signal
 import subprocess
 import time
 
-from harness import errname, os_errno, read_file, run, wait_until, write_file
+from harness import (errname, finish, os_errno, read_file, run, sleep_until, start_reader, wait_until,
+                     write_file)
 
 TIMEOUT = 3  # the daemon's budget per API call, in seconds
 LIST_TTL = 0.5
@@ -160,9 +161,7 @@ class Listing(Op):
 
     def prepare(self, d):
         # The listing is reused for list_ttl: let it expire, so that ls asks the API.
-        t_end = getattr(d, "listed_at", 0) + LIST_TTL + 0.05
-        wait_until(lambda: time.monotonic() >= t_end, timeout=LIST_TTL + 1,
-                   what="the listing to expire")
+        sleep_until(getattr(d, "listed_at", 0) + LIST_TTL + 0.05, what="the listing to expire")
 
     def match(self, target):
         return "short_list"
@@ -276,8 +275,7 @@ WAIT_BACKOFF = 16 * 0.2
 
 
 def start_wait(d, target):
-    return subprocess.Popen(["cat", d.agent(target, "wait")], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
+    return start_reader(d.agent(target, "wait"))
 
 
 def wait_goes_on(d, proc, target, words, log_before, what):
@@ -293,14 +291,10 @@ def wait_goes_on(d, proc, target, words, log_before, what):
 def wait_ends_well(row, proc, target):
     """Once the fault is gone, the wait returns the final text, exit status 0,
     and its successful poll cleared the error line."""
-    try:
-        out, err = proc.communicate(timeout=TIMEOUT + WAIT_BACKOFF + SLACK)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        raise AssertionError("the wait did not end once the fault was gone")
-    assert proc.returncode == 0, (proc.returncode, err)
-    Wait().check_success(row, target, out.decode())
+    code, out, err = finish(proc, timeout=TIMEOUT + WAIT_BACKOFF + SLACK,
+                            what="the wait, once the fault was gone,")
+    assert code == 0, (code, err)
+    Wait().check_success(row, target, out)
     assert read_file(row.d.agent(target, "error")) == "", read_file(row.d.agent(target, "error"))
 
 
@@ -564,8 +558,7 @@ def test_ctrl_c_on_a_stalled_progress_returns_at_once(env):
     assert secs < 1, secs
     # Past the end of the stall: the request was never answered, so the client
     # (the daemon) had hung up; and it was not retried.
-    t_end = polls[0]["time"] + stall + 0.5
-    wait_until(lambda: time.time() >= t_end, timeout=stall + 1, what="the stall to end")
+    sleep_until(polls[0]["time"] + stall + 0.5, clock=time.time, what="the stall to end")
     polls = env.sim.polls(agent, since)
     assert len(polls) == 1 and polls[0]["status"] is None, polls
     text = wait_until(lambda: running_text(env.daemon, agent), timeout=TIMEOUT,

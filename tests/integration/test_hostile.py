@@ -5,17 +5,12 @@ replaced; no line of any file is ever cut."""
 import json
 import re
 
-from harness import read_file, run
+from harness import read_file, refetch, run
 
 ENV = {"agents": 60}
 
 ESC = "\x1b"
 NASTY = "one\ntwo\r\x1b[31mred\x1b[0m\x07"
-
-
-def refetch(env, agent):
-    code, _, err, _ = run(f"echo 1 > {env.agent(agent, 'refetch')}")
-    assert code == 0, err
 
 
 def assert_clean_log(env):

@@ -11,7 +11,7 @@ import random
 import subprocess
 
 import harness
-from harness import Daemon, Sim, read_file, run, wait_status
+from harness import Env, one_line, read_file, refetch, refusal, run, wait_status
 
 # Every printable byte but the space (what main.c's key_ok() accepts), quotes included.
 PRINTABLE = [chr(c) for c in range(0x21, 0x7f)]
@@ -66,63 +66,41 @@ def assert_key_hidden(d, key):
 
 
 def test_key_from_the_environment_shows_nowhere():
-    sim = Sim()
-    try:
-        d = Daemon(sim, opts={"loglevel": "debug"})
-        try:
-            d.start()
-            exercise(sim, d)
-            assert_key_hidden(d, sim.key)
-            err = d.stderr()
-            assert "debug" in err and len(err.splitlines()) > 10, err  # debug logging was on
-            assert sim.key not in err
-            assert read_file(d.agent(72, "error")).startswith("refetch: HTTP 401: ")
-            assert sim.key not in read_file(os.path.join(d.state_dir, "progress-ids"))
-        finally:
-            d.stop()  # checks stderr for the key too
-            d.cleanup()
-        assert all(e["key_ok"] for e in sim.log() if e["path"].find("/72/") < 0)
-    finally:
-        sim.stop()
+    with Env(opts={"loglevel": "debug"}) as env:  # its close checks stderr for the key too
+        sim, d = env.sim, env.daemon
+        exercise(sim, d)
+        assert_key_hidden(d, sim.key)
+        err = d.stderr()
+        assert "debug" in err and len(err.splitlines()) > 10, err  # debug logging was on
+        assert sim.key not in err
+        assert read_file(d.agent(72, "error")).startswith("refetch: HTTP 401: ")
+        assert sim.key not in read_file(os.path.join(d.state_dir, "progress-ids"))
+        log = [e for e in sim.log() if e["path"].find("/72/") < 0]
+        assert log and all(e["key_ok"] for e in log), log
 
 
 def test_key_from_a_file_shows_nowhere():
-    sim = Sim()
-    try:
-        d = Daemon(sim, opts={"loglevel": "debug"}, key_via="file")
-        try:
-            d.start()
-            assert len(os.listdir(d.path("agents"))) == 120
-            assert run(f"echo 1 > {d.agent(42, 'refetch')}")[0] == 0
-            wait_status(d, 42)
-            assert_key_hidden(d, sim.key)
-            assert sim.key not in d.stderr()
-        finally:
-            d.stop()
-            d.cleanup()
-    finally:
-        sim.stop()
+    with Env(opts={"loglevel": "debug"}, key_via="file") as env:
+        d = env.daemon
+        assert len(os.listdir(d.path("agents"))) == 120
+        refetch(d, 42)
+        wait_status(d, 42)
+        assert_key_hidden(d, env.sim.key)
+        assert env.sim.key not in d.stderr()
 
 
 def mounts_with(key, key_via):
     """A daemon given key (via "env" or "file") mounts and lists the agents, every
     request carries the key whole, and the key shows nowhere."""
-    sim = Sim(key=key)
-    try:
-        d = Daemon(sim, opts={"loglevel": "debug"}, key_via=key_via)
-        try:
-            d.start()
-            code, out, err, _ = run(f"ls {d.path('agents')}")
-            assert code == 0 and len(out.split()) == 120, (code, out, err)
-            assert_key_hidden(d, key)
-            assert key not in d.stderr()
-        finally:
-            d.stop()  # checks stderr for the key too
-            d.cleanup()
-        log = sim.log()
+    with Env(key=key, opts={"loglevel": "debug"}, key_via=key_via) as env:
+        d = env.daemon
+        code, out, err, _ = run(f"ls {d.path('agents')}")
+        assert code == 0 and len(out.split()) == 120, (code, out, err)
+        assert_key_hidden(d, key)
+        assert key not in d.stderr()
+        d.stop()  # checks stderr for the key too
+        log = env.sim.log()
         assert log and all(e["key_ok"] for e in log), [e for e in log if not e["key_ok"]][:3]
-    finally:
-        sim.stop()
 
 
 def test_a_1000_byte_key_from_the_environment_is_sent_whole():
@@ -141,19 +119,11 @@ def test_a_4096_byte_key_from_a_file_is_sent_whole():
     mounts_with(long_key(4096), "file")
 
 
-def refused_with_one_line(d):
-    code, err = d.start_refused()
-    assert code != 0 and err.endswith("\n") and err.count("\n") == 1, (code, err)
-    return err
-
-
 def test_a_key_over_4096_bytes_is_refused_with_one_line():
     for via in ("env", "file"):
-        d = Daemon(None, opts={"api_url": "http://127.0.0.1:9"}, key=long_key(4097), key_via=via)
-        try:
-            err = refused_with_one_line(d)
-        finally:
-            d.cleanup()
+        code, err, _ = refusal(opts={"api_url": "http://127.0.0.1:9"}, key=long_key(4097),
+                               key_via=via)
+        assert code != 0 and one_line(err), (code, err)
         assert "longer than 4096 bytes" in err, (via, err)
         assert ("CEKURA_API_KEY" if via == "env" else "api_key_file") in err, (via, err)
 
@@ -184,24 +154,17 @@ def test_the_daemon_is_not_dumpable():
     finally:
         control.kill()
         control.wait()
-    sim = Sim()
-    try:
-        d = Daemon(sim)
+    with Env(start=False) as env:
+        d = env.daemon
         if WITHOUT_PTRACE:
             wrapper = os.path.join(d.dir, "without-ptrace")
             with open(wrapper, "w") as f:
                 f.write(f'#!/bin/sh\nexec {" ".join(WITHOUT_PTRACE)} {d.binary} "$@"\n')
             os.chmod(wrapper, 0o755)
             d.binary = wrapper  # exec'd twice: the daemon keeps the pid
-        try:
-            d.start()
-            assert len(os.listdir(d.path("agents"))) == 120
-            assert not mem_opens_without_ptrace(d.pid), "the daemon is dumpable"
-        finally:
-            d.stop()
-            d.cleanup()
-    finally:
-        sim.stop()
+        d.start()
+        assert len(os.listdir(d.path("agents"))) == 120
+        assert not mem_opens_without_ptrace(d.pid), "the daemon is dumpable"
 
 
 def key_copies_in_memory(pid, key):
@@ -236,18 +199,9 @@ def test_the_key_is_in_memory_only_where_the_daemon_keeps_it():
     sanitized = harness.sanitized()
     for via in ("env", "file"):
         key = long_key(1000)
-        sim = Sim(key=key)
-        try:
-            d = Daemon(sim, key=key, key_via=via)
-            try:
-                d.start()
-                exercise(sim, d)  # GETs, POSTs, polls, a 401
-                # A sanitizer runtime keeps its own copy of the initial environment.
-                allowed = 3 if via == "env" and sanitized else 2
-                copies = key_copies_in_memory(d.pid, key)
-                assert copies <= allowed, f"key via {via}: {copies} copies in memory"
-            finally:
-                d.stop()
-                d.cleanup()
-        finally:
-            sim.stop()
+        with Env(key=key, key_via=via) as env:
+            exercise(env.sim, env.daemon)  # GETs, POSTs, polls, a 401
+            # A sanitizer runtime keeps its own copy of the initial environment.
+            allowed = 3 if via == "env" and sanitized else 2
+            copies = key_copies_in_memory(env.daemon.pid, key)
+            assert copies <= allowed, f"key via {via}: {copies} copies in memory"

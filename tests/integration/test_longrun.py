@@ -4,41 +4,22 @@ error lines that clear, mtimes that move, memory that stays bounded."""
 
 import errno
 import os
-import subprocess
 import time
 
 import harness
-from harness import os_errno, read_file, run, wait_until, write_file
+from harness import (finish, os_errno, read_file, refetch, run, sleep_until, start_reader, wait_until,
+                     write_file)
 
 ENV = {"agents": 300}
 
 
-def refetch(d, agent):
-    code, _, err, _ = run(f"echo 1 > {d.agent(agent, 'refetch')}")
-    assert code == 0, err
-
-
 def start_wait(d, agent):
-    return subprocess.Popen(["cat", d.agent(agent, "wait")], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
-
-
-def finish(proc, timeout=15):
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        raise AssertionError("the wait did not end")
-    return proc.returncode, out.decode(), err.decode()
+    return start_reader(d.agent(agent, "wait"))
 
 
 def test_six_503s_do_not_end_a_wait(env):
-    env.sim.config(stage_seconds=0.5)
-    try:
+    with env.sim.stages(0.5):
         refetch(env.daemon, 1)
-    finally:
-        env.sim.config(stage_seconds=0.3)
     since = env.sim.last_seq()
     env.sim.add_fault(match="/1/auto-fetch-progress/", method="GET", kind="status", status=503,
                       detail="Service unavailable (hiccup)", count=6)
@@ -57,17 +38,14 @@ def test_three_seconds_of_api_down_do_not_end_a_wait(env):
     gate = env.sim.gate()
     d = env.new_daemon(opts={"api_url": gate.url, "wait_timeout": "30"})
     d.start()
-    env.sim.config(stage_seconds=0.5)
-    try:
+    with env.sim.stages(0.5):
         refetch(d, 2)
-    finally:
-        env.sim.config(stage_seconds=0.3)
     proc = start_wait(d, 2)
     gate.down()
     t_up = time.monotonic() + 3
     wait_until(lambda: read_file(d.agent(2, "error")).startswith("progress: cannot connect"),
                timeout=5, what="the wait to meet the outage")
-    wait_until(lambda: time.monotonic() >= t_up, timeout=5, what="3 s of outage")
+    sleep_until(t_up, what="3 s of outage")
     assert proc.poll() is None, finish(proc)
     gate.up()
     code, out, err = finish(proc)
@@ -144,12 +122,9 @@ def test_a_passing_failure_of_the_check_fails_only_that_write(env):
 def test_error_lines_clear_and_mtimes_move(env):
     stamp = os.stat(env.agent(31, "progress")).st_mtime
     assert os.stat(env.agent(31, "error")).st_mtime == stamp  # the mount time: nothing yet
-    wait_until(lambda: time.time() >= stamp + 1.1, timeout=3, what="a second to pass")
-    env.sim.config(stage_seconds=0.5)
-    try:
+    sleep_until(stamp + 1.1, clock=time.time, what="a second to pass")
+    with env.sim.stages(0.5):
         refetch(env.daemon, 31)
-    finally:
-        env.sim.config(stage_seconds=0.3)
     env.sim.add_fault(match="/31/auto-fetch-progress/", method="GET", kind="status", status=503,
                       detail="Blip", count=4)
     try:

@@ -14,10 +14,9 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 
 import harness
-from harness import Daemon, fuse_mounts, is_mounted, os_errno, read_file, run, wait_until
+from harness import Daemon, fuse_mounts, is_mounted, one_line, os_errno, read_file, run, wait_until
 
 ENV = {"agents": 120}
 
@@ -52,28 +51,6 @@ def mounts_on(path):
     return fuse_mounts().count(os.path.realpath(path))
 
 
-def refused(d, timeout=5):
-    """Starts d expecting a refusal at once: returns (exit code, stderr, seconds).
-    Checks that nothing more got mounted on d.mnt and that it showed no key or
-    sanitizer report. d.mnt may be someone else's mount (it stays)."""
-    before = mounts_on(d.mnt)
-    t0 = time.monotonic()
-    d.start(wait=False)
-    try:
-        code = d.proc.wait(timeout=timeout * harness.SLOW)
-    except subprocess.TimeoutExpired:
-        d.proc.send_signal(signal.SIGTERM)
-        d.proc.wait(timeout=10 * harness.SLOW)
-        d.stopped = True
-        raise AssertionError(f"the daemon did not refuse to start: {d.stderr()}")
-    secs = time.monotonic() - t0
-    d.stopped = True
-    assert mounts_on(d.mnt) == before, (d.mnt, fuse_mounts())
-    problems = d.problems(stopped_by_signal=False)
-    assert not problems, problems
-    return code, d.stderr(), secs
-
-
 def refuse_quietly(mnt, opts=None, state_dir=None):
     """Starts a daemon on mnt with the API at a Silent port; it must refuse with
     exit status 1, at once, without a connection. Returns its one line."""
@@ -82,11 +59,11 @@ def refuse_quietly(mnt, opts=None, state_dir=None):
     d.mnt = mnt  # set after: Daemon() would make the directory
     harness.created_mounts.append(os.path.realpath(mnt))
     try:
-        code, err, secs = refused(d)
+        code, err = d.start_refused(timeout=5)
         assert code == 1, (code, err)
-        assert err.endswith("\n") and err.count("\n") == 1, repr(err)
+        one_line(err)
         assert api.connections() == 0, err
-        assert secs < 2 * harness.SLOW, secs
+        assert d.refused_seconds < 2 * harness.SLOW, d.refused_seconds
         return err
     finally:
         api.close()

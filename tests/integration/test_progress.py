@@ -7,6 +7,7 @@ import re
 import threading
 import time
 
+import harness
 from harness import read_file, run, wait_status, wait_until
 
 ENV = {"agents": 120, "opts": {"poll_interval": "0.5"}}
@@ -22,15 +23,10 @@ LAYOUT = re.compile(
 
 def refetch(env, agent, stage_seconds=None):
     """Starts an auto-fetch of agent (with its own stage duration); returns its progress id."""
-    if stage_seconds is not None:
-        env.sim.config(stage_seconds=stage_seconds)
-    try:
-        code, _, err, _ = run(f"echo 1 > {env.agent(agent, 'refetch')}")
-    finally:
-        if stage_seconds is not None:
-            env.sim.config(stage_seconds=0.3)
-    assert code == 0, err
-    return env.sim.imports()[str(agent)][-1]
+    if stage_seconds is None:
+        return harness.refetch(env, agent)
+    with env.sim.stages(stage_seconds):
+        return harness.refetch(env, agent)
 
 
 def test_idle_agent_progress_json_and_wait(env):

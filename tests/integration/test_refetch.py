@@ -146,13 +146,10 @@ def test_refused_agent_is_eremoteio_with_the_detail(env):
 
 
 def test_second_refetch_while_running_is_ebusy(env):
-    env.sim.config(stage_seconds=30)
-    try:
-        a = env.agent(51)
+    a = env.agent(51)
+    with env.sim.stages(30):
         code, _, err, _ = run(f"echo 1 > {a}/refetch")
         assert code == 0, err
-    finally:
-        env.sim.config(stage_seconds=0.3)
     since = env.sim.last_seq()
     code, _, err, _ = run(f"echo 1 > {a}/refetch")
     assert code != 0 and "Device or resource busy" in err, (code, err)

@@ -2,15 +2,14 @@
 allow_other lets nobody else act with the key, a huge answer never stalls it,
 and poll(2) wakes every watched agent however many there are."""
 
-import errno
-import json
 import os
 import select
 import signal
 import subprocess
 import time
 
-from harness import Daemon, os_errno, read_file, run, wait_until, write_file
+from harness import daemon_stats as stats
+from harness import read_file, refetch, run, wait_until
 
 ENV = {"agents": 600}
 AGENTS = "600"  # what `ls agents | wc -l` counts
@@ -21,16 +20,6 @@ def runnable(ids):
     return [a for a in ids if a % 10 not in (3, 4)]
 
 NOBODY = 65534
-
-
-def stats(d):
-    text = read_file(d.path(".cekurafs", "stats"))
-    return {k: int(v) for k, v in (line.split() for line in text.splitlines())}
-
-
-def refetch(d, agent):
-    code, _, err, _ = run(f"echo 1 > {d.agent(agent, 'refetch')}")
-    assert code == 0, err
 
 
 def blocked_readers(d, agents, per_agent):

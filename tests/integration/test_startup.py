@@ -6,86 +6,53 @@ import errno
 import os
 import signal
 import socket
-import subprocess
 
 import harness
-from harness import Daemon, Sim, is_mounted, os_errno, run, wait_until
+from harness import (Daemon, Env, finish, is_mounted, one_line, os_errno, refetch, refusal,
+                     refused_start, run, start_reader, wait_until)
 
 OUR_OPTIONS = ["api_url", "api_key_file", "state_dir", "poll_interval", "list_ttl", "timeout",
                "connect_timeout", "wait_timeout"]
 
 
-def refused(d, timeout=10):
-    """Starts d expecting a refusal: returns (exit code, stderr), checks nothing got mounted."""
-    return d.start_refused(timeout)
-
-
-def one_line(text):
-    assert text.endswith("\n") and text.count("\n") == 1, repr(text)
-    return text
-
-
 def test_no_key_is_refused():
-    d = Daemon(None, opts={"api_url": "http://127.0.0.1:9"}, key_via=None)
-    try:
-        code, err = refused(d)
-    finally:
-        d.cleanup()
+    code, err, _ = refusal(opts={"api_url": "http://127.0.0.1:9"}, key_via=None)
     assert code != 0, code
     assert "key" in one_line(err) and "CEKURA_API_KEY" in err, err
 
 
 def test_key_file_readable_by_others_is_refused():
-    d = Daemon(None, opts={"api_url": "http://127.0.0.1:9"}, key_via="file", key_file_mode=0o644)
-    try:
-        code, err = refused(d)
+    with refused_start(opts={"api_url": "http://127.0.0.1:9"}, key_via="file",
+                       key_file_mode=0o644) as (d, code, err):
         assert os.stat(d.opts["api_key_file"]).st_mode & 0o777 == 0o644
-    finally:
-        d.cleanup()
     assert code != 0, code
     assert "chmod" in one_line(err) and "api_key_file" in err, err
     assert d.key not in err
 
 
 def test_key_file_owned_by_another_user_is_refused():
-    d = Daemon(None, opts={"api_url": "http://127.0.0.1:9"}, key_via="file", key_file_uid=65534)
-    try:
-        code, err = refused(d)  # the file is nobody's, even with mode 0600
+    # The file is nobody's, even with mode 0600.
+    with refused_start(opts={"api_url": "http://127.0.0.1:9"}, key_via="file",
+                       key_file_uid=65534) as (d, code, err):
         assert os.stat(d.opts["api_key_file"]).st_uid == 65534
-    finally:
-        d.cleanup()
     assert code != 0, code
     assert "owned by uid 65534" in one_line(err) and "api_key_file" in err, err
     assert d.key not in err
 
 
 def test_key_file_0600_mounts():
-    sim = Sim()
-    try:
-        d = Daemon(sim, key_via="file")
-        try:
-            d.start()
-            assert os.stat(d.opts["api_key_file"]).st_mode & 0o777 == 0o600
-            assert len(os.listdir(d.path("agents"))) == 120
-            assert all(e["key_ok"] for e in sim.log())
-        finally:
-            d.stop()
-            d.cleanup()
-    finally:
-        sim.stop()
+    with Env(key_via="file") as env:
+        d = env.daemon
+        assert os.stat(d.opts["api_key_file"]).st_mode & 0o777 == 0o600
+        assert len(os.listdir(d.path("agents"))) == 120
+        log = env.sim.log()
+        assert log and all(e["key_ok"] for e in log), log
 
 
 def test_key_the_api_rejects_is_refused():
-    sim = Sim()
-    try:
-        d = Daemon(sim, key="not-the-right-key-31f9")
-        try:
-            code, err = refused(d)
-        finally:
-            d.cleanup()
-        log = sim.log()
-    finally:
-        sim.stop()
+    with Env(start=False) as env:
+        code, err, _ = refusal(env.sim, key="not-the-right-key-31f9")
+        log = env.sim.log()
     assert code != 0, code
     assert "key" in one_line(err) and "reject" in err, err
     assert "not-the-right-key-31f9" not in err
@@ -96,11 +63,7 @@ def test_key_the_api_rejects_is_refused():
 def test_plain_http_to_a_remote_host_is_refused():
     for url in ("http://example.com", "http://example.com:80/", "http://10.1.2.3:8000",
                 "ftp://127.0.0.1/"):
-        d = Daemon(None, opts={"api_url": url})
-        try:
-            code, err = refused(d)
-        finally:
-            d.cleanup()
+        code, err, _ = refusal(opts={"api_url": url})
         assert code != 0, (url, code)
         assert url in one_line(err), (url, err)
         if url.startswith("http://"):
@@ -110,11 +73,7 @@ def test_plain_http_to_a_remote_host_is_refused():
 def test_bad_option_values_are_refused():
     for opt, value in (("poll_interval", "soon"), ("timeout", "0"), ("list_ttl", "-1"),
                        ("state_dir", "relative/dir")):
-        d = Daemon(None, opts={"api_url": "http://127.0.0.1:9", opt: value})
-        try:
-            code, err = refused(d)
-        finally:
-            d.cleanup()
+        code, err, _ = refusal(opts={"api_url": "http://127.0.0.1:9", opt: value})
         assert code != 0 and opt in one_line(err), (opt, code, err)
 
 
@@ -155,49 +114,33 @@ def test_unreachable_api_mounts_anyway_and_fails_lookups():
 
 
 def test_sigterm_and_sigint_unmount_and_exit_0():
-    sim = Sim()
-    try:
-        d = Daemon(sim)
-        try:
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                d.start()
-                assert len(os.listdir(d.path("agents"))) == 120
-                code = d.stop(sig=sig)
-                assert code == 0, (sig, code, d.stderr())
-                assert not is_mounted(d.mnt), sig
-                assert os.listdir(d.mnt) == []
-                assert "unmounting" in d.stderr(), d.stderr()
-        finally:
-            d.stop()
-            d.cleanup()
-    finally:
-        sim.stop()
+    with Env(start=False) as env:
+        d = env.daemon
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            d.start()
+            assert len(os.listdir(d.path("agents"))) == 120
+            code = d.stop(sig=sig)
+            assert code == 0, (sig, code, d.stderr())
+            assert not is_mounted(d.mnt), sig
+            assert os.listdir(d.mnt) == []
+            assert "unmounting" in d.stderr(), d.stderr()
 
 
 def test_sigterm_while_a_reader_is_blocked():
-    sim = Sim(stage_seconds=30)
-    try:
-        d = Daemon(sim)
+    with Env(stage_seconds=30) as env:
+        sim, d = env.sim, env.daemon
+        refetch(d, 42)
+        since = sim.last_seq()
+        reader = start_reader(d.agent(42, "wait"))
         try:
-            d.start()
-            assert run(f"echo 1 > {d.agent(42, 'refetch')}")[0] == 0
-            since = sim.last_seq()
-            reader = subprocess.Popen(["cat", d.agent(42, "wait")], stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, start_new_session=True)
-            try:
-                wait_until(lambda: len(sim.polls(42, since)) >= 2, timeout=10,
-                           what="the blocked reader to poll")
-                code = d.stop(sig=signal.SIGTERM, timeout=10)
-                assert code == 0, code
-                assert not is_mounted(d.mnt)
-                reader.wait(timeout=5)
-                assert reader.returncode != 0
-            finally:
-                if reader.poll() is None:
-                    reader.kill()
-                reader.communicate()
+            wait_until(lambda: len(sim.polls(42, since)) >= 2, timeout=10,
+                       what="the blocked reader to poll")
+            code = d.stop(sig=signal.SIGTERM, timeout=10)
+            assert code == 0, code
+            assert not is_mounted(d.mnt)
+            code, _, _ = finish(reader, timeout=5)
+            assert code != 0
         finally:
-            d.stop()
-            d.cleanup()
-    finally:
-        sim.stop()
+            if reader.poll() is None:
+                reader.kill()
+                reader.communicate()

@@ -4,7 +4,7 @@ private and names each agent once."""
 import os
 import signal
 
-from harness import read_file, run, wait_status, wait_until
+from harness import read_file, refetch, run, sighup_pending, wait_status, wait_until
 
 ENV = {"agents": 120, "stage_seconds": 0.3}
 
@@ -18,7 +18,7 @@ def state_lines(d):
 def test_restart_keeps_the_progress(env):
     d = env.new_daemon()
     d.start()
-    assert run(f"echo 1 > {d.agent(42, 'refetch')}")[0] == 0
+    refetch(d, 42)
     pid = env.sim.imports()["42"][0]
     assert f"progress_id: {pid}\n" in read_file(d.agent(42, "progress"))
     assert state_lines(d) == [f"42 {pid}"]
@@ -32,9 +32,10 @@ def test_restart_keeps_the_progress(env):
     final = wait_status(d, 42)
     assert f"progress_id: {pid}\n" in final and final.startswith("completed\n"), final
     assert env.sim.posts(42, since) == []
-    assert all(e["query"] == f"progress_id={pid}" for e in env.sim.polls(42, since))
+    polls = env.sim.polls(42, since)
+    assert polls and all(e["query"] == f"progress_id={pid}" for e in polls), polls
     # After a restart a refetch of a completed import goes ahead.
-    assert run(f"echo 1 > {d.agent(42, 'refetch')}")[0] == 0
+    refetch(d, 42)
     pid2 = env.sim.imports()["42"][1]
     assert state_lines(d) == [f"42 {pid2}"]
     d.stop()
@@ -44,7 +45,7 @@ def test_state_file_holds_one_line_per_agent(env):
     d = env.new_daemon()
     d.start()
     for agent in (51, 52, 56):
-        assert run(f"echo 1 > {d.agent(agent, 'refetch')}")[0] == 0
+        refetch(d, agent)
     assert run(f"echo 1 > {d.agent(53, 'refetch')}")[0] != 0  # refused: nothing stored
     pids = {a: env.sim.imports()[str(a)][-1] for a in (51, 52, 56)}
     assert sorted(state_lines(d)) == sorted(f"{a} {p}" for a, p in pids.items())
@@ -56,13 +57,6 @@ def test_state_file_holds_one_line_per_agent(env):
         assert f"progress_id: {pid}\n" in read_file(d.agent(agent, "progress"))
     assert read_file(d.agent(53, "progress")) == "idle\n"
     d.stop()
-
-
-def sighup_pending(pid):
-    """Whether SIGHUP waits to be handled by the process (its ShdPnd/SigPnd bit)."""
-    with open(f"/proc/{pid}/status") as f:
-        masks = [int(ln.split()[1], 16) for ln in f if ln.startswith(("ShdPnd:", "SigPnd:"))]
-    return any(m & (1 << (signal.SIGHUP - 1)) for m in masks)
 
 
 def test_sighup_drops_the_caches_and_keeps_the_daemon(env):
@@ -79,7 +73,7 @@ def test_sighup_drops_the_caches_and_keeps_the_daemon(env):
     assert run(f"ls {d.path('agents')}")[0] == 0  # within list_ttl, yet listed again
     assert lists() - c1 == c1 - c0, (c0, c1, lists())  # the same pages once more
     assert "caches dropped" in d.stderr(), d.stderr()
-    assert d.alive
+    assert d.alive(), d.stderr()
     assert d.stop() == 0
 
 

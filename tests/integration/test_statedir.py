@@ -19,11 +19,6 @@ ENV = {"agents": 120}
 LOCK = "lock"
 
 
-def refused(d, timeout=10):
-    """Starts d expecting a refusal: returns (exit code, stderr), checks nothing got mounted."""
-    return d.start_refused(timeout)
-
-
 def refusal(state_dir, pid):
     return (f"cekurafs: state_dir {state_dir} is in use by another cekurafs (pid {pid}); "
             f"give this mount its own -o state_dir=DIR\n")
@@ -52,7 +47,7 @@ def test_second_daemon_on_a_state_dir_in_use_is_refused_and_the_first_serves_on(
     # A key the API would reject: the lock is checked before the key, with no request.
     second = env.new_daemon(state_dir=first.state_dir, key="not-the-right-key-7c2e")
     since = env.sim.last_seq()
-    code, err = refused(second)
+    code, err = second.start_refused()
     assert code == 1, (code, err)
     assert err == refusal(first.state_dir, first.pid), err
     assert [e for e in env.sim.log() if e["seq"] > since and not e["key_ok"]] == []
@@ -112,7 +107,7 @@ def test_a_daemonised_daemon_names_its_own_pid(env):
         assert len(os.listdir(first.path("agents"))) == 120
 
         second = env.new_daemon(state_dir=first.state_dir)
-        code, err = refused(second)
+        code, err = second.start_refused()
         assert code == 1 and err == refusal(first.state_dir, daemon_pid), (code, err)
 
         code, _, err, _ = run(["fusermount3", "-u", first.mnt], shell=False)

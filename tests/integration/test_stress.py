@@ -19,7 +19,7 @@ import threading
 import time
 
 import harness
-from harness import errname, read_file, run, wait_until, write_file
+from harness import errname, read_file, run, sighup_pending, wait_until, write_file
 
 STRESS_SECONDS = float(os.environ.get("STRESS_SECONDS", "5"))
 
@@ -51,13 +51,10 @@ def refuses_refetch(agent):
 def start_imports(env, agents):
     """echo 1 > refetch for each agent, with imports that outlast the test:
     six stages of STRESS_SECONDS / 4, so the text changes while it runs."""
-    env.sim.config(stage_seconds=STRESS_SECONDS / 4)
-    try:
+    with env.sim.stages(STRESS_SECONDS / 4):
         for a in agents:
             err = write_file(env.agent(a, "refetch"), "1\n")
             assert err == 0, f"refetch of {a}: {errname(err)}"
-    finally:
-        env.sim.config(stage_seconds=STAGE_SECONDS)
 
 
 class Tally:
@@ -253,13 +250,6 @@ def test_poll_in_one_thread_pread_in_another_on_the_same_files(env):
             os.close(fd)
     tally.check(env)
     assert tally.counts.get("poll") and tally.counts.get("in_progress"), tally.counts
-
-
-def sighup_pending(pid):
-    """Whether SIGHUP waits to be handled by the process (its ShdPnd/SigPnd bit)."""
-    with open(f"/proc/{pid}/status") as f:
-        masks = [int(ln.split()[1], 16) for ln in f if ln.startswith(("ShdPnd:", "SigPnd:"))]
-    return any(m & (1 << (signal.SIGHUP - 1)) for m in masks)
 
 
 def test_200_readers_while_sighup_drops_the_caches(env):

@@ -22,9 +22,8 @@ import tempfile
 import urllib.error
 import urllib.request
 
-from harness import Daemon, HarnessError, Sim, read_file, run, wait_status
+from harness import Daemon, HarnessError, Sim, one_line, read_file, refusal, refetch, run
 from test_key import assert_key_hidden, exercise
-from test_startup import one_line, refused
 
 VERIFY_FAILED = "TLS certificate verification failed"
 
@@ -147,7 +146,7 @@ def test_with_cacert_the_api_is_used_over_https():
         code, out, err, _ = run(f"ls {d.path('agents')}")
         assert code == 0, (code, err)
         assert sorted(map(int, out.split())) == list(range(1, 121))  # 3 pages of `next` links
-        assert run(f"echo 1 > {d.agent(42, 'refetch')}")[0] == 0
+        refetch(d, 42)
         code, out, err, _ = run(f"cat {d.agent(42, 'wait')}")
         assert code == 0 and out.split("\n", 1)[0] == "completed", (code, out, err)
         assert read_file(d.agent(42, "error")) == ""
@@ -176,10 +175,6 @@ def test_a_certificate_for_another_name_is_refused():
 
 
 def test_a_missing_cacert_file_refuses_to_start():
-    d = Daemon(None, opts={"api_url": "https://127.0.0.1:9", "cacert": "/nonexistent"})
-    try:
-        code, err = refused(d)
-    finally:
-        d.cleanup()
+    code, err, _ = refusal(opts={"api_url": "https://127.0.0.1:9", "cacert": "/nonexistent"})
     assert code != 0, code
     assert "cacert /nonexistent" in one_line(err) and os.strerror(errno.ENOENT) in err, err

@@ -4,19 +4,14 @@ interruptible."""
 
 import errno
 import signal
-import subprocess
 import time
 
-from harness import os_errno, read_file, run, wait_until
+import harness
+from harness import os_errno, read_file, refetch, run, sleep_until, start_reader, wait_until
 
 ENV = {"agents": 120}
 
 FAILED_ERROR = "auto-fetch: failed at stage tools: Provider returned 500 while listing tools\n"
-
-
-def refetch(env, agent):
-    code, _, err, _ = run(f"echo 1 > {env.agent(agent, 'refetch')}")
-    assert code == 0, err
 
 
 def test_wait_returns_the_final_text(env):
@@ -62,29 +57,22 @@ def test_failed_import_fails_wait_with_eremoteio(env):
 def test_wait_is_bounded_by_wait_timeout(env):
     d = env.new_daemon(opts={"wait_timeout": "1"})
     d.start()
-    env.sim.config(stage_seconds=30)
-    try:
-        code, _, err, _ = run(f"echo 1 > {d.agent(12, 'refetch')}")
-    finally:
-        env.sim.config(stage_seconds=0.3)
-    assert code == 0, err
+    with env.sim.stages(30):
+        refetch(d, 12)
     code, out, err, secs = run(f"cat {d.agent(12, 'wait')}")
     assert code != 0 and "Connection timed out" in err, (code, out, err)
-    assert 0.9 < secs < 5, secs
+    # wait_timeout (1 s), not some multiple of it: a poll_interval (0.2 s) of slack.
+    assert 0.9 < secs < 1.5 * harness.SLOW, secs
     assert os_errno(read_file, d.agent(12, "wait")) == errno.ETIMEDOUT
     assert read_file(d.agent(12, "error")) == "wait: timed out after 1 s\n"
     d.stop()
 
 
 def test_wait_is_interruptible_and_stops_polling(env):
-    env.sim.config(stage_seconds=30)
-    try:
+    with env.sim.stages(30):
         refetch(env, 22)
-    finally:
-        env.sim.config(stage_seconds=0.3)
     since = env.sim.last_seq()
-    proc = subprocess.Popen(["cat", env.agent(22, "wait")], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
+    proc = start_reader(env.agent(22, "wait"))
     try:
         # Blocked, and polling: two progress GETs seen.
         wait_until(lambda: len(env.sim.polls(22, since)) >= 2, timeout=10,
@@ -100,8 +88,7 @@ def test_wait_is_interruptible_and_stops_polling(env):
     # The daemon stops polling for that reader: no GET over several poll_intervals.
     # (The reader may have been between two GETs: allow the one in flight.)
     after = env.sim.last_seq()
-    t_end = time.monotonic() + 1.0
-    wait_until(lambda: time.monotonic() >= t_end, timeout=3, what="one second")
+    sleep_until(time.monotonic() + 1.0, what="one second")
     assert env.sim.polls(22, after) == [], env.sim.polls(22, after)
     # The mount is fine and the agent still running.
     assert read_file(env.agent(22, "progress")).startswith("in_progress\n")
