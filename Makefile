@@ -55,7 +55,7 @@ LIB := $(BUILD)/libcekurafs.a
 DAEMON := $(BUILD)/cekurafs
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
-UNIT_SUPPORT := $(BUILD)/tests/fake_transport.o
+UNIT_SUPPORT := $(BUILD)/tests/fake_transport.o $(BUILD)/tests/rig.o
 
 # Each compile writes, beside its output, the list of headers it really read
 # (-MMD: ours, not the system's); -MP adds an empty rule per header, so that a

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cekurafs/clock.h"
 #include "cekurafs/stats.h"
 
 /* One open file. The kernel serialises nothing on it: FUSE workers read it
@@ -528,17 +529,12 @@ static int read_stream(const struct node_ctx *ctx, struct node_handle *h, char *
 
 	pthread_mutex_lock(&h->lock);
 	while(h->reading) {
-		struct timespec until;
+		/* look at the caller again in 0.1 s (idle waits on the wall clock, as made by default) */
+		struct timespec until = clock_timespec(clock_wall() + 0.1);
 
 		if(caller_gave_up(ctx)) {
 			pthread_mutex_unlock(&h->lock);
 			return -EINTR;
-		}
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 100000000L; /* look at the caller again in 0.1 s */
-		if(until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
 		}
 		pthread_cond_timedwait(&h->idle, &h->lock, &until);
 	}

@@ -22,6 +22,7 @@
 #include "cekurafs/log.h"
 #include "cekurafs/nodes.h"
 #include "fake_transport.h"
+#include "rig.h"
 
 #define POLLS "/auto-fetch-progress/"
 
@@ -35,9 +36,7 @@
 #define NAGENTS 300 /* more than one watcher round takes (NODES_WATCH_MAX) */
 
 struct rig {
-	struct fake *f;
-	struct api *api;
-	struct registry *reg;
+	struct rig_base b;
 	struct node_ctx ctx;
 	struct state_entry ids[NAGENTS]; /* agents 1..NAGENTS have an import running */
 	char pids[NAGENTS][16];
@@ -53,12 +52,9 @@ static int setup(void **state)
 		snprintf(rig.pids[i], sizeof(rig.pids[i]), "p-%d", i + 1);
 		rig.ids[i] = (struct state_entry){.agent_id = (uint64_t)i + 1, .progress_id = rig.pids[i]};
 	}
-	rig.f = fake_new();
-	rig.api = api_new(fake_transport(rig.f), FAKE_BASE_URL, FAKE_KEY, fake_policy());
-	rig.reg = rig.api ? registry_new(rig.api, &cfg, rig.ids, NAGENTS) : NULL;
-	if(!rig.reg)
+	if(rig_up(&rig.b, &cfg, rig.ids, NAGENTS) != 0)
 		return -1;
-	rig.ctx.reg = rig.reg;
+	rig.ctx.reg = rig.b.reg;
 	rig.ctx.settings = "api_url https://api.test\n";
 	*state = &rig;
 	return 0;
@@ -68,9 +64,7 @@ static int teardown(void **state)
 {
 	struct rig *rig = *state;
 
-	registry_free(rig->reg);
-	api_free(rig->api);
-	fake_free(rig->f);
+	rig_down(&rig->b);
 	return 0;
 }
 
@@ -197,7 +191,7 @@ static void test_readers_pollers_and_the_watcher_share_an_open_progress_file(voi
 	struct node_handle *h;
 
 	nodes_notify_setup(count_notify, ignore_release);
-	fake_default(rig->f, "GET", POLLS, HTTP_DONE, 200, IN_PROGRESS);
+	fake_default(rig->b.f, "GET", POLLS, HTTP_DONE, 200, IN_PROGRESS);
 	assert_int_equal(nodes_open(&rig->ctx, &f, O_RDONLY, &h), 0);
 	for(int i = 0; i < 6; i++)
 		w[i] = (struct worker){
@@ -244,13 +238,13 @@ static void test_200_readers_while_the_caches_are_dropped(void **state)
 	double until = fake_now() + stress_seconds();
 	int bad = 0;
 
-	fake_default(rig->f, "GET", POLLS, HTTP_DONE, 200, IN_PROGRESS);
+	fake_default(rig->b.f, "GET", POLLS, HTTP_DONE, 200, IN_PROGRESS);
 	for(int i = 0; i < 200; i++) {
 		w[i] = (struct worker){.rig = rig, .rounds = 50, .until = until, .stop = &stop};
 		assert_int_equal(pthread_create(&t[i], NULL, progress_reader, &w[i]), 0);
 	}
 	for(int i = 0; i < 2000 || fake_now() < until; i++)
-		registry_drop_caches(rig->reg);
+		registry_drop_caches(rig->b.reg);
 	for(int i = 0; i < 200; i++) {
 		pthread_join(t[i], NULL);
 		bad += w[i].bad;
@@ -266,7 +260,7 @@ static void test_the_watcher_takes_turns_over_every_watched_agent(void **state)
 
 	atomic_store(&notified, 0);
 	nodes_notify_setup(count_notify, ignore_release);
-	fake_default(rig->f, "GET", POLLS, HTTP_DONE, 200, IN_PROGRESS);
+	fake_default(rig->b.f, "GET", POLLS, HTTP_DONE, 200, IN_PROGRESS);
 	for(int i = 0; i < NAGENTS; i++) {
 		struct node_file f = {.id = (uint64_t)i + 1,
 				      .kind = nodes_find("progress", strlen("progress"))};
@@ -281,7 +275,7 @@ static void test_the_watcher_takes_turns_over_every_watched_agent(void **state)
 		char url[64];
 
 		snprintf(url, sizeof(url), "/%d/auto-fetch-progress/", i);
-		fake_default(rig->f, "GET", url, HTTP_DONE, 200, COMPLETED);
+		fake_default(rig->b.f, "GET", url, HTTP_DONE, 200, COMPLETED);
 	}
 	nodes_notify_round(&rig->ctx);
 	nodes_notify_round(&rig->ctx);
@@ -290,7 +284,7 @@ static void test_the_watcher_takes_turns_over_every_watched_agent(void **state)
 		char url[64];
 
 		snprintf(url, sizeof(url), "/%d/auto-fetch-progress/", i);
-		if(fake_count(rig->f, "GET", url) < 2) /* at open, then by the watcher */
+		if(fake_count(rig->b.f, "GET", url) < 2) /* at open, then by the watcher */
 			fail_msg("agent %d was never asked about by the watcher", i);
 	}
 	for(int i = 0; i < NAGENTS; i++)

@@ -17,6 +17,7 @@
 #include "cekurafs/log.h"
 #include "cekurafs/nodes.h"
 #include "fake_transport.h"
+#include "rig.h"
 
 #define POLL  "/42/auto-fetch-progress/"
 #define FETCH "/42/auto-fetch/"
@@ -169,9 +170,7 @@ static void test_the_table_lists_each_row_once(void **state)
 /* ---- open, read, write against a registry ---- */
 
 struct rig {
-	struct fake *f;
-	struct api *api;
-	struct registry *reg;
+	struct rig_base b;
 	struct node_ctx ctx;
 };
 
@@ -183,12 +182,9 @@ static int setup(void **state)
 	struct state_entry e = {.agent_id = 42, .progress_id = (char *)"p-1"};
 
 	memset(&rig, 0, sizeof(rig));
-	rig.f = fake_new();
-	rig.api = api_new(fake_transport(rig.f), FAKE_BASE_URL, FAKE_KEY, fake_policy());
-	rig.reg = rig.api ? registry_new(rig.api, &cfg, &e, 1) : NULL;
-	if(!rig.reg)
+	if(rig_up(&rig.b, &cfg, &e, 1) != 0)
 		return -1;
-	rig.ctx.reg = rig.reg;
+	rig.ctx.reg = rig.b.reg;
 	*state = &rig;
 	return 0;
 }
@@ -197,9 +193,7 @@ static int teardown(void **state)
 {
 	struct rig *rig = *state;
 
-	registry_free(rig->reg);
-	api_free(rig->api);
-	fake_free(rig->f);
+	rig_down(&rig->b);
 	return 0;
 }
 
@@ -234,7 +228,7 @@ static void test_a_write_only_file_cannot_be_opened_for_reading(void **state)
 	assert_null(h);
 	assert_int_equal(open_file(rig, "refetch", 42, O_RDWR, &h), -EACCES);
 	assert_null(h);
-	assert_int_equal(fake_nrequests(rig->f), 0);
+	assert_int_equal(fake_nrequests(rig->b.f), 0);
 }
 
 static void test_read_only_files_cannot_be_opened_for_writing(void **state)
@@ -250,7 +244,7 @@ static void test_read_only_files_cannot_be_opened_for_writing(void **state)
 		assert_int_equal(open_file(rig, names[i], 42, O_RDWR | O_APPEND, &h), -EACCES);
 		assert_int_equal(open_file(rig, names[i], 42, O_WRONLY | O_TRUNC, &h), -EACCES);
 	}
-	assert_int_equal(fake_nrequests(rig->f), 0);
+	assert_int_equal(fake_nrequests(rig->b.f), 0);
 }
 
 static void test_opening_or_truncating_refetch_triggers_nothing(void **state)
@@ -263,7 +257,7 @@ static void test_opening_or_truncating_refetch_triggers_nothing(void **state)
 	nodes_release(h);
 	assert_int_equal(open_file(rig, "refetch", 42, O_WRONLY | O_APPEND, &h), 0);
 	nodes_release(h);
-	assert_int_equal(fake_nrequests(rig->f), 0);
+	assert_int_equal(fake_nrequests(rig->b.f), 0);
 }
 
 static void test_writing_1_to_refetch_starts_an_auto_fetch(void **state)
@@ -271,13 +265,13 @@ static void test_writing_1_to_refetch_starts_an_auto_fetch(void **state)
 	struct rig *rig = *state;
 	struct node_handle *h = NULL;
 
-	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, COMPLETED); /* the check: not running */
-	fake_expect(rig->f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-2\"}");
+	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, COMPLETED); /* the check: not running */
+	fake_expect(rig->b.f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-2\"}");
 	assert_int_equal(open_file(rig, "refetch", 42, O_WRONLY | O_TRUNC, &h), 0);
 	assert_int_equal(nodes_write(&rig->ctx, h, "1\n", 2, 0), 2);
 	nodes_release(h);
-	assert_int_equal(fake_count(rig->f, "POST", FETCH), 1);
-	assert_int_equal(fake_pending(rig->f), 0);
+	assert_int_equal(fake_count(rig->b.f, "POST", FETCH), 1);
+	assert_int_equal(fake_pending(rig->b.f), 0);
 }
 
 static void test_bad_input_to_refetch_is_einval_and_sends_nothing(void **state)
@@ -289,16 +283,16 @@ static void test_bad_input_to_refetch_is_einval_and_sends_nothing(void **state)
 
 	assert_int_equal(open_file(rig, "refetch", 42, O_WRONLY, &h), 0);
 	assert_int_equal(nodes_write(&rig->ctx, h, "2\n", 2, 0), -EINVAL);
-	assert_int_equal(registry_error(rig->reg, 42, &line, &len), 0);
+	assert_int_equal(registry_error(rig->b.reg, 42, &line, &len), 0);
 	assert_string_equal(line, "refetch: invalid input: write \"1\" to start an auto-fetch\n");
 	free(line);
 	assert_int_equal(nodes_write(&rig->ctx, h, "1", 1, 1), -EINVAL);
-	assert_int_equal(registry_error(rig->reg, 42, &line, &len), 0);
+	assert_int_equal(registry_error(rig->b.reg, 42, &line, &len), 0);
 	assert_string_equal(line, "refetch: invalid input: write \"1\" at the start of the file\n");
 	free(line);
 	assert_int_equal(nodes_write(&rig->ctx, h, "", 0, 0), -EINVAL);
 	nodes_release(h);
-	assert_int_equal(fake_nrequests(rig->f), 0);
+	assert_int_equal(fake_nrequests(rig->b.f), 0);
 }
 
 static void test_a_refused_refetch_fails_the_write(void **state)
@@ -307,8 +301,8 @@ static void test_a_refused_refetch_fails_the_write(void **state)
 	struct node_handle *h = NULL;
 	int rc;
 
-	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 400, "{\"detail\": \"Invalid progress_id\"}");
-	fake_expect(rig->f, "POST", FETCH, HTTP_DONE, 400,
+	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 400, "{\"detail\": \"Invalid progress_id\"}");
+	fake_expect(rig->b.f, "POST", FETCH, HTTP_DONE, 400,
 		    "{\"detail\": \"Agent has no provider configured\"}");
 	assert_int_equal(open_file(rig, "refetch", 42, O_WRONLY, &h), 0);
 	assert_int_equal(nodes_write(&rig->ctx, h, "1\n", 2, 0), -EREMOTEIO);
@@ -325,14 +319,14 @@ static void test_reads_and_writes_through_the_wrong_handle_are_eacces(void **sta
 	struct node_handle *h = NULL;
 	char buf[16];
 
-	fake_default(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
+	fake_default(rig->b.f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
 	assert_int_equal(open_file(rig, "refetch", 42, O_WRONLY, &h), 0);
 	assert_int_equal(nodes_read(&rig->ctx, h, buf, sizeof(buf), 0), -EACCES);
 	nodes_release(h);
 	assert_int_equal(open_file(rig, "progress", 42, O_RDONLY, &h), 0);
 	assert_int_equal(nodes_write(&rig->ctx, h, "1", 1, 0), -EACCES);
 	nodes_release(h);
-	assert_int_equal(fake_count(rig->f, "POST", NULL), 0);
+	assert_int_equal(fake_count(rig->b.f, "POST", NULL), 0);
 }
 
 static void test_one_open_file_serves_one_snapshot(void **state)
@@ -341,17 +335,17 @@ static void test_one_open_file_serves_one_snapshot(void **state)
 	struct node_handle *h = NULL;
 	int rc;
 
-	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
-	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, COMPLETED);
+	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
+	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, COMPLETED);
 	assert_int_equal(open_file(rig, "progress", 42, O_RDONLY, &h), 0);
-	assert_int_equal(fake_nrequests(rig->f), 1); /* rendered at open */
+	assert_int_equal(fake_nrequests(rig->b.f), 1); /* rendered at open */
 	/* read in 7-byte pieces: every piece from the one snapshot, however the API moves on */
 	assert_string_equal(read_all(rig, h, &rc), IN_PROGRESS_TEXT);
 	assert_int_equal(rc, 0);
-	assert_int_equal(fake_nrequests(rig->f), 1);
+	assert_int_equal(fake_nrequests(rig->b.f), 1);
 	/* a new read from the start after the end was served takes a new snapshot */
 	assert_string_equal(read_all(rig, h, &rc), COMPLETED_TEXT);
-	assert_int_equal(fake_nrequests(rig->f), 2);
+	assert_int_equal(fake_nrequests(rig->b.f), 2);
 	nodes_release(h);
 }
 
@@ -361,7 +355,7 @@ static void test_progress_json_serves_the_raw_body(void **state)
 	struct node_handle *h = NULL;
 	int rc;
 
-	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
+	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
 	assert_int_equal(open_file(rig, "progress.json", 42, O_RDONLY, &h), 0);
 	assert_string_equal(read_all(rig, h, &rc), IN_PROGRESS);
 	nodes_release(h);
@@ -370,7 +364,7 @@ static void test_progress_json_serves_the_raw_body(void **state)
 	assert_string_equal(read_all(rig, h, &rc), "");
 	assert_int_equal(rc, 0);
 	nodes_release(h);
-	assert_int_equal(fake_nrequests(rig->f), 1);
+	assert_int_equal(fake_nrequests(rig->b.f), 1);
 }
 
 static void test_opening_progress_fails_when_the_poll_fails(void **state)
@@ -378,7 +372,7 @@ static void test_opening_progress_fails_when_the_poll_fails(void **state)
 	struct rig *rig = *state;
 	struct node_handle *h = (struct node_handle *)rig;
 
-	fake_default(rig->f, "GET", POLL, HTTP_DONE, 503, NULL);
+	fake_default(rig->b.f, "GET", POLL, HTTP_DONE, 503, NULL);
 	assert_int_equal(open_file(rig, "progress", 42, O_RDONLY, &h), -EIO);
 	assert_null(h);
 }
@@ -389,12 +383,12 @@ static void test_opening_wait_never_blocks_its_first_read_does(void **state)
 	struct node_handle *h = NULL;
 	int rc;
 
-	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, COMPLETED);
+	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, COMPLETED);
 	assert_int_equal(open_file(rig, "wait", 42, O_RDONLY, &h), 0);
-	assert_int_equal(fake_nrequests(rig->f), 0);
+	assert_int_equal(fake_nrequests(rig->b.f), 0);
 	assert_string_equal(read_all(rig, h, &rc), COMPLETED_TEXT);
 	assert_int_equal(rc, 0);
-	assert_int_equal(fake_nrequests(rig->f), 1);
+	assert_int_equal(fake_nrequests(rig->b.f), 1);
 	nodes_release(h);
 }
 
@@ -404,7 +398,7 @@ static void test_reading_wait_fails_when_the_import_failed(void **state)
 	struct node_handle *h = NULL;
 	char buf[64];
 
-	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, FAILED);
+	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, FAILED);
 	assert_int_equal(open_file(rig, "wait", 42, O_RDONLY, &h), 0);
 	assert_int_equal(nodes_read(&rig->ctx, h, buf, sizeof(buf), 0), -EREMOTEIO);
 	nodes_release(h);
@@ -470,7 +464,7 @@ static void test_config_files_are_fetched_once_and_cached(void **state)
 	struct node_file tools = {.id = 7, .kind = find("tools")};
 	char names[256] = "";
 
-	fake_expect(rig->f, "GET", "/aiagents/7/$", HTTP_DONE, 200, AGENT_7);
+	fake_expect(rig->b.f, "GET", "/aiagents/7/$", HTTP_DONE, 200, AGENT_7);
 	assert_config_file(rig, "name", NULL, "Sales/Support 7\n");
 	assert_config_file(rig, "system_prompt", NULL, "Be brief.\n");
 	assert_config_file(rig, "provider", NULL, "vapi\n");
@@ -484,8 +478,8 @@ static void test_config_files_are_fetched_once_and_cached(void **state)
 	tools.entry = "nope.json";
 	assert_int_equal(nodes_entry(&rig->ctx, &tools), -ENOENT);
 	assert_int_equal(size_of(rig, "system_prompt", 7), strlen("Be brief.\n")); /* known now */
-	assert_int_equal(fake_count(rig->f, "GET", "/aiagents/7/"), 1);
-	assert_int_equal(fake_pending(rig->f), 0);
+	assert_int_equal(fake_count(rig->b.f, "GET", "/aiagents/7/"), 1);
+	assert_int_equal(fake_pending(rig->b.f), 0);
 }
 
 static void test_a_directory_row_is_not_opened_as_a_file(void **state)
@@ -497,7 +491,7 @@ static void test_a_directory_row_is_not_opened_as_a_file(void **state)
 	assert_int_equal(nodes_open(&rig->ctx, &f, O_RDONLY, &h), -EISDIR);
 	f.kind = find("progress");
 	assert_int_equal(nodes_list(&rig->ctx, &f, collect, NULL), -ENOTDIR);
-	assert_int_equal(fake_nrequests(rig->f), 0);
+	assert_int_equal(fake_nrequests(rig->b.f), 0);
 }
 
 static void test_a_failed_config_fetch_is_an_error_and_recorded(void **state)
@@ -505,12 +499,12 @@ static void test_a_failed_config_fetch_is_an_error_and_recorded(void **state)
 	struct rig *rig = *state;
 	int rc;
 
-	fake_expect(rig->f, "GET", "/aiagents/7/$", HTTP_DONE, 200, "[1, 2]");
+	fake_expect(rig->b.f, "GET", "/aiagents/7/$", HTTP_DONE, 200, "[1, 2]");
 	assert_null(read_config(rig, "name", NULL, &rc));
 	assert_int_equal(rc, -EPROTO);
 	assert_config_file(rig, "error", NULL,
 			   "config: malformed response: the agent is not an AIAgentV2 object\n");
-	fake_expect(rig->f, "GET", "/aiagents/7/$", HTTP_DONE, 404, "{\"detail\": \"Not found.\"}");
+	fake_expect(rig->b.f, "GET", "/aiagents/7/$", HTTP_DONE, 404, "{\"detail\": \"Not found.\"}");
 	assert_null(read_config(rig, "name", NULL, &rc));
 	assert_int_equal(rc, -ENOENT);
 }
@@ -526,23 +520,23 @@ static void test_a_completed_import_drops_the_config(void **state)
 	struct node_handle *h;
 	int rc;
 
-	fake_expect(rig->f, "GET", "/aiagents/42/$", HTTP_DONE, 200,
+	fake_expect(rig->b.f, "GET", "/aiagents/42/$", HTTP_DONE, 200,
 		    "{\"id\": 42, \"description\": \"old\"}");
 	assert_int_equal(nodes_open(&rig->ctx, &f, O_RDONLY, &h), 0);
 	assert_string_equal(read_all(rig, h, &rc), "old\n");
 	nodes_release(h);
 	/* this mount sees agent 42's import complete... */
-	fake_expect(rig->f, "GET", "auto-fetch-progress/", HTTP_DONE, 200, COMPLETED_42);
+	fake_expect(rig->b.f, "GET", "auto-fetch-progress/", HTTP_DONE, 200, COMPLETED_42);
 	assert_int_equal(open_file(rig, "progress", 42, O_RDONLY, &h), 0);
 	nodes_release(h);
 	/* ...so the next read asks for the agent again */
-	fake_expect(rig->f, "GET", "/aiagents/42/$", HTTP_DONE, 200,
+	fake_expect(rig->b.f, "GET", "/aiagents/42/$", HTTP_DONE, 200,
 		    "{\"id\": 42, \"description\": \"new\"}");
 	assert_int_equal(nodes_open(&rig->ctx, &f, O_RDONLY, &h), 0);
 	assert_string_equal(read_all(rig, h, &rc), "new\n");
 	nodes_release(h);
-	assert_int_equal(fake_count(rig->f, "GET", "/aiagents/42/$"), 2);
-	assert_int_equal(fake_pending(rig->f), 0);
+	assert_int_equal(fake_count(rig->b.f, "GET", "/aiagents/42/$"), 2);
+	assert_int_equal(fake_pending(rig->b.f), 0);
 }
 
 /* ---- events and poll(2) ---- */
@@ -570,10 +564,10 @@ static void test_events_is_the_picture_then_the_changes_then_end_of_file(void **
 	char buf[4096], *lines;
 	int n;
 
-	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
-	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, COMPLETED);
+	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
+	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, COMPLETED);
 	assert_int_equal(open_file(rig, "events", 42, O_RDONLY, &h), 0);
-	assert_int_equal(fake_nrequests(rig->f), 0); /* open never blocks nor polls */
+	assert_int_equal(fake_nrequests(rig->b.f), 0); /* open never blocks nor polls */
 	n = nodes_read(&rig->ctx, h, buf, sizeof(buf) - 1, 0);
 	assert_true(n > 0);
 	buf[n] = '\0';
@@ -589,7 +583,7 @@ static void test_events_is_the_picture_then_the_changes_then_end_of_file(void **
 	free(lines);
 	assert_int_equal(nodes_read(&rig->ctx, h, buf, sizeof(buf), 0), 0); /* end of file */
 	nodes_release(h);
-	assert_int_equal(fake_count(rig->f, "GET", POLL), 2);
+	assert_int_equal(fake_count(rig->b.f, "GET", POLL), 2);
 }
 
 static int notified, released;
@@ -615,13 +609,13 @@ static void test_poll_keeps_a_token_until_a_reread_would_differ(void **state)
 
 	notified = released = 0;
 	nodes_notify_setup(count_notify, count_release);
-	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
+	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
 	assert_int_equal(open_file(rig, "progress", 42, O_RDONLY, &h), 0);
 	assert_false(nodes_notify_check(&rig->ctx, h, &token_a)); /* nothing new yet: kept */
 	assert_false(nodes_notify_check(&rig->ctx, h, &token_b)); /* the newest replaces it */
 	assert_int_equal(released, 1);
 	/* the watcher asks the API (the poll is due: poll_interval 0) and sees a change */
-	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, COMPLETED);
+	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, COMPLETED);
 	nodes_notify_round(&rig->ctx);
 	assert_int_equal(notified, 1);
 	assert_ptr_equal(last_token, &token_b);
@@ -635,7 +629,7 @@ static void test_poll_keeps_a_token_until_a_reread_would_differ(void **state)
 	assert_int_equal(notified, 1);
 	nodes_release(h); /* the kept token goes with the handle */
 	assert_int_equal(released, 3);
-	assert_int_equal(fake_count(rig->f, "GET", POLL), 2);
+	assert_int_equal(fake_count(rig->b.f, "GET", POLL), 2);
 }
 
 static void test_sizes_are_known_without_asking_the_api(void **state)
@@ -648,9 +642,9 @@ static void test_sizes_are_known_without_asking_the_api(void **state)
 	assert_int_equal(size_of(rig, "error", 7), 0);
 	assert_true(size_of(rig, "progress", 42) > 0);		  /* never a dishonest 0 */
 	assert_int_equal(size_of(rig, "system_prompt", 7), 4096); /* not fetched yet: a page */
-	registry_note_error(rig->reg, 7, "refetch", "x");
+	registry_note_error(rig->b.reg, 7, "refetch", "x");
 	assert_int_equal(size_of(rig, "error", 7), strlen("refetch: x\n"));
-	assert_int_equal(fake_nrequests(rig->f), 0);
+	assert_int_equal(fake_nrequests(rig->b.f), 0);
 }
 
 int main(void)

@@ -24,6 +24,7 @@
 #include "cekurafs/log.h"
 #include "cekurafs/stats.h"
 #include "fake_transport.h"
+#include "rig.h"
 
 #define POLL  "/42/auto-fetch-progress/"
 #define FETCH "/42/auto-fetch/"
@@ -51,10 +52,8 @@
 struct rig {
 	char dir[64];
 	char file[128];
-	struct fake *f;
-	struct api *api;
+	struct rig_base b; /* the registry is made by start() */
 	struct registry_options cfg;
-	struct registry *r;
 };
 
 static int setup(void **state)
@@ -66,9 +65,7 @@ static int setup(void **state)
 	if(!mkdtemp(rig.dir))
 		return -1;
 	snprintf(rig.file, sizeof(rig.file), "%s/%s", rig.dir, STATE_FILE);
-	rig.f = fake_new();
-	rig.api = api_new(fake_transport(rig.f), FAKE_BASE_URL, FAKE_KEY, fake_policy());
-	if(!rig.api)
+	if(rig_up(&rig.b, NULL, NULL, 0) != 0)
 		return -1;
 	rig.cfg.poll_interval = 60;
 	rig.cfg.list_ttl = 60;
@@ -84,9 +81,7 @@ static int teardown(void **state)
 	DIR *d = opendir(rig->dir);
 	struct dirent *e;
 
-	registry_free(rig->r);
-	api_free(rig->api);
-	fake_free(rig->f);
+	rig_down(&rig->b);
 	while(d && (e = readdir(d))) {
 		char path[512];
 
@@ -106,9 +101,9 @@ static struct registry *start(struct rig *rig, const char *pid)
 {
 	struct state_entry e = {.agent_id = 42, .progress_id = (char *)pid};
 
-	rig->r = registry_new(rig->api, &rig->cfg, &e, pid ? 1 : 0);
-	assert_non_null(rig->r);
-	return rig->r;
+	rig->b.reg = registry_new(rig->b.api, &rig->cfg, &e, pid ? 1 : 0);
+	assert_non_null(rig->b.reg);
+	return rig->b.reg;
 }
 
 static char *read_file(const char *path)
@@ -252,21 +247,21 @@ static void test_refetch_stores_the_id_in_memory_and_on_disk_before_returning(vo
 	struct registry *r = start(rig, NULL);
 	char *text;
 
-	fake_expect(rig->f, "POST", FETCH "$", HTTP_DONE, 202, "{\"progress_id\": \"p-new\"}");
+	fake_expect(rig->b.f, "POST", FETCH "$", HTTP_DONE, 202, "{\"progress_id\": \"p-new\"}");
 	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT), 0);
 	text = read_file(rig->file);
 	assert_non_null(text);
 	assert_string_equal(text, "# cekurafs progress ids: <agent id> <progress id>\n42 p-new\n");
 	free(text);
 	/* no stored id: nothing to check before the POST */
-	assert_int_equal(fake_nrequests(rig->f), 1);
+	assert_int_equal(fake_nrequests(rig->b.f), 1);
 	/* in memory: known but not polled yet, and the next read polls the new id */
 	assert_int_equal(registry_job_size(r, 42, JOB_AGENT_IMPORT, JOB_TEXT), 4096);
-	fake_expect(rig->f, "GET", POLL "?progress_id=p-new$", HTTP_DONE, 200, IN_PROGRESS);
+	fake_expect(rig->b.f, "GET", POLL "?progress_id=p-new$", HTTP_DONE, 200, IN_PROGRESS);
 	assert_progress(r, 42, IN_PROGRESS_TEXT("p-new"));
-	assert_int_equal(fake_pending(rig->f), 0);
+	assert_int_equal(fake_pending(rig->b.f), 0);
 	assert_int_equal(registry_lookup(r, NULL, 42), 0); /* it exists: the API accepted it */
-	assert_int_equal(fake_nrequests(rig->f), 2);
+	assert_int_equal(fake_nrequests(rig->b.f), 2);
 }
 
 static void test_a_stored_id_survives_a_restart(void **state)
@@ -277,16 +272,16 @@ static void test_a_stored_id_survives_a_restart(void **state)
 	size_t n = 0;
 	char *moved = NULL;
 
-	fake_expect(rig->f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-kept\"}");
+	fake_expect(rig->b.f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-kept\"}");
 	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT), 0);
 	registry_free(r);
 	assert_int_equal(state_load(rig->dir, &entries, &n, &moved), 0);
 	assert_int_equal(n, 1);
-	rig->r = registry_new(rig->api, &rig->cfg, entries, n);
+	rig->b.reg = registry_new(rig->b.api, &rig->cfg, entries, n);
 	state_free(entries, n);
-	assert_non_null(rig->r);
-	fake_expect(rig->f, "GET", POLL "?progress_id=p-kept$", HTTP_DONE, 200, COMPLETED);
-	assert_progress(rig->r, 42, COMPLETED_TEXT("p-kept"));
+	assert_non_null(rig->b.reg);
+	fake_expect(rig->b.f, "GET", POLL "?progress_id=p-kept$", HTTP_DONE, 200, COMPLETED);
+	assert_progress(rig->b.reg, 42, COMPLETED_TEXT("p-kept"));
 }
 
 static void test_refetch_while_the_import_runs_is_ebusy_and_sends_no_post(void **state)
@@ -294,11 +289,11 @@ static void test_refetch_while_the_import_runs_is_ebusy_and_sends_no_post(void *
 	struct rig *rig = *state;
 	struct registry *r = start(rig, "p-old");
 
-	fake_expect(rig->f, "GET", POLL "?progress_id=p-old$", HTTP_DONE, 200, IN_PROGRESS);
-	fake_default(rig->f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-new\"}");
+	fake_expect(rig->b.f, "GET", POLL "?progress_id=p-old$", HTTP_DONE, 200, IN_PROGRESS);
+	fake_default(rig->b.f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-new\"}");
 	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT), -EBUSY);
-	assert_int_equal(fake_count(rig->f, "POST", NULL), 0);
-	assert_int_equal(fake_count(rig->f, "GET", POLL), 1);
+	assert_int_equal(fake_count(rig->b.f, "POST", NULL), 0);
+	assert_int_equal(fake_count(rig->b.f, "GET", POLL), 1);
 	assert_error_line(r, 42, "refetch: an auto-fetch is already running (progress_id p-old)\n");
 	assert_null(read_file(rig->file)); /* nothing saved */
 }
@@ -308,15 +303,15 @@ static void test_refetch_checks_with_a_fresh_poll(void **state)
 	struct rig *rig = *state;
 	struct registry *r = start(rig, "p-old");
 
-	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
-	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, COMPLETED);
-	fake_expect(rig->f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-new\"}");
+	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
+	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, COMPLETED);
+	fake_expect(rig->b.f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-new\"}");
 	assert_progress(r, 42, IN_PROGRESS_TEXT("p-old"));
 	/* within poll_interval, yet the check polls again and sees the import is over */
 	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT), 0);
-	assert_int_equal(fake_count(rig->f, "GET", POLL), 2);
-	assert_int_equal(fake_count(rig->f, "POST", FETCH), 1);
-	assert_int_equal(fake_pending(rig->f), 0);
+	assert_int_equal(fake_count(rig->b.f, "GET", POLL), 2);
+	assert_int_equal(fake_count(rig->b.f, "POST", FETCH), 1);
+	assert_int_equal(fake_pending(rig->b.f), 0);
 }
 
 static void test_refetch_goes_ahead_when_the_stored_id_is_unknown(void **state)
@@ -325,11 +320,11 @@ static void test_refetch_goes_ahead_when_the_stored_id_is_unknown(void **state)
 	struct registry *r = start(rig, "p-expired");
 	char *text;
 
-	fake_expect(rig->f, "GET", POLL "?progress_id=p-expired$", HTTP_DONE, 400,
+	fake_expect(rig->b.f, "GET", POLL "?progress_id=p-expired$", HTTP_DONE, 400,
 		    "{\"detail\": \"Invalid progress_id\"}");
-	fake_expect(rig->f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-new\"}");
+	fake_expect(rig->b.f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-new\"}");
 	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT), 0);
-	assert_int_equal(fake_pending(rig->f), 0);
+	assert_int_equal(fake_pending(rig->b.f), 0);
 	assert_error_line(r, 42, ""); /* the check's 400 is not left behind */
 	text = read_file(rig->file);
 	assert_non_null(strstr(text, "\n42 p-new\n"));
@@ -341,13 +336,13 @@ static void test_refetch_after_a_completed_import_goes_ahead(void **state)
 	struct rig *rig = *state;
 	struct registry *r = start(rig, "p-old");
 
-	fake_expect(rig->f, "GET", POLL "?progress_id=p-old$", HTTP_DONE, 200, COMPLETED);
-	fake_expect(rig->f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-new\"}");
-	fake_expect(rig->f, "GET", POLL "?progress_id=p-new$", HTTP_DONE, 200, IN_PROGRESS);
+	fake_expect(rig->b.f, "GET", POLL "?progress_id=p-old$", HTTP_DONE, 200, COMPLETED);
+	fake_expect(rig->b.f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-new\"}");
+	fake_expect(rig->b.f, "GET", POLL "?progress_id=p-new$", HTTP_DONE, 200, IN_PROGRESS);
 	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT), 0);
 	/* the completed text of the old import is gone: the next read polls the new one */
 	assert_progress(r, 42, IN_PROGRESS_TEXT("p-new"));
-	assert_int_equal(fake_pending(rig->f), 0);
+	assert_int_equal(fake_pending(rig->b.f), 0);
 }
 
 static void test_a_refused_refetch_is_eremoteio_with_the_detail_in_error(void **state)
@@ -355,13 +350,13 @@ static void test_a_refused_refetch_is_eremoteio_with_the_detail_in_error(void **
 	struct rig *rig = *state;
 	struct registry *r = start(rig, NULL);
 
-	fake_expect(rig->f, "POST", FETCH, HTTP_DONE, 400,
+	fake_expect(rig->b.f, "POST", FETCH, HTTP_DONE, 400,
 		    "{\"detail\": \"Agent has no provider configured\"}");
 	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT), -EREMOTEIO);
 	assert_error_line(r, 42, "refetch: HTTP 400: Agent has no provider configured\n");
 	assert_null(read_file(rig->file));
 	assert_progress(r, 42, "idle\n"); /* still no auto-fetch known */
-	assert_int_equal(fake_nrequests(rig->f), 1);
+	assert_int_equal(fake_nrequests(rig->b.f), 1);
 }
 
 static void test_a_successful_refetch_clears_the_error(void **state)
@@ -369,9 +364,9 @@ static void test_a_successful_refetch_clears_the_error(void **state)
 	struct rig *rig = *state;
 	struct registry *r = start(rig, NULL);
 
-	fake_expect(rig->f, "POST", FETCH, HTTP_DONE, 400,
+	fake_expect(rig->b.f, "POST", FETCH, HTTP_DONE, 400,
 		    "{\"detail\": \"Agent has no provider configured\"}");
-	fake_expect(rig->f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-1\"}");
+	fake_expect(rig->b.f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-1\"}");
 	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT), -EREMOTEIO);
 	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT), 0);
 	assert_error_line(r, 42, "");
@@ -382,9 +377,9 @@ static void test_refetch_fails_when_the_check_cannot_be_made(void **state)
 	struct rig *rig = *state;
 	struct registry *r = start(rig, "p-old");
 
-	fake_default(rig->f, "GET", POLL, HTTP_DONE, 503, NULL);
+	fake_default(rig->b.f, "GET", POLL, HTTP_DONE, 503, NULL);
 	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT), -EIO);
-	assert_int_equal(fake_count(rig->f, "POST", NULL), 0);
+	assert_int_equal(fake_count(rig->b.f, "POST", NULL), 0);
 	assert_error_line(r, 42, "progress: HTTP 503: (no detail)\n");
 }
 
@@ -409,15 +404,15 @@ static void test_a_refetch_in_flight_makes_a_second_one_ebusy(void **state)
 	struct rig *rig = *state;
 	struct refetcher first = {.r = start(rig, NULL)};
 
-	fake_expect(rig->f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-1\"}")->hold = true;
+	fake_expect(rig->b.f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-1\"}")->hold = true;
 	assert_int_equal(pthread_create(&first.thread, NULL, refetch_main, &first), 0);
-	assert_true(fake_wait_requests(rig->f, 1, 5.0)); /* its POST is in flight */
+	assert_true(fake_wait_requests(rig->b.f, 1, 5.0)); /* its POST is in flight */
 	assert_int_equal(registry_job_start(first.r, NULL, 42, JOB_AGENT_IMPORT), -EBUSY);
 	assert_error_line(first.r, 42, "refetch: a refetch of this agent is already being sent\n");
-	fake_release(rig->f);
+	fake_release(rig->b.f);
 	pthread_join(first.thread, NULL);
 	assert_int_equal(first.rc, 0);
-	assert_int_equal(fake_count(rig->f, "POST", NULL), 1);
+	assert_int_equal(fake_count(rig->b.f, "POST", NULL), 1);
 	assert_error_line(first.r, 42, "");
 }
 
@@ -441,7 +436,7 @@ static void test_progress_without_an_id_is_idle_and_asks_nothing(void **state)
 	assert_int_equal(registry_job_size(r, 7, JOB_AGENT_IMPORT, JOB_TEXT), 5);
 	assert_int_equal(registry_job_size(r, 7, JOB_AGENT_IMPORT, JOB_JSON), 0);
 	assert_int_equal(registry_job_size(r, 8, JOB_AGENT_IMPORT, JOB_TEXT), 5);
-	assert_int_equal(fake_nrequests(rig->f), 0);
+	assert_int_equal(fake_nrequests(rig->b.f), 0);
 }
 
 static void test_progress_shows_the_polled_text_and_the_raw_json(void **state)
@@ -450,7 +445,7 @@ static void test_progress_shows_the_polled_text_and_the_raw_json(void **state)
 	struct registry *r = start(rig, "p-1");
 	struct job_view v;
 
-	fake_expect(rig->f, "GET", POLL "?progress_id=p-1$", HTTP_DONE, 200, IN_PROGRESS);
+	fake_expect(rig->b.f, "GET", POLL "?progress_id=p-1$", HTTP_DONE, 200, IN_PROGRESS);
 	assert_int_equal(registry_job_view(r, NULL, 42, JOB_AGENT_IMPORT, &v), 0);
 	assert_string_equal(v.text, IN_PROGRESS_TEXT("p-1"));
 	assert_string_equal(v.json, IN_PROGRESS);
@@ -466,11 +461,11 @@ static void test_two_reads_within_poll_interval_make_one_get(void **state)
 	struct rig *rig = *state;
 	struct registry *r = start(rig, "p-1");
 
-	fake_default(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
+	fake_default(rig->b.f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
 	assert_progress(r, 42, IN_PROGRESS_TEXT("p-1"));
 	assert_progress(r, 42, IN_PROGRESS_TEXT("p-1"));
 	assert_progress(r, 42, IN_PROGRESS_TEXT("p-1"));
-	assert_int_equal(fake_count(rig->f, "GET", POLL), 1);
+	assert_int_equal(fake_count(rig->b.f, "GET", POLL), 1);
 }
 
 /* The value of one `name value` line of .cekurafs/stats. */
@@ -493,7 +488,7 @@ static void test_only_reads_served_from_memory_count_as_cache_hits(void **state)
 	struct registry *r = start(rig, "p-1");
 
 	stats_reset();
-	fake_default(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
+	fake_default(rig->b.f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
 	assert_progress(r, 42, IN_PROGRESS_TEXT("p-1")); /* polled: no hit */
 	assert_int_equal(stat_value("cache_hits_progress"), 0);
 	assert_progress(r, 42, IN_PROGRESS_TEXT("p-1")); /* within poll_interval: a hit */
@@ -504,7 +499,7 @@ static void test_only_reads_served_from_memory_count_as_cache_hits(void **state)
 	assert_int_equal(stat_value("cache_hits_progress"), 1);
 	assert_progress(r, 7, "idle\n"); /* nothing to poll: no hit either */
 	assert_int_equal(stat_value("cache_hits_progress"), 1);
-	assert_int_equal(fake_count(rig->f, "GET", POLL), 1);
+	assert_int_equal(fake_count(rig->b.f, "GET", POLL), 1);
 }
 
 static void test_a_read_after_poll_interval_polls_again(void **state)
@@ -515,12 +510,12 @@ static void test_a_read_after_poll_interval_polls_again(void **state)
 
 	rig->cfg.poll_interval = 0.05;
 	r = start(rig, "p-1");
-	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
-	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, COMPLETED);
+	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
+	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, COMPLETED);
 	assert_progress(r, 42, IN_PROGRESS_TEXT("p-1"));
 	nanosleep(&pause, NULL); /* the passing of poll_interval is what is tested */
 	assert_progress(r, 42, COMPLETED_TEXT("p-1"));
-	assert_int_equal(fake_count(rig->f, "GET", POLL), 2);
+	assert_int_equal(fake_count(rig->b.f, "GET", POLL), 2);
 }
 
 static void test_concurrent_readers_share_one_get(void **state)
@@ -530,14 +525,14 @@ static void test_concurrent_readers_share_one_get(void **state)
 	struct registry *r = start(rig, "p-1");
 	struct reader rds[N];
 
-	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS)->hold = true;
+	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS)->hold = true;
 	for(int i = 0; i < N; i++)
 		reader_start(&rds[i], r, READ_PROGRESS);
-	assert_true(fake_wait_requests(rig->f, 1, 5.0));
+	assert_true(fake_wait_requests(rig->b.f, 1, 5.0));
 	/* all in: one inside the held GET, the others waiting for its answer */
 	assert_true(all_waiting(rds, N, 5.0));
-	assert_int_equal(fake_nrequests(rig->f), 1);
-	fake_release(rig->f);
+	assert_int_equal(fake_nrequests(rig->b.f), 1);
+	fake_release(rig->b.f);
 	for(int i = 0; i < N; i++) {
 		reader_join(&rds[i]);
 		assert_int_equal(rds[i].rc, 0);
@@ -545,8 +540,8 @@ static void test_concurrent_readers_share_one_get(void **state)
 		assert_string_equal(rds[i].text, IN_PROGRESS_TEXT("p-1"));
 		free(rds[i].text);
 	}
-	assert_int_equal(fake_count(rig->f, "GET", NULL), 1);
-	assert_int_equal(fake_unexpected(rig->f), 0);
+	assert_int_equal(fake_count(rig->b.f, "GET", NULL), 1);
+	assert_int_equal(fake_unexpected(rig->b.f), 0);
 }
 
 static void test_a_reader_that_gives_up_does_not_fail_the_others(void **state)
@@ -555,10 +550,10 @@ static void test_a_reader_that_gives_up_does_not_fail_the_others(void **state)
 	struct registry *r = start(rig, "p-1");
 	struct reader quitter, stayer;
 
-	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS)->hold = true;
-	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
+	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS)->hold = true;
+	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
 	reader_start(&quitter, r, READ_PROGRESS);
-	assert_true(fake_wait_requests(rig->f, 1, 5.0)); /* the quitter's GET is in flight */
+	assert_true(fake_wait_requests(rig->b.f, 1, 5.0)); /* the quitter's GET is in flight */
 	reader_start(&stayer, r, READ_PROGRESS);
 	assert_true(all_waiting(&stayer, 1, 5.0));
 	atomic_store(&quitter.stop, true);
@@ -569,7 +564,7 @@ static void test_a_reader_that_gives_up_does_not_fail_the_others(void **state)
 	assert_string_equal(stayer.text, IN_PROGRESS_TEXT("p-1"));
 	free(stayer.text);
 	assert_error_line(r, 42, ""); /* giving up is not an error of the agent */
-	assert_int_equal(fake_count(rig->f, "GET", POLL), 2);
+	assert_int_equal(fake_count(rig->b.f, "GET", POLL), 2);
 }
 
 static void test_a_poll_overtaken_by_a_refetch_does_not_show_idle(void **state)
@@ -583,20 +578,20 @@ static void test_a_poll_overtaken_by_a_refetch_does_not_show_idle(void **state)
 	/* the refetch's check: the API does not know the old import (404: over,
 	 * but unlike a 400 not settled, so readers still poll it); its POST
 	 * waits for release */
-	fake_expect(rig->f, "GET", "?progress_id=p-old", HTTP_DONE, 404, "{\"detail\": \"Not found.\"}");
-	fake_expect(rig->f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-new\"}")->hold = true;
+	fake_expect(rig->b.f, "GET", "?progress_id=p-old", HTTP_DONE, 404, "{\"detail\": \"Not found.\"}");
+	fake_expect(rig->b.f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-new\"}")->hold = true;
 	/* a reader polls the old id meanwhile, and its answer comes after the POST's */
-	fake_expect(rig->f, "GET", "?progress_id=p-old", HTTP_DONE, 404, "{\"detail\": \"Not found.\"}")
+	fake_expect(rig->b.f, "GET", "?progress_id=p-old", HTTP_DONE, 404, "{\"detail\": \"Not found.\"}")
 		->delay = 0.3;
 	/* slow too, so that the waiter wakes while the new poll is in flight */
-	fake_default(rig->f, "GET", "?progress_id=p-new", HTTP_DONE, 200, IN_PROGRESS)->delay = 0.1;
+	fake_default(rig->b.f, "GET", "?progress_id=p-new", HTTP_DONE, 200, IN_PROGRESS)->delay = 0.1;
 	assert_int_equal(pthread_create(&fetch.thread, NULL, refetch_main, &fetch), 0);
-	assert_true(fake_wait_requests(rig->f, 2, 5.0));
+	assert_true(fake_wait_requests(rig->b.f, 2, 5.0));
 	reader_start(&rd, fetch.r, READ_PROGRESS);
-	assert_true(fake_wait_requests(rig->f, 3, 5.0));
+	assert_true(fake_wait_requests(rig->b.f, 3, 5.0));
 	reader_start(&waiter, fetch.r, READ_PROGRESS); /* shares the reader's poll */
 	assert_true(all_waiting(&waiter, 1, 5.0));
-	fake_release(rig->f);
+	fake_release(rig->b.f);
 	pthread_join(fetch.thread, NULL);
 	assert_int_equal(fetch.rc, 0);
 	reader_join(&rd);
@@ -620,14 +615,14 @@ static void test_a_terminal_status_is_never_polled_again(void **state)
 
 	rig->cfg.poll_interval = 0; /* every read would poll if it needed to */
 	r = start(rig, "p-1");
-	fake_default(rig->f, "GET", POLL, HTTP_DONE, 200, COMPLETED);
+	fake_default(rig->b.f, "GET", POLL, HTTP_DONE, 200, COMPLETED);
 	assert_progress(r, 42, COMPLETED_TEXT("p-1"));
 	assert_progress(r, 42, COMPLETED_TEXT("p-1"));
 	assert_progress(r, 42, COMPLETED_TEXT("p-1"));
 	assert_int_equal(registry_job_wait(r, NULL, 42, JOB_AGENT_IMPORT, &v), 0);
 	assert_string_equal(v.text, COMPLETED_TEXT("p-1"));
 	job_view_free(&v);
-	assert_int_equal(fake_count(rig->f, "GET", POLL), 1);
+	assert_int_equal(fake_count(rig->b.f, "GET", POLL), 1);
 }
 
 static void test_a_failed_poll_is_an_error_not_stale_text(void **state)
@@ -639,8 +634,8 @@ static void test_a_failed_poll_is_an_error_not_stale_text(void **state)
 
 	rig->cfg.poll_interval = 0;
 	r = start(rig, "p-1");
-	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
-	fake_default(rig->f, "GET", POLL, HTTP_DONE, 503, "{\"detail\": \"maintenance\"}");
+	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
+	fake_default(rig->b.f, "GET", POLL, HTTP_DONE, 503, "{\"detail\": \"maintenance\"}");
 	assert_progress(r, 42, IN_PROGRESS_TEXT("p-1"));
 	text = progress_text(r, 42, &rc);
 	assert_int_equal(rc, -EIO);
@@ -654,13 +649,13 @@ static void test_a_failed_poll_is_not_repeated_within_poll_interval(void **state
 	struct registry *r = start(rig, "p-1");
 	int rc;
 
-	fake_default(rig->f, "GET", POLL, HTTP_TIMEOUT, 0, NULL);
+	fake_default(rig->b.f, "GET", POLL, HTTP_TIMEOUT, 0, NULL);
 	assert_null(progress_text(r, 42, &rc));
 	assert_int_equal(rc, -ETIMEDOUT);
 	assert_null(progress_text(r, 42, &rc));
 	assert_int_equal(rc, -ETIMEDOUT);
 	/* one call, not two (a stalled GET is not retried: its budget is spent) */
-	assert_int_equal(fake_count(rig->f, "GET", POLL), 1);
+	assert_int_equal(fake_count(rig->b.f, "GET", POLL), 1);
 	assert_error_line(r, 42, "progress: timed out after 5 s\n");
 }
 
@@ -669,7 +664,7 @@ static void test_a_failed_status_is_shown_and_recorded(void **state)
 	struct rig *rig = *state;
 	struct registry *r = start(rig, "p-1");
 
-	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, FAILED);
+	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, FAILED);
 	assert_progress(r, 42,
 			"failed\nprogress_id: p-1\ncurrent_stage: tools\nstages: 1/2\n"
 			"error: Provider API key invalid\n"
@@ -687,15 +682,15 @@ static void test_wait_returns_when_the_import_completes(void **state)
 
 	rig->cfg.poll_interval = 0.01;
 	r = start(rig, "p-1");
-	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
-	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
-	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, COMPLETED);
+	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
+	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
+	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, COMPLETED);
 	assert_int_equal(registry_job_wait(r, NULL, 42, JOB_AGENT_IMPORT, &v), 0);
 	assert_string_equal(v.text, COMPLETED_TEXT("p-1"));
 	assert_string_equal(v.json, COMPLETED);
 	job_view_free(&v);
-	assert_int_equal(fake_count(rig->f, "GET", POLL), 3);
-	assert_int_equal(fake_unexpected(rig->f), 0);
+	assert_int_equal(fake_count(rig->b.f, "GET", POLL), 3);
+	assert_int_equal(fake_unexpected(rig->b.f), 0);
 }
 
 static void test_wait_polls_every_poll_interval(void **state)
@@ -707,13 +702,13 @@ static void test_wait_polls_every_poll_interval(void **state)
 
 	rig->cfg.poll_interval = 0.05;
 	r = start(rig, "p-1");
-	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
-	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
-	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, COMPLETED);
+	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
+	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
+	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, COMPLETED);
 	assert_int_equal(registry_job_wait(r, NULL, 42, JOB_AGENT_IMPORT, &v), 0);
 	job_view_free(&v);
-	first = fake_request(rig->f, 0);
-	last = fake_request(rig->f, 2);
+	first = fake_request(rig->b.f, 0);
+	last = fake_request(rig->b.f, 2);
 	assert_true(last->at - first->at >= 2 * 0.05);
 	assert_true(last->at - first->at < 1.0);
 }
@@ -726,15 +721,15 @@ static void test_wait_fails_with_eremoteio_when_the_import_failed(void **state)
 
 	rig->cfg.poll_interval = 0.01;
 	r = start(rig, "p-1");
-	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
-	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, FAILED);
+	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
+	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, FAILED);
 	assert_int_equal(registry_job_wait(r, NULL, 42, JOB_AGENT_IMPORT, &v), -EREMOTEIO);
 	job_view_free(&v);
 	assert_error_line(r, 42, "auto-fetch: failed at stage tools: Provider API key invalid\n");
 	/* and again at once, without polling: failed is terminal */
 	assert_int_equal(registry_job_wait(r, NULL, 42, JOB_AGENT_IMPORT, &v), -EREMOTEIO);
 	job_view_free(&v);
-	assert_int_equal(fake_count(rig->f, "GET", POLL), 2);
+	assert_int_equal(fake_count(rig->b.f, "GET", POLL), 2);
 }
 
 static void test_a_failure_without_a_failed_stage_names_the_current_one(void **state)
@@ -743,7 +738,7 @@ static void test_a_failure_without_a_failed_stage_names_the_current_one(void **s
 	struct registry *r = start(rig, "p-1");
 	struct job_view v;
 
-	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200,
+	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200,
 		    "{\"status\": \"failed\", \"current_stage\": \"knowledge_base\", \"stages\": [], "
 		    "\"error\": null}");
 	assert_int_equal(registry_job_wait(r, NULL, 42, JOB_AGENT_IMPORT, &v), -EREMOTEIO);
@@ -761,14 +756,14 @@ static void test_wait_gives_up_after_wait_timeout(void **state)
 	rig->cfg.poll_interval = 0.05;
 	rig->cfg.wait_timeout = 0.2;
 	r = start(rig, "p-1");
-	fake_default(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
+	fake_default(rig->b.f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
 	start_time = fake_now();
 	assert_int_equal(registry_job_wait(r, NULL, 42, JOB_AGENT_IMPORT, &v), -ETIMEDOUT);
 	took = fake_now() - start_time;
 	job_view_free(&v);
 	assert_true(took >= 0.2);
 	assert_true(took < 1.0);
-	assert_in_range(fake_count(rig->f, "GET", POLL), 3, 6);
+	assert_in_range(fake_count(rig->b.f, "GET", POLL), 3, 6);
 	assert_error_line(r, 42, "wait: timed out after 0.2 s\n");
 }
 
@@ -782,16 +777,16 @@ static void test_a_cancelled_wait_returns_eintr_promptly(void **state)
 	rig->cfg.poll_interval = 30;
 	rig->cfg.wait_timeout = 60;
 	r = start(rig, "p-1");
-	fake_default(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
+	fake_default(rig->b.f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
 	reader_start(&rd, r, READ_WAIT);
-	assert_true(fake_wait_requests(rig->f, 1, 5.0));
+	assert_true(fake_wait_requests(rig->b.f, 1, 5.0));
 	cancelled_at = fake_now();
 	atomic_store(&rd.stop, true);
 	reader_join(&rd);
 	assert_int_equal(rd.rc, -EINTR);
 	assert_null(rd.text);
 	assert_true(rd.finished_at - cancelled_at < 0.5);
-	assert_int_equal(fake_count(rig->f, "GET", POLL), 1); /* it stopped polling */
+	assert_int_equal(fake_count(rig->b.f, "GET", POLL), 1); /* it stopped polling */
 	assert_error_line(r, 42, "");
 }
 
@@ -801,9 +796,9 @@ static void test_a_wait_cancelled_during_its_poll_returns_eintr(void **state)
 	struct registry *r = start(rig, "p-1");
 	struct reader rd;
 
-	fake_expect(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS)->hold = true;
+	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS)->hold = true;
 	reader_start(&rd, r, READ_WAIT);
-	assert_true(fake_wait_requests(rig->f, 1, 5.0));
+	assert_true(fake_wait_requests(rig->b.f, 1, 5.0));
 	atomic_store(&rd.stop, true);
 	reader_join(&rd);
 	assert_int_equal(rd.rc, -EINTR);
@@ -836,14 +831,14 @@ static void test_listing_is_reused_within_list_ttl(void **state)
 	uint64_t *ids = NULL;
 	size_t n = 0;
 
-	expect_listing(rig->f);
+	expect_listing(rig->b.f);
 	assert_int_equal(registry_list(r, NULL, &ids, &n), 0);
 	assert_int_equal(n, 3);
 	assert_int_equal(ids[0], 1);
 	assert_int_equal(ids[2], 3);
 	free(ids);
 	assert_int_equal(listed(r), 3);
-	assert_int_equal(fake_nrequests(rig->f), 1);
+	assert_int_equal(fake_nrequests(rig->b.f), 1);
 }
 
 static void test_dropping_caches_fetches_the_listing_and_polls_again(void **state)
@@ -851,19 +846,19 @@ static void test_dropping_caches_fetches_the_listing_and_polls_again(void **stat
 	struct rig *rig = *state;
 	struct registry *r = start(rig, "p-1");
 
-	expect_listing(rig->f);
-	expect_listing(rig->f);
-	fake_default(rig->f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
+	expect_listing(rig->b.f);
+	expect_listing(rig->b.f);
+	fake_default(rig->b.f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
 	listed(r);
 	assert_progress(r, 42, IN_PROGRESS_TEXT("p-1"));
 	registry_drop_caches(r);
 	assert_int_equal(listed(r), 3);
 	assert_progress(r, 42, IN_PROGRESS_TEXT("p-1")); /* within poll_interval, yet polled */
-	assert_int_equal(fake_count(rig->f, "GET", "/short_list/"), 2);
-	assert_int_equal(fake_count(rig->f, "GET", POLL), 2);
+	assert_int_equal(fake_count(rig->b.f, "GET", "/short_list/"), 2);
+	assert_int_equal(fake_count(rig->b.f, "GET", POLL), 2);
 	/* the progress id is state, not cache */
 	assert_progress(r, 42, IN_PROGRESS_TEXT("p-1"));
-	assert_int_equal(fake_count(rig->f, "GET", POLL), 2);
+	assert_int_equal(fake_count(rig->b.f, "GET", POLL), 2);
 }
 
 static void test_an_empty_listing_is_reused_too(void **state)
@@ -871,12 +866,12 @@ static void test_an_empty_listing_is_reused_too(void **state)
 	struct rig *rig = *state;
 	struct registry *r = start(rig, NULL);
 
-	fake_expect(rig->f, "GET", "short_list/", HTTP_DONE, 200,
+	fake_expect(rig->b.f, "GET", "short_list/", HTTP_DONE, 200,
 		    "{\"count\": 0, \"next\": null, \"results\": []}");
 	assert_int_equal(listed(r), 0);
 	assert_int_equal(listed(r), 0);
 	assert_int_equal(registry_lookup(r, NULL, 5), -ENOENT); /* the listing says so */
-	assert_int_equal(fake_nrequests(rig->f), 1);
+	assert_int_equal(fake_nrequests(rig->b.f), 1);
 }
 
 static void test_with_list_ttl_zero_each_listing_is_fetched_once(void **state)
@@ -886,13 +881,13 @@ static void test_with_list_ttl_zero_each_listing_is_fetched_once(void **state)
 
 	rig->cfg.list_ttl = 0;
 	r = start(rig, NULL);
-	expect_listing(rig->f);
-	expect_listing(rig->f);
+	expect_listing(rig->b.f);
+	expect_listing(rig->b.f);
 	assert_int_equal(listed(r), 3);
-	assert_int_equal(fake_nrequests(rig->f), 1);
+	assert_int_equal(fake_nrequests(rig->b.f), 1);
 	listed(r);
-	assert_int_equal(fake_nrequests(rig->f), 2);
-	assert_int_equal(fake_unexpected(rig->f), 0);
+	assert_int_equal(fake_nrequests(rig->b.f), 2);
+	assert_int_equal(fake_unexpected(rig->b.f), 0);
 }
 
 static void test_concurrent_listings_share_one_and_survive_a_quitter(void **state)
@@ -901,10 +896,10 @@ static void test_concurrent_listings_share_one_and_survive_a_quitter(void **stat
 	struct registry *r = start(rig, NULL);
 	struct reader quitter, stayer, third;
 
-	fake_expect(rig->f, "GET", "short_list/", HTTP_DONE, 200, "{\"results\": []}")->hold = true;
-	expect_listing(rig->f);
+	fake_expect(rig->b.f, "GET", "short_list/", HTTP_DONE, 200, "{\"results\": []}")->hold = true;
+	expect_listing(rig->b.f);
 	reader_start(&quitter, r, READ_LIST);
-	assert_true(fake_wait_requests(rig->f, 1, 5.0));
+	assert_true(fake_wait_requests(rig->b.f, 1, 5.0));
 	reader_start(&stayer, r, READ_LIST);
 	assert_true(all_waiting(&stayer, 1, 5.0));
 	atomic_store(&quitter.stop, true);
@@ -912,11 +907,11 @@ static void test_concurrent_listings_share_one_and_survive_a_quitter(void **stat
 	assert_int_equal(quitter.rc, -EINTR);
 	reader_join(&stayer);
 	assert_int_equal(stayer.rc, 0); /* it listed for itself */
-	assert_int_equal(fake_nrequests(rig->f), 2);
+	assert_int_equal(fake_nrequests(rig->b.f), 2);
 	reader_start(&third, r, READ_LIST); /* within list_ttl: no request */
 	reader_join(&third);
 	assert_int_equal(third.rc, 0);
-	assert_int_equal(fake_nrequests(rig->f), 2);
+	assert_int_equal(fake_nrequests(rig->b.f), 2);
 }
 
 static void test_a_failed_listing_is_an_error(void **state)
@@ -926,7 +921,7 @@ static void test_a_failed_listing_is_an_error(void **state)
 	uint64_t *ids = NULL;
 	size_t n = 99;
 
-	fake_default(rig->f, "GET", "short_list/", HTTP_DONE, 401, "{\"detail\": \"Invalid API key\"}");
+	fake_default(rig->b.f, "GET", "short_list/", HTTP_DONE, 401, "{\"detail\": \"Invalid API key\"}");
 	assert_int_equal(registry_list(r, NULL, &ids, &n), -EACCES);
 	assert_null(ids);
 	assert_int_equal(n, 0);
@@ -937,11 +932,11 @@ static void test_lookup_uses_a_fresh_listing(void **state)
 	struct rig *rig = *state;
 	struct registry *r = start(rig, NULL);
 
-	expect_listing(rig->f);
+	expect_listing(rig->b.f);
 	listed(r);
 	assert_int_equal(registry_lookup(r, NULL, 2), 0);
 	assert_int_equal(registry_lookup(r, NULL, 4), -ENOENT);
-	assert_int_equal(fake_nrequests(rig->f), 1);
+	assert_int_equal(fake_nrequests(rig->b.f), 1);
 }
 
 static void test_lookup_without_a_listing_asks_for_the_agent(void **state)
@@ -949,13 +944,13 @@ static void test_lookup_without_a_listing_asks_for_the_agent(void **state)
 	struct rig *rig = *state;
 	struct registry *r = start(rig, NULL);
 
-	fake_expect(rig->f, "GET", "/aiagents/5/$", HTTP_DONE, 200, "{\"id\": 5}");
-	fake_expect(rig->f, "GET", "/aiagents/6/$", HTTP_DONE, 404, "{\"detail\": \"Not found.\"}");
+	fake_expect(rig->b.f, "GET", "/aiagents/5/$", HTTP_DONE, 200, "{\"id\": 5}");
+	fake_expect(rig->b.f, "GET", "/aiagents/6/$", HTTP_DONE, 404, "{\"detail\": \"Not found.\"}");
 	assert_int_equal(registry_lookup(r, NULL, 5), 0);
 	assert_int_equal(registry_lookup(r, NULL, 6), -ENOENT);
 	assert_int_equal(registry_lookup(r, NULL, 5), 0); /* known now: not asked again */
-	assert_int_equal(fake_nrequests(rig->f), 2);
-	assert_int_equal(fake_pending(rig->f), 0);
+	assert_int_equal(fake_nrequests(rig->b.f), 2);
+	assert_int_equal(fake_pending(rig->b.f), 0);
 }
 
 static void test_lookup_with_a_stale_listing_asks_for_the_agent(void **state)
@@ -965,11 +960,11 @@ static void test_lookup_with_a_stale_listing_asks_for_the_agent(void **state)
 
 	rig->cfg.list_ttl = 0;
 	r = start(rig, NULL);
-	expect_listing(rig->f);
-	fake_expect(rig->f, "GET", "/aiagents/2/$", HTTP_DONE, 200, "{\"id\": 2}");
+	expect_listing(rig->b.f);
+	fake_expect(rig->b.f, "GET", "/aiagents/2/$", HTTP_DONE, 200, "{\"id\": 2}");
 	listed(r);
 	assert_int_equal(registry_lookup(r, NULL, 2), 0);
-	assert_int_equal(fake_count(rig->f, "GET", "/aiagents/2/$"), 1);
+	assert_int_equal(fake_count(rig->b.f, "GET", "/aiagents/2/$"), 1);
 }
 
 static void test_an_agent_with_a_stored_id_exists_without_asking(void **state)
@@ -978,7 +973,7 @@ static void test_an_agent_with_a_stored_id_exists_without_asking(void **state)
 	struct registry *r = start(rig, "p-1");
 
 	assert_int_equal(registry_lookup(r, NULL, 42), 0);
-	assert_int_equal(fake_nrequests(rig->f), 0);
+	assert_int_equal(fake_nrequests(rig->b.f), 0);
 }
 
 static void test_lookup_failures_other_than_404_pass_through(void **state)
@@ -986,10 +981,10 @@ static void test_lookup_failures_other_than_404_pass_through(void **state)
 	struct rig *rig = *state;
 	struct registry *r = start(rig, NULL);
 
-	fake_default(rig->f, "GET", "/aiagents/5/$", HTTP_DONE, 403, "{\"detail\": \"Forbidden\"}");
+	fake_default(rig->b.f, "GET", "/aiagents/5/$", HTTP_DONE, 403, "{\"detail\": \"Forbidden\"}");
 	assert_int_equal(registry_lookup(r, NULL, 5), -EACCES);
 	assert_int_equal(registry_lookup(r, NULL, 5), -EACCES); /* not remembered as existing */
-	assert_int_equal(fake_nrequests(rig->f), 2);
+	assert_int_equal(fake_nrequests(rig->b.f), 2);
 }
 
 static void test_a_404_lookup_is_remembered_until_list_ttl_or_a_drop(void **state)
@@ -997,14 +992,14 @@ static void test_a_404_lookup_is_remembered_until_list_ttl_or_a_drop(void **stat
 	struct rig *rig = *state;
 	struct registry *r = start(rig, NULL);
 
-	fake_default(rig->f, "GET", "/aiagents/6/$", HTTP_DONE, 404, "{\"detail\": \"Not found.\"}");
+	fake_default(rig->b.f, "GET", "/aiagents/6/$", HTTP_DONE, 404, "{\"detail\": \"Not found.\"}");
 	assert_int_equal(registry_lookup(r, NULL, 6), -ENOENT);
 	assert_int_equal(registry_lookup(r, NULL, 6), -ENOENT);
 	assert_int_equal(registry_lookup(r, NULL, 6), -ENOENT);
-	assert_int_equal(fake_nrequests(rig->f), 1);
+	assert_int_equal(fake_nrequests(rig->b.f), 1);
 	registry_drop_caches(r); /* SIGHUP forgets it */
 	assert_int_equal(registry_lookup(r, NULL, 6), -ENOENT);
-	assert_int_equal(fake_nrequests(rig->f), 2);
+	assert_int_equal(fake_nrequests(rig->b.f), 2);
 }
 
 static void test_with_list_ttl_zero_a_404_is_not_remembered(void **state)
@@ -1014,10 +1009,10 @@ static void test_with_list_ttl_zero_a_404_is_not_remembered(void **state)
 
 	rig->cfg.list_ttl = 0;
 	r = start(rig, NULL);
-	fake_default(rig->f, "GET", "/aiagents/6/$", HTTP_DONE, 404, "{\"detail\": \"Not found.\"}");
+	fake_default(rig->b.f, "GET", "/aiagents/6/$", HTTP_DONE, 404, "{\"detail\": \"Not found.\"}");
 	assert_int_equal(registry_lookup(r, NULL, 6), -ENOENT);
 	assert_int_equal(registry_lookup(r, NULL, 6), -ENOENT);
-	assert_int_equal(fake_nrequests(rig->f), 2);
+	assert_int_equal(fake_nrequests(rig->b.f), 2);
 }
 
 /* ---- scale ---- */
@@ -1051,7 +1046,7 @@ static void test_an_agent_without_progress_costs_at_most_200_bytes(void **state)
 	per_agent = (after.uordblks - before.uordblks) / MANY;
 	print_message("registry: %zu bytes per agent\n", per_agent);
 	assert_true(per_agent <= 200);
-	assert_int_equal(fake_nrequests(rig->f), 0);
+	assert_int_equal(fake_nrequests(rig->b.f), 0);
 }
 
 static void test_agents_that_hold_nothing_are_freed_by_the_sweep(void **state)
@@ -1063,7 +1058,7 @@ static void test_agents_that_hold_nothing_are_freed_by_the_sweep(void **state)
 
 	rig->cfg.list_ttl = 0; /* a lookup's confirmation, and its configuration, last no time */
 	r = start(rig, NULL);
-	fake_default(rig->f, "GET", "/aiagents/", HTTP_DONE, 200, "{\"id\": 1, \"name\": \"a\"}");
+	fake_default(rig->b.f, "GET", "/aiagents/", HTTP_DONE, 200, "{\"id\": 1, \"name\": \"a\"}");
 	registry_note_error(r, 7, "refetch", "kept: an error line is state");
 	for(size_t i = 0; i < 2000; i++)
 		assert_int_equal(registry_lookup(r, NULL, 1000 + i), 0);
@@ -1111,8 +1106,8 @@ static void test_concurrent_refetches_all_reach_the_disk(void **state)
 	char want[2048], *text;
 	size_t at;
 
-	fake_default(rig->f, "GET", "/auto-fetch-progress/", HTTP_DONE, 200, COMPLETED);
-	fake_default(rig->f, "POST", "/auto-fetch/", HTTP_DONE, 202, "{\"progress_id\": \"p-9\"}")->delay =
+	fake_default(rig->b.f, "GET", "/auto-fetch-progress/", HTTP_DONE, 200, COMPLETED);
+	fake_default(rig->b.f, "POST", "/auto-fetch/", HTTP_DONE, 202, "{\"progress_id\": \"p-9\"}")->delay =
 		0.01;
 	for(size_t i = 0; i < 16; i++) {
 		rf[i] = (struct refetcher){.r = r, .id = 100 + 16 - i};
@@ -1131,7 +1126,7 @@ static void test_concurrent_refetches_all_reach_the_disk(void **state)
 	assert_non_null(text);
 	assert_string_equal(text, want);
 	free(text);
-	assert_int_equal(fake_count(rig->f, "POST", "/auto-fetch/"), 16);
+	assert_int_equal(fake_count(rig->b.f, "POST", "/auto-fetch/"), 16);
 }
 
 /* ---- the error file ---- */

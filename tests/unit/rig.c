@@ -1,0 +1,25 @@
+/* rig.c - the registry tests' rig (rig.h). */
+#include "rig.h"
+
+#include <string.h>
+
+int rig_up(struct rig_base *b, const struct registry_options *opt, const struct state_entry *entries,
+	   size_t n)
+{
+	memset(b, 0, sizeof(*b));
+	b->f = fake_new();
+	b->api = b->f ? api_new(fake_transport(b->f), FAKE_BASE_URL, FAKE_KEY, fake_policy()) : NULL;
+	if(!b->api)
+		return -1;
+	if(opt)
+		b->reg = registry_new(b->api, opt, entries, n);
+	return !opt || b->reg ? 0 : -1;
+}
+
+void rig_down(struct rig_base *b)
+{
+	registry_free(b->reg);
+	api_free(b->api);
+	fake_free(b->f);
+	memset(b, 0, sizeof(*b));
+}

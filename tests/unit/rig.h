@@ -1,0 +1,30 @@
+/* rig.h - what the tests of the registry and of the nodes stand on: a fake
+ * transport, the real API client on it, and a registry on that.
+ *
+ *   struct rig_base b;
+ *   rig_up(&b, &opt, entries, n);     registry knowing entries' jobs (opt NULL: none yet)
+ *   ...
+ *   rig_down(&b);                     registry, API and fake, in that order
+ */
+#ifndef CEKURAFS_TEST_RIG_H
+#define CEKURAFS_TEST_RIG_H
+
+#include <stddef.h>
+
+#include "cekurafs/registry.h"
+#include "fake_transport.h"
+
+struct rig_base {
+	struct fake *f;
+	struct api *api;
+	struct registry *reg; /* NULL until made */
+};
+
+/* Makes the fake and the API, and the registry when opt is not NULL. 0 or -1. */
+int rig_up(struct rig_base *b, const struct registry_options *opt, const struct state_entry *entries,
+	   size_t n);
+
+/* Frees what rig_up() made (and a registry the test made in b->reg). */
+void rig_down(struct rig_base *b);
+
+#endif
