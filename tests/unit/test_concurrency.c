@@ -1,5 +1,5 @@
-/* test_concurrency.c - open files, the registry and the watcher used by many
- * threads at once, as FUSE workers and the poll(2) watcher use them: the
+/* test_concurrency.c - open files, the registry and the notifier used by many
+ * threads at once, as FUSE workers and the poll(2) notifier use them: the
  * kernel serialises nothing on one open file. Meant to run under
  * AddressSanitizer and ThreadSanitizer too (make sanitize, make tsan); each
  * test is bounded by a count of rounds, and STRESS_SECONDS (environment)
@@ -33,7 +33,7 @@
 	"{\"status\": \"completed\", \"current_stage\": \"\", \"stages\": "                                  \
 	"[{\"name\": \"tools\", \"status\": \"completed\"}], \"error\": null}"
 
-#define NAGENTS 300 /* more than one watcher round takes (NODES_WATCH_MAX) */
+#define NAGENTS 300 /* more than one notifier round takes (NODES_NOTIFY_MAX) */
 
 struct rig {
 	struct rig_base b;
@@ -112,7 +112,7 @@ static void *reader(void *arg)
 	return NULL;
 }
 
-static void *poller(void *arg)
+static void *waiter(void *arg)
 {
 	struct worker *w = arg;
 	static int token;
@@ -122,7 +122,7 @@ static void *poller(void *arg)
 	return NULL;
 }
 
-static void *watcher(void *arg)
+static void *notifier(void *arg)
 {
 	struct worker *w = arg;
 
@@ -181,10 +181,10 @@ static void test_threads_reading_one_open_file_each_get_the_whole_text(void **st
 	nodes_release(h);
 }
 
-static void test_readers_pollers_and_the_watcher_share_an_open_progress_file(void **state)
+static void test_readers_waiters_and_the_notifier_share_an_open_progress_file(void **state)
 {
 	struct rig *rig = *state;
-	void *(*roles[])(void *) = {reader, reader, reader, poller, poller, watcher};
+	void *(*roles[])(void *) = {reader, reader, reader, waiter, waiter, notifier};
 	struct node_file f = {.id = 7, .kind = nodes_find("progress", strlen("progress"))};
 	struct worker w[6];
 	atomic_int stop = 0;
@@ -252,7 +252,7 @@ static void test_200_readers_while_the_caches_are_dropped(void **state)
 	assert_int_equal(bad, 0);
 }
 
-static void test_the_watcher_takes_turns_over_every_watched_agent(void **state)
+static void test_the_notifier_takes_turns_over_every_waited_job(void **state)
 {
 	struct rig *rig = *state;
 	struct node_handle *h[NAGENTS];
@@ -269,8 +269,8 @@ static void test_the_watcher_takes_turns_over_every_watched_agent(void **state)
 		assert_false(nodes_notify_check(&rig->ctx, h[i], &token));
 	}
 	/* The imports of the first ten agents opened end; the others run on, so
-	 * their pollers keep waiting. Whichever agents a round starts with, the
-	 * watcher must reach every one within two rounds. */
+	 * their waiters keep waiting. Whichever agents a round starts with, the
+	 * notifier must reach every one within two rounds. */
 	for(int i = 1; i <= 10; i++) {
 		char url[64];
 
@@ -284,8 +284,8 @@ static void test_the_watcher_takes_turns_over_every_watched_agent(void **state)
 		char url[64];
 
 		snprintf(url, sizeof(url), "/%d/auto-fetch-progress/", i);
-		if(fake_count(rig->b.f, "GET", url) < 2) /* at open, then by the watcher */
-			fail_msg("agent %d was never asked about by the watcher", i);
+		if(fake_count(rig->b.f, "GET", url) < 2) /* at open, then by the notifier */
+			fail_msg("agent %d was never polled by the notifier", i);
 	}
 	for(int i = 0; i < NAGENTS; i++)
 		nodes_release(h[i]);
@@ -296,9 +296,9 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_threads_reading_one_open_file_each_get_the_whole_text),
-		T(test_readers_pollers_and_the_watcher_share_an_open_progress_file),
+		T(test_readers_waiters_and_the_notifier_share_an_open_progress_file),
 		T(test_200_readers_while_the_caches_are_dropped),
-		T(test_the_watcher_takes_turns_over_every_watched_agent),
+		T(test_the_notifier_takes_turns_over_every_waited_job),
 	};
 #undef T
 

@@ -614,7 +614,7 @@ static void test_poll_keeps_a_token_until_a_reread_would_differ(void **state)
 	assert_false(nodes_notify_check(&rig->ctx, h, &token_a)); /* nothing new yet: kept */
 	assert_false(nodes_notify_check(&rig->ctx, h, &token_b)); /* the newest replaces it */
 	assert_int_equal(released, 1);
-	/* the watcher asks the API (the poll is due: poll_interval 0) and sees a change */
+	/* the notifier polls (the poll is due: poll_interval 0) and sees a change */
 	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, COMPLETED);
 	nodes_notify_round(&rig->ctx);
 	assert_int_equal(notified, 1);

@@ -494,7 +494,7 @@ static void test_only_reads_served_from_memory_count_as_cache_hits(void **state)
 	assert_progress(r, 42, IN_PROGRESS_TEXT("p-1")); /* within poll_interval: a hit */
 	assert_int_equal(stat_value("cache_hits_progress"), 1);
 	assert_int_equal(registry_job_refresh(r, NULL, 42, JOB_AGENT_IMPORT),
-			 0); /* a watcher's look is no read */
+			 0); /* the notifier's poll is no read */
 	assert_int_equal(registry_job_refresh(r, NULL, 42, JOB_AGENT_IMPORT), 0);
 	assert_int_equal(stat_value("cache_hits_progress"), 1);
 	assert_progress(r, 7, "idle\n"); /* nothing to poll: no hit either */
@@ -939,6 +939,34 @@ static void test_lookup_uses_a_fresh_listing(void **state)
 	assert_int_equal(fake_nrequests(rig->b.f), 1);
 }
 
+/* A job of a kind that changes the agent (the agent import) makes the
+ * configuration held before it completed stale: the next read fetches it,
+ * and shows what the import brought, whatever list_ttl says. */
+static void test_a_completed_import_makes_the_configuration_read_anew(void **state)
+{
+	struct rig *rig = *state;
+	struct registry *r = start(rig, "p-1");
+	struct agent_config *cfg = NULL;
+
+	fake_expect(rig->b.f, "GET", "/aiagents/42/$", HTTP_DONE, 200,
+		    "{\"id\": 42, \"description\": \"old\"}");
+	assert_int_equal(registry_agent_config(r, NULL, 42, &cfg), 0);
+	assert_string_equal(cfg->field[AGENT_CONFIG_SYSTEM_PROMPT].text, "old\n");
+	registry_agent_config_put(cfg);
+	assert_int_equal(registry_agent_config(r, NULL, 42, &cfg), 0); /* fresh: no second GET */
+	registry_agent_config_put(cfg);
+	assert_int_equal(fake_count(rig->b.f, "GET", "/aiagents/42/$"), 1);
+	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, COMPLETED);
+	assert_progress(r, 42, COMPLETED_TEXT("p-1")); /* the import completes */
+	fake_expect(rig->b.f, "GET", "/aiagents/42/$", HTTP_DONE, 200,
+		    "{\"id\": 42, \"description\": \"new\"}");
+	assert_int_equal(registry_agent_config(r, NULL, 42, &cfg), 0);
+	assert_string_equal(cfg->field[AGENT_CONFIG_SYSTEM_PROMPT].text, "new\n");
+	registry_agent_config_put(cfg);
+	assert_int_equal(fake_count(rig->b.f, "GET", "/aiagents/42/$"), 2);
+	assert_int_equal(fake_pending(rig->b.f), 0);
+}
+
 static void test_lookup_without_a_listing_asks_for_the_agent(void **state)
 {
 	struct rig *rig = *state;
@@ -1217,6 +1245,7 @@ int main(void)
 		T(test_concurrent_listings_share_one_and_survive_a_quitter),
 		T(test_a_failed_listing_is_an_error),
 		T(test_lookup_uses_a_fresh_listing),
+		T(test_a_completed_import_makes_the_configuration_read_anew),
 		T(test_lookup_without_a_listing_asks_for_the_agent),
 		T(test_lookup_with_a_stale_listing_asks_for_the_agent),
 		T(test_an_agent_with_a_stored_id_exists_without_asking),
