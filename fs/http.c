@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cekurafs/clock.h"
 #include "cekurafs/log.h"
 #include "cekurafs/stats.h"
 
@@ -31,21 +32,13 @@
 _Static_assert(sizeof(((struct http_response *)0)->detail) >= CURL_ERROR_SIZE,
 	       "http_response.detail holds curl's error buffer");
 
-static double now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* A uniform double in [0, 1), from a per-thread xorshift generator. */
 static double jitter_unit(void)
 {
 	static _Thread_local uint64_t s;
 
 	if(s == 0)
-		s = (uint64_t)(now_seconds() * 1e9) ^ (uint64_t)(uintptr_t)&s ^ 0x9E3779B97F4A7C15u;
+		s = (uint64_t)(clock_mono() * 1e9) ^ (uint64_t)(uintptr_t)&s ^ 0x9E3779B97F4A7C15u;
 	s ^= s << 13;
 	s ^= s >> 7;
 	s ^= s << 17;
@@ -60,20 +53,17 @@ static bool is_cancelled(const struct http_request *req)
 /* Sleeps seconds, in slices, unless cancelled. Returns false when cancelled. */
 static bool sleep_unless_cancelled(const struct http_request *req, double seconds)
 {
-	double end = now_seconds() + seconds;
+	double end = clock_mono() + seconds;
 
 	for(;;) {
-		double left = end - now_seconds();
+		double left = end - clock_mono();
 		struct timespec ts;
 
 		if(is_cancelled(req))
 			return false;
 		if(left <= 0)
 			return true;
-		if(left > SLEEP_SLICE)
-			left = SLEEP_SLICE;
-		ts.tv_sec = (time_t)left;
-		ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
+		ts = clock_timespec(fmin(left, SLEEP_SLICE));
 		nanosleep(&ts, NULL);
 	}
 }
@@ -129,14 +119,14 @@ void http_response_free(struct http_response *resp)
 void http_send(struct http_transport *t, const struct http_policy *policy, struct http_health *health,
 	       const struct http_request *req, bool idempotent, struct http_response *resp)
 {
-	double start = now_seconds();
+	double start = clock_mono();
 	double deadline = start + policy->timeout;
 	struct http_request attempt = *req;
 
 	memset(resp, 0, sizeof(*resp));
 	resp->outcome = HTTP_TIMEOUT;
 	for(int n = 0;; n++) {
-		double left = deadline - now_seconds();
+		double left = deadline - clock_mono();
 		bool offline = health && atomic_load(&health->offline);
 		double delay;
 
@@ -160,7 +150,7 @@ void http_send(struct http_transport *t, const struct http_policy *policy, struc
 			delay = fmax(delay, resp->retry_after);
 		/* A try needs room to answer; one squeezed into the last moments of the
 		 * budget would only turn this failure into a timeout. */
-		if(now_seconds() + delay + fmin(MIN_ATTEMPT, policy->timeout / 4) >= deadline)
+		if(clock_mono() + delay + fmin(MIN_ATTEMPT, policy->timeout / 4) >= deadline)
 			break;
 		log_debug("%s %s: attempt %d failed, retrying in %.2f s", req->method, req->url, n + 1,
 			  delay);
@@ -171,7 +161,7 @@ void http_send(struct http_transport *t, const struct http_policy *policy, struc
 			break;
 		}
 	}
-	resp->elapsed = now_seconds() - start;
+	resp->elapsed = clock_mono() - start;
 }
 
 /* ---- the libcurl transport ---- */

@@ -8,7 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "cekurafs/clock.h"
 
 #define MAX_STATUS 600 /* HTTP statuses are 100-599; slot 0 is "no answer" */
 #define MAX_ERRNO  256
@@ -19,7 +20,7 @@ static atomic_ulong cache_hits[STATS_NCACHES];
 static atomic_ulong retries, coalesced;
 static atomic_long in_flight;
 static atomic_long blocked;
-static atomic_llong started_ns;
+static _Atomic double started; /* clock_mono() at stats_reset(); 0 before it */
 
 static const char *const endpoint_names[STATS_NENDPOINTS] = {
 	[STATS_LIST] = "list",
@@ -34,14 +35,6 @@ static const char *const cache_names[STATS_NCACHES] = {
 	[STATS_CACHE_CONFIG] = "config",
 	[STATS_CACHE_NEGATIVE] = "negative",
 };
-
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 void stats_request(enum stats_endpoint ep, long status)
 {
@@ -152,9 +145,9 @@ static void add_errno(struct text *t, int err, unsigned long count)
 char *stats_render(void)
 {
 	struct text t = {0};
-	long long started = atomic_load(&started_ns);
+	double since = atomic_load(&started);
 
-	add(&t, "uptime_seconds %lld\n", started ? (now_ns() - started) / 1000000000LL : 0);
+	add(&t, "uptime_seconds %lld\n", since ? (long long)(clock_mono() - since) : 0);
 	add(&t, "requests_in_flight %ld\n", atomic_load(&in_flight));
 	add(&t, "readers_blocked %ld\n", atomic_load(&blocked));
 	for(int ep = 0; ep < STATS_NENDPOINTS; ep++) {
@@ -199,5 +192,5 @@ void stats_reset(void)
 	atomic_store(&coalesced, 0);
 	atomic_store(&in_flight, 0);
 	atomic_store(&blocked, 0);
-	atomic_store(&started_ns, now_ns());
+	atomic_store(&started, clock_mono());
 }
