@@ -21,6 +21,7 @@
 #include "cekurafs/json.h"
 #include "cekurafs/log.h"
 #include "cekurafs/state.h"
+#include "cekurafs/text.h"
 
 #define AGENTS_PATH "/test_framework/v2/aiagents/"
 /* Pages of one listing, whatever its `count` says (100,000 agents take 100). */
@@ -103,19 +104,6 @@ static int fail(struct api_error *e, int err, long status, const char *fmt, ...)
 	return -err;
 }
 
-/* Copies s[0..n) into buf as one line: control bytes become spaces. */
-static void one_line(char *buf, size_t size, const char *s, size_t n)
-{
-	size_t o = 0;
-
-	for(size_t i = 0; i < n && o + 1 < size; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		buf[o++] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
-	}
-	buf[o] = '\0';
-}
-
 void api_decode_detail(const char *body, size_t len, char *buf, size_t size)
 {
 	struct json_doc d;
@@ -127,7 +115,8 @@ void api_decode_detail(const char *body, size_t len, char *buf, size_t size)
 		return;
 	tok = json_find(&d, 0, "detail");
 	if(tok >= 0 && json_string(&d, tok, &text) == 0) {
-		one_line(buf, size, text, strlen(text));
+		snprintf(buf, size, "%s", text);
+		text_scrub(buf);
 	} else if(json_type(&d, 0) == JSON_OBJECT && json_size(&d, 0) > 0) {
 		/* Field errors: {"field": ["message", ...]}; show the first. */
 		char *field = NULL;
@@ -139,7 +128,8 @@ void api_decode_detail(const char *body, size_t len, char *buf, size_t size)
 			char both[1024];
 
 			snprintf(both, sizeof(both), "%s: %s", field, text);
-			one_line(buf, size, both, strlen(both));
+			snprintf(buf, size, "%s", both);
+			text_scrub(buf);
 		}
 		free(field);
 	}

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "cekurafs/text.h"
+
 static enum log_level threshold = LOGL_INFO;
 static bool to_syslog;
 
@@ -66,9 +68,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	/* One line per message, whatever the caller passed in: texts from the
 	 * API (details, URLs) may hold newlines, or escape sequences that would
 	 * rewrite a terminal showing the log. Every control byte becomes a space. */
-	for(char *p = line; *p; p++)
-		if((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = ' ';
+	text_scrub(line);
 	if(to_syslog)
 		syslog(syslog_priorities[level], "%s", line);
 	else

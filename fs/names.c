@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cekurafs/text.h"
+
 /* "-" and the 20 digits of UINT64_MAX, then "." and the 20 digits of a copy's number */
 #define ID_MAX 42
 
@@ -56,7 +58,7 @@ size_t names_safe(const char *raw, char *buf)
 	for(size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)raw[i];
 
-		buf[o++] = c == '/' || c < 0x20 || c == 0x7f ? '_' : (char)c;
+		buf[o++] = c == '/' || TEXT_IS_CONTROL(c) ? '_' : (char)c;
 	}
 	buf[o] = '\0';
 	return o;
