@@ -7,6 +7,7 @@
 #include "cekurafs/http.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <malloc.h>
 #include <math.h>
 #include <pthread.h>
@@ -19,6 +20,7 @@
 #include "cekurafs/clock.h"
 #include "cekurafs/log.h"
 #include "cekurafs/stats.h"
+#include "cekurafs/text.h"
 
 #define OFFLINE_CONNECT_TIMEOUT 1.0  /* seconds: "fail within about a second" */
 #define SLEEP_SLICE		0.05 /* seconds between two looks at `cancelled` */
@@ -207,12 +209,6 @@ static void handle_give(struct curl_transport *ct, CURL *h)
 		curl_easy_cleanup(h);
 }
 
-struct body_sink {
-	char *buf;
-	size_t len, cap;
-	bool too_large;
-};
-
 struct progress_ctx {
 	const struct http_request *req;
 };
@@ -234,31 +230,15 @@ static void share_unlock(CURL *h, curl_lock_data data, void *arg)
 	pthread_mutex_unlock(&ct->locks[data]);
 }
 
+/* The body goes into a text_buf bounded by HTTP_MAX_BODY. It is grown by
+ * plain realloc, not the wiping allocator: a response never holds the key. */
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
-	struct body_sink *s = arg;
+	struct text_buf *body = arg;
 	size_t n = size * nmemb;
 
-	if(s->len + n > HTTP_MAX_BODY) {
-		s->too_large = true;
-		return 0; /* makes curl stop with CURLE_WRITE_ERROR */
-	}
-	if(s->len + n + 1 > s->cap) {
-		size_t cap = s->cap ? s->cap : 4096;
-		char *p;
-
-		while(cap < s->len + n + 1)
-			cap *= 2;
-		p = realloc(s->buf, cap);
-		if(!p)
-			return 0;
-		s->buf = p;
-		s->cap = cap;
-	}
-	memcpy(s->buf + s->len, data, n);
-	s->len += n;
-	s->buf[s->len] = '\0';
-	return n;
+	text_buf_add(body, data, n);
+	return body->err ? 0 : n; /* 0 makes curl stop with CURLE_WRITE_ERROR */
 }
 
 static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
@@ -277,7 +257,7 @@ static long to_ms(double seconds)
 	return seconds <= 0.001 ? 1 : (long)(seconds * 1000.0);
 }
 
-static enum http_outcome classify(CURL *h, CURLcode rc, const struct body_sink *sink)
+static enum http_outcome classify(CURL *h, CURLcode rc, const struct text_buf *body)
 {
 	curl_off_t connect_us = 0;
 	long request_size = 0;
@@ -307,7 +287,7 @@ static enum http_outcome classify(CURL *h, CURLcode rc, const struct body_sink *
 	case CURLE_FILESIZE_EXCEEDED:
 		return HTTP_TOO_LARGE;
 	case CURLE_WRITE_ERROR:
-		return sink->too_large ? HTTP_TOO_LARGE : HTTP_FAILED;
+		return body->err == -EFBIG ? HTTP_TOO_LARGE : HTTP_FAILED;
 	case CURLE_ABORTED_BY_CALLBACK:
 		return HTTP_INTERRUPTED;
 	case CURLE_PEER_FAILED_VERIFICATION: /* unknown CA, expired, or for another name */
@@ -371,7 +351,7 @@ static void curl_exchange(struct http_transport *t, const struct http_request *r
 			  struct http_response *resp)
 {
 	struct curl_transport *ct = (struct curl_transport *)t;
-	struct body_sink sink = {0};
+	struct text_buf body = {.max = HTTP_MAX_BODY};
 	struct progress_ctx pctx = {.req = req};
 	struct curl_slist *headers = NULL;
 	char errbuf[CURL_ERROR_SIZE] = "";
@@ -402,7 +382,7 @@ static void curl_exchange(struct http_transport *t, const struct http_request *r
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, to_ms(req->connect_timeout));
 	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HTTP_MAX_BODY);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(h, CURLOPT_XFERINFODATA, &pctx);
@@ -423,13 +403,13 @@ static void curl_exchange(struct http_transport *t, const struct http_request *r
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
 	}
 	rc = curl_easy_perform(h);
-	resp->outcome = classify(h, rc, &sink);
+	resp->outcome = classify(h, rc, &body);
 	if(resp->outcome == HTTP_DONE) {
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
 		resp->retry_after = retry_after_of(h);
-		resp->body = sink.buf;
-		resp->len = sink.len;
-		sink.buf = NULL;
+		resp->body = body.text; /* NULL for an empty body */
+		resp->len = body.len;
+		body.text = NULL;
 	} else {
 		const char *words = errbuf[0] ? errbuf : curl_easy_strerror(rc);
 
@@ -438,7 +418,7 @@ static void curl_exchange(struct http_transport *t, const struct http_request *r
 			snprintf(resp->detail, sizeof(resp->detail), "%s", words);
 	}
 out:
-	free(sink.buf);
+	text_buf_free(&body);
 	headers_free(headers);
 	if(h)
 		handle_give(ct, h);
