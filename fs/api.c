@@ -18,9 +18,9 @@
 #include <string.h>
 
 #include "cekurafs/errmap.h"
+#include "cekurafs/ids.h"
 #include "cekurafs/json.h"
 #include "cekurafs/log.h"
-#include "cekurafs/state.h"
 #include "cekurafs/text.h"
 
 #define AGENTS_PATH "/test_framework/v2/aiagents/"
@@ -307,7 +307,7 @@ int api_decode_auto_fetch(const char *body, size_t len, char **progress_id)
 	tok = json_find(&d, 0, "progress_id");
 	rc = json_string(&d, tok, progress_id);
 	json_free(&d);
-	if(rc == 0 && !state_valid_progress_id(*progress_id)) {
+	if(rc == 0 && !ids_valid_job(*progress_id)) {
 		free(*progress_id);
 		*progress_id = NULL;
 		rc = -EPROTO;
@@ -673,7 +673,7 @@ int api_progress(struct api *api, const struct api_cancel *c, uint64_t id, const
 
 	memset(out, 0, sizeof(*out));
 	*raw = NULL;
-	if(!state_valid_progress_id(progress_id))
+	if(!ids_valid_job(progress_id))
 		return fail(e, EINVAL, 0, "invalid progress id");
 	url = url_of(api, AGENTS_PATH "%llu/auto-fetch-progress/?progress_id=%s", (unsigned long long)id,
 		     progress_id);

@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cekurafs/tree.h"
+#include "cekurafs/ids.h"
 
 #define HEADER "# cekurafs progress ids: <agent id> <progress id>\n"
 /* Every temporary file of a save starts so (the rest is mkostemp's). */
@@ -32,22 +32,6 @@ static char *path_in(const char *dir, const char *name)
 	char *path = NULL;
 
 	return asprintf(&path, "%s/%s", dir, name) < 0 ? NULL : path;
-}
-
-int state_valid_progress_id(const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-
-	if(n == 0 || n > 128)
-		return 0;
-	for(size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if(!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-		     c == '_' || c == '~' || c == '-'))
-			return 0;
-	}
-	return 1;
 }
 
 int state_prepare(const char *dir)
@@ -107,9 +91,9 @@ static int parse_line(char *line, struct state_entry *e)
 {
 	char *sp = strchr(line, ' ');
 
-	if(!sp || !tree_parse_id(line, (size_t)(sp - line), &e->agent_id))
+	if(!sp || !ids_parse_agent(line, (size_t)(sp - line), &e->agent_id))
 		return -1;
-	if(!state_valid_progress_id(sp + 1))
+	if(!ids_valid_job(sp + 1))
 		return -1;
 	e->progress_id = strdup(sp + 1);
 	return e->progress_id ? 0 : -1;
