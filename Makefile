@@ -48,7 +48,7 @@ ifeq ($(FUZZ),1)
 ALL_CFLAGS += -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 endif
 
-LIB_MODULES := clock text ids log stats tree json names agent_config errmap render events state http api agents agents_config agents_events nodes ops
+LIB_MODULES := clock text ids progress log stats tree json names agent_config errmap render events state http api agents agents_config agents_events nodes ops
 LIB_OBJS := $(LIB_MODULES:%=$(BUILD)/fs/%.o)
 LIB := $(BUILD)/libcekurafs.a
 DAEMON := $(BUILD)/cekurafs

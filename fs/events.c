@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cekurafs/render.h"
 #include "cekurafs/text.h"
 
 static int push(struct event_log *log, double at, char *what, char *state)

@@ -35,11 +35,6 @@ static char *clean(const char *s, bool word, const char *fallback)
 	return c;
 }
 
-bool progress_terminal(const char *status)
-{
-	return status && (strcmp(status, "completed") == 0 || strcmp(status, "failed") == 0);
-}
-
 static bool stage_done(const struct progress_stage *s)
 {
 	return s->state && (strcmp(s->state, "completed") == 0 || strcmp(s->state, "skipped") == 0);
@@ -99,19 +94,4 @@ char *render_progress(const struct progress *p, const char *progress_id)
 	free(error);
 	free(id);
 	return text_buf_take(&t, NULL);
-}
-
-void progress_free(struct progress *p)
-{
-	if(!p)
-		return;
-	for(size_t i = 0; i < p->nstages; i++) {
-		free(p->stages[i].name);
-		free(p->stages[i].state);
-	}
-	free(p->stages);
-	free(p->status);
-	free(p->current_stage);
-	free(p->error);
-	memset(p, 0, sizeof(*p));
 }
