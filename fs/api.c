@@ -146,12 +146,14 @@ void api_decode_detail(const char *body, size_t len, char *buf, size_t size)
  * answer was lost after it was sent (a reset, a timeout): e's message then
  * says so after the cause. */
 static int call(struct api *api, const struct api_cancel *c, const char *method, const char *url,
-		bool idempotent, const char *if_lost, struct http_response *resp, struct api_error *e)
+		enum stats_endpoint endpoint, bool idempotent, const char *if_lost,
+		struct http_response *resp, struct api_error *e)
 {
 	struct http_request req = {
 		.method = method,
 		.url = url,
 		.key = api->key,
+		.endpoint = endpoint,
 		.cancelled = c ? c->cancelled : NULL,
 		.cancel_arg = c ? c->arg : NULL,
 	};
@@ -574,7 +576,7 @@ int api_list_agents(struct api *api, const struct api_cancel *c, struct agent_li
 		char *next = NULL;
 		int64_t count;
 
-		rc = call(api, c, "GET", url, true, NULL, &resp, e);
+		rc = call(api, c, "GET", url, STATS_LIST, true, NULL, &resp, e);
 		if(rc == 0) {
 			size_t before = out->n;
 
@@ -617,7 +619,7 @@ int api_get_agent_body(struct api *api, const struct api_cancel *c, uint64_t id,
 	}
 	if(!url)
 		return fail(e, ENOMEM, 0, "out of memory");
-	rc = call(api, c, "GET", url, true, NULL, &resp, e);
+	rc = call(api, c, "GET", url, STATS_AGENT, true, NULL, &resp, e);
 	free(url);
 	if(rc != 0)
 		return rc;
@@ -651,7 +653,7 @@ int api_auto_fetch(struct api *api, const struct api_cancel *c, uint64_t id, cha
 	*progress_id = NULL;
 	if(!url)
 		return fail(e, ENOMEM, 0, "out of memory");
-	rc = call(api, c, "POST", url, false, IMPORT_MAY_HAVE_STARTED, &resp, e);
+	rc = call(api, c, "POST", url, STATS_AUTO_FETCH, false, IMPORT_MAY_HAVE_STARTED, &resp, e);
 	free(url);
 	if(rc != 0)
 		return rc;
@@ -679,7 +681,7 @@ int api_progress(struct api *api, const struct api_cancel *c, uint64_t id, const
 		     progress_id);
 	if(!url)
 		return fail(e, ENOMEM, 0, "out of memory");
-	rc = call(api, c, "GET", url, true, NULL, &resp, e);
+	rc = call(api, c, "GET", url, STATS_PROGRESS, true, NULL, &resp, e);
 	free(url);
 	if(rc != 0)
 		return rc;
@@ -710,7 +712,7 @@ int api_check(struct api *api, struct api_error *e)
 
 	if(!url)
 		return fail(e, ENOMEM, 0, "out of memory");
-	rc = call(api, NULL, "GET", url, true, NULL, &resp, e);
+	rc = call(api, NULL, "GET", url, STATS_LIST, true, NULL, &resp, e);
 	if(rc == 0)
 		http_response_free(&resp);
 	free(url);

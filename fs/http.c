@@ -141,8 +141,7 @@ void http_send(struct http_transport *t, const struct http_policy *policy, struc
 		t->exchange(t, &attempt, resp);
 		stats_in_flight(-1);
 		if(resp->outcome != HTTP_INTERRUPTED)
-			stats_request(stats_endpoint_of(req->url),
-				      resp->outcome == HTTP_DONE ? resp->status : 0);
+			stats_request(req->endpoint, resp->outcome == HTTP_DONE ? resp->status : 0);
 		update_health(health, resp);
 		if(n >= policy->max_retries || offline || !worth_retrying(resp, idempotent))
 			break;
@@ -302,18 +301,16 @@ static enum http_outcome classify(CURL *h, CURLcode rc, const struct text_buf *b
 	}
 }
 
+/* Retry-After in seconds: libcurl reads both of its forms (a number of
+ * seconds, an HTTP date). None, 0, a date already past and nonsense are all -1
+ * (our own backoff then), and so is more than a day. */
 static double retry_after_of(CURL *h)
 {
-	struct curl_header *hdr = NULL;
-	char *end;
-	double v;
+	curl_off_t v = 0;
 
-	if(curl_easy_header(h, "Retry-After", 0, CURLH_HEADER, -1, &hdr) != CURLHE_OK)
+	if(curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &v) != CURLE_OK || v <= 0 || v > 86400)
 		return -1;
-	v = strtod(hdr->value, &end);
-	if(end == hdr->value || v < 0 || v > 86400)
-		return -1; /* an HTTP date, or nonsense: fall back to our own backoff */
-	return v;
+	return (double)v;
 }
 
 /* Appends the key's header line, built at the key's length (no cap), to headers.

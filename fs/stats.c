@@ -77,17 +77,6 @@ void stats_cache_hit(enum stats_cache c)
 		atomic_fetch_add(&cache_hits[c], 1);
 }
 
-enum stats_endpoint stats_endpoint_of(const char *url)
-{
-	if(strstr(url, "/auto-fetch-progress/"))
-		return STATS_PROGRESS;
-	if(strstr(url, "/auto-fetch/"))
-		return STATS_AUTO_FETCH;
-	if(strstr(url, "/short_list/"))
-		return STATS_LIST;
-	return STATS_AGENT;
-}
-
 /* The symbolic name of an errno ("EIO"), or its number. */
 static void add_errno(struct text_buf *t, int err, unsigned long count)
 {

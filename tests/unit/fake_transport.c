@@ -143,6 +143,7 @@ static void record(struct fake *f, const struct http_request *req)
 	r->method = xstrdup(req->method);
 	r->url = xstrdup(req->url);
 	r->key = xstrdup(req->key);
+	r->endpoint = req->endpoint;
 	r->timeout = req->timeout;
 	r->connect_timeout = req->connect_timeout;
 	r->at = fake_now();

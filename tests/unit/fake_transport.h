@@ -55,7 +55,8 @@ struct fake_reply {
 struct fake_request {
 	char *method;
 	char *url;
-	char *key; /* the X-CEKURA-API-KEY value, NULL when none was given */
+	char *key;		      /* the X-CEKURA-API-KEY value, NULL when none was given */
+	enum stats_endpoint endpoint; /* what the caller said it asks for */
 	double timeout;
 	double connect_timeout;
 	double at; /* CLOCK_MONOTONIC seconds when it arrived */
