@@ -55,26 +55,29 @@ static int text_copy(struct config_text *t, const char *s, size_t len)
 	return 0;
 }
 
-/* The text of a container without the whitespace between its tokens;
- * strings are copied as they are. */
+/* The text of a container (parsed: its strings end) without the whitespace
+ * between its tokens; strings are copied as they are. */
 static int compact_copy(struct config_text *t, const char *s, size_t len)
 {
-	bool in_string = false;
 	size_t o = 0;
 
 	t->text = malloc(len + 1);
 	if(!t->text)
 		return -ENOMEM;
-	for(size_t i = 0; i < len; i++) {
-		char c = s[i];
+	for(size_t i = 0; i < len;) {
+		size_t end = i + 1;
 
-		if(!in_string && (c == ' ' || c == '\t' || c == '\n' || c == '\r'))
+		if(s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+			i++;
 			continue;
-		t->text[o++] = c;
-		if(in_string && c == '\\' && i + 1 < len)
-			t->text[o++] = s[++i];
-		else if(c == '"')
-			in_string = !in_string;
+		}
+		if(s[i] == '"')
+			end = json_string_end(s, len, i);
+		if(end == 0) /* never in parsed text */
+			end = len;
+		memcpy(t->text + o, s + i, end - i);
+		o += end - i;
+		i = end;
 	}
 	t->text[o] = '\0';
 	t->len = o;
