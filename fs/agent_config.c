@@ -1,4 +1,4 @@
-/* config.c - an agent's configuration (AIAgentV2) as the texts of its files.
+/* agent_config.c - an agent's configuration (AIAgentV2) as the texts of its files.
  *
  *   $ cat agents/42/name
  *   Front desk

@@ -1,4 +1,4 @@
-/* test_config.c - an agent's configuration as files: every field of a full
+/* test_agent_config.c - an agent's configuration as files: every field of a full
  * AIAgentV2, escapes decoded, absent and null values empty, tools and
  * knowledge base files pretty-printed under safe, unique names, dynamic
  * variables one per line, and the wrong shapes refused with EPROTO.
