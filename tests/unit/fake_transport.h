@@ -105,6 +105,10 @@ bool fake_wait_requests(struct fake *f, size_t n, double timeout);
 /* A fast policy for tests: 5 s budget, 3 retries, 1 ms backoff. */
 const struct http_policy *fake_policy(void);
 
+/* The value of one `name value` line of .cekurafs/stats (stats_render()), or
+ * -1 when it has none. */
+long fake_stat(const char *name);
+
 /* CLOCK_MONOTONIC in seconds, for tests that measure time. */
 double fake_now(void);
 

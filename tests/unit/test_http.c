@@ -509,20 +509,6 @@ static void test_an_interrupted_exchange_does_not_change_health(void **state)
 	assert_int_equal(offline_changes + online_changes, 0);
 }
 
-/* The value of one `name value` line of .cekurafs/stats, or -1 when it has none. */
-static long stat_value(const char *name)
-{
-	char *text = stats_render(), *at;
-	long v = -1;
-
-	assert_non_null(text);
-	at = strstr(text, name);
-	if(at && at[strlen(name)] == ' ')
-		v = strtol(at + strlen(name) + 1, NULL, 10);
-	free(text);
-	return v;
-}
-
 static void test_each_attempt_is_counted_under_the_endpoint_the_request_names(void **state)
 {
 	struct rig *rig = *state;
@@ -535,17 +521,17 @@ static void test_each_attempt_is_counted_under_the_endpoint_the_request_names(vo
 	fake_expect(rig->f, "GET", URL, HTTP_DONE, 200, "{}");
 	send_call(rig, true);
 	assert_int_equal(rig->resp.status, 200);
-	assert_int_equal(stat_value("requests_progress_503"), 1);
-	assert_int_equal(stat_value("requests_progress_failed"), 1);
-	assert_int_equal(stat_value("requests_progress_200"), 1);
-	assert_int_equal(stat_value("requests_agent_200"), -1);
-	assert_int_equal(stat_value("retries"), 2);
+	assert_int_equal(fake_stat("requests_progress_503"), 1);
+	assert_int_equal(fake_stat("requests_progress_failed"), 1);
+	assert_int_equal(fake_stat("requests_progress_200"), 1);
+	assert_int_equal(fake_stat("requests_agent_200"), -1);
+	assert_int_equal(fake_stat("retries"), 2);
 
 	rig->req.endpoint = STATS_AUTO_FETCH;
 	rig->req.method = "POST";
 	fake_expect(rig->f, "POST", URL, HTTP_DONE, 202, "{}");
 	send_call(rig, false);
-	assert_int_equal(stat_value("requests_auto_fetch_202"), 1);
+	assert_int_equal(fake_stat("requests_auto_fetch_202"), 1);
 }
 
 static void test_an_interrupted_exchange_is_not_counted(void **state)
@@ -557,7 +543,7 @@ static void test_an_interrupted_exchange_is_not_counted(void **state)
 	fake_expect(rig->f, "GET", URL, HTTP_INTERRUPTED, 0, NULL);
 	send_call(rig, true);
 	assert_int_equal(rig->resp.outcome, HTTP_INTERRUPTED);
-	assert_int_equal(stat_value("requests_list_failed"), -1);
+	assert_int_equal(fake_stat("requests_list_failed"), -1);
 }
 
 static void test_only_connection_failures_are_never_sent(void **state)
