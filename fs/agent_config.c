@@ -1,4 +1,4 @@
-/* config.c - an agent's configuration (AIAgentV2) as the texts of its files.
+/* agent_config.c - an agent's configuration (AIAgentV2) as the texts of its files.
  *
  *   $ cat agents/42/name
  *   Front desk
@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "cekurafs/json.h"
+#include "cekurafs/text.h"
 
 /* Where each field's value is: a key of the agent, or a key of one of its objects. */
 static const struct {
@@ -54,26 +55,29 @@ static int text_copy(struct config_text *t, const char *s, size_t len)
 	return 0;
 }
 
-/* The text of a container without the whitespace between its tokens;
- * strings are copied as they are. */
+/* The text of a container (parsed: its strings end) without the whitespace
+ * between its tokens; strings are copied as they are. */
 static int compact_copy(struct config_text *t, const char *s, size_t len)
 {
-	bool in_string = false;
 	size_t o = 0;
 
 	t->text = malloc(len + 1);
 	if(!t->text)
 		return -ENOMEM;
-	for(size_t i = 0; i < len; i++) {
-		char c = s[i];
+	for(size_t i = 0; i < len;) {
+		size_t end = i + 1;
 
-		if(!in_string && (c == ' ' || c == '\t' || c == '\n' || c == '\r'))
+		if(s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+			i++;
 			continue;
-		t->text[o++] = c;
-		if(in_string && c == '\\' && i + 1 < len)
-			t->text[o++] = s[++i];
-		else if(c == '"')
-			in_string = !in_string;
+		}
+		if(s[i] == '"')
+			end = json_string_end(s, len, i);
+		if(end == 0) /* never in parsed text */
+			end = len;
+		memcpy(t->text + o, s + i, end - i);
+		o += end - i;
+		i = end;
 	}
 	t->text[o] = '\0';
 	t->len = o;
@@ -111,21 +115,20 @@ static int value_text(const struct json_doc *d, int tok, struct config_text *t)
 static int line_text(const struct json_doc *d, int tok, struct config_text *t)
 {
 	enum json_type type = json_type(d, tok);
+	struct config_text value = {NULL, 0};
+	struct text_buf line = {0};
 	int rc;
-	char *grown;
 
 	if(type == JSON_NONE || type == JSON_NULL)
 		return text_copy(t, "", 0);
-	rc = value_text(d, tok, t);
+	rc = value_text(d, tok, &value);
 	if(rc != 0)
 		return rc;
-	grown = realloc(t->text, t->len + 2);
-	if(!grown)
-		return -ENOMEM;
-	grown[t->len++] = '\n';
-	grown[t->len] = '\0';
-	t->text = grown;
-	return 0;
+	text_buf_add(&line, value.text, value.len);
+	text_buf_add(&line, "\n", 1);
+	free(value.text);
+	t->text = text_buf_take(&line, &t->len);
+	return t->text ? 0 : -ENOMEM;
 }
 
 static int decode_fields(const struct json_doc *d, struct agent_config *c)
@@ -168,65 +171,21 @@ static int object_array(const struct json_doc *d, const char *key, int *arr)
 	return 0;
 }
 
-/* Bytes that would break a line or a column become spaces. */
-static void blank_controls(struct config_text *t)
-{
-	for(size_t i = 0; i < t->len; i++) {
-		unsigned char c = (unsigned char)t->text[i];
-
-		if(c < 0x20 || c == 0x7f)
-			t->text[i] = ' ';
-	}
-}
-
-/* A text appended to line by line; its room doubles, so n lines cost O(n). */
-struct text_builder {
-	char *text;
-	size_t len, cap;
-};
-
-static int builder_reserve(struct text_builder *b, size_t more)
-{
-	size_t cap = b->cap ? b->cap : 64;
-	char *grown;
-
-	if(b->text && b->len + more < b->cap)
-		return 0;
-	while(cap <= b->len + more)
-		cap *= 2;
-	grown = realloc(b->text, cap);
-	if(!grown)
-		return -ENOMEM;
-	grown[b->len] = '\0';
-	b->text = grown;
-	b->cap = cap;
-	return 0;
-}
-
-static void builder_put(struct text_builder *b, const char *s, size_t n)
-{
-	memcpy(b->text + b->len, s, n);
-	b->len += n;
-	b->text[b->len] = '\0';
-}
-
 /* Appends "name<TAB>description\n" for variable el. */
-static int variable_line(const struct json_doc *d, int el, struct text_builder *b)
+/* Appends "name<TAB>description\n" for variable el; bytes that would break
+ * the line or the column become spaces. */
+static int variable_line(const struct json_doc *d, int el, struct text_buf *b)
 {
 	struct config_text name = {NULL, 0}, desc = {NULL, 0};
 	int rc = value_text(d, json_find(d, el, "name"), &name);
 
 	if(rc == 0)
 		rc = value_text(d, json_find(d, el, "description"), &desc);
-	if(rc == 0)
-		rc = builder_reserve(b, name.len + desc.len + 2);
 	if(rc == 0) {
-		blank_controls(&name);
-		blank_controls(&desc);
-		builder_put(b, name.text, name.len);
-		builder_put(b, "\t", 1);
-		builder_put(b, desc.text, desc.len);
-		builder_put(b, "\n", 1);
+		text_scrub(name.text);
+		text_scrub(desc.text);
+		text_buf_printf(b, "%s\t%s\n", name.text, desc.text);
+		rc = b->err;
 	}
 	free(name.text);
 	free(desc.text);
@@ -235,19 +194,19 @@ static int variable_line(const struct json_doc *d, int el, struct text_builder *
 
 static int decode_variables(const struct json_doc *d, struct agent_config *c)
 {
-	struct text_builder b = {NULL, 0, 0};
+	struct text_buf b = {0};
 	int arr, n, el, rc = object_array(d, "dynamic_variables", &arr);
 
-	if(rc == 0)
-		rc = builder_reserve(&b, 0);
 	n = rc == 0 && arr >= 0 ? json_size(d, arr) : 0;
 	el = arr + 1;
 	for(int i = 0; i < n && rc == 0; i++, el = json_next(d, el))
 		rc = variable_line(d, el, &b);
-	/* owned by c even on failure, which agent_config_free() then frees */
-	c->variables.text = b.text;
-	c->variables.len = b.len;
-	return rc;
+	if(rc != 0) {
+		text_buf_free(&b);
+		return rc;
+	}
+	c->variables.text = text_buf_take(&b, &c->variables.len);
+	return c->variables.text ? 0 : -ENOMEM;
 }
 
 /* The id of list element el: its "id" when that is an integer >= 0, else its

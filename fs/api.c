@@ -18,9 +18,10 @@
 #include <string.h>
 
 #include "cekurafs/errmap.h"
+#include "cekurafs/ids.h"
 #include "cekurafs/json.h"
 #include "cekurafs/log.h"
-#include "cekurafs/state.h"
+#include "cekurafs/text.h"
 
 #define AGENTS_PATH "/test_framework/v2/aiagents/"
 /* Pages of one listing, whatever its `count` says (100,000 agents take 100). */
@@ -103,19 +104,6 @@ static int fail(struct api_error *e, int err, long status, const char *fmt, ...)
 	return -err;
 }
 
-/* Copies s[0..n) into buf as one line: control bytes become spaces. */
-static void one_line(char *buf, size_t size, const char *s, size_t n)
-{
-	size_t o = 0;
-
-	for(size_t i = 0; i < n && o + 1 < size; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		buf[o++] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
-	}
-	buf[o] = '\0';
-}
-
 void api_decode_detail(const char *body, size_t len, char *buf, size_t size)
 {
 	struct json_doc d;
@@ -127,7 +115,8 @@ void api_decode_detail(const char *body, size_t len, char *buf, size_t size)
 		return;
 	tok = json_find(&d, 0, "detail");
 	if(tok >= 0 && json_string(&d, tok, &text) == 0) {
-		one_line(buf, size, text, strlen(text));
+		snprintf(buf, size, "%s", text);
+		text_scrub(buf);
 	} else if(json_type(&d, 0) == JSON_OBJECT && json_size(&d, 0) > 0) {
 		/* Field errors: {"field": ["message", ...]}; show the first. */
 		char *field = NULL;
@@ -139,7 +128,8 @@ void api_decode_detail(const char *body, size_t len, char *buf, size_t size)
 			char both[1024];
 
 			snprintf(both, sizeof(both), "%s: %s", field, text);
-			one_line(buf, size, both, strlen(both));
+			snprintf(buf, size, "%s", both);
+			text_scrub(buf);
 		}
 		free(field);
 	}
@@ -156,12 +146,14 @@ void api_decode_detail(const char *body, size_t len, char *buf, size_t size)
  * answer was lost after it was sent (a reset, a timeout): e's message then
  * says so after the cause. */
 static int call(struct api *api, const struct api_cancel *c, const char *method, const char *url,
-		bool idempotent, const char *if_lost, struct http_response *resp, struct api_error *e)
+		enum stats_endpoint endpoint, bool idempotent, const char *if_lost,
+		struct http_response *resp, struct api_error *e)
 {
 	struct http_request req = {
 		.method = method,
 		.url = url,
 		.key = api->key,
+		.endpoint = endpoint,
 		.cancelled = c ? c->cancelled : NULL,
 		.cancel_arg = c ? c->arg : NULL,
 	};
@@ -317,7 +309,7 @@ int api_decode_auto_fetch(const char *body, size_t len, char **progress_id)
 	tok = json_find(&d, 0, "progress_id");
 	rc = json_string(&d, tok, progress_id);
 	json_free(&d);
-	if(rc == 0 && !state_valid_progress_id(*progress_id)) {
+	if(rc == 0 && !ids_valid_job(*progress_id)) {
 		free(*progress_id);
 		*progress_id = NULL;
 		rc = -EPROTO;
@@ -584,7 +576,7 @@ int api_list_agents(struct api *api, const struct api_cancel *c, struct agent_li
 		char *next = NULL;
 		int64_t count;
 
-		rc = call(api, c, "GET", url, true, NULL, &resp, e);
+		rc = call(api, c, "GET", url, STATS_LIST, true, NULL, &resp, e);
 		if(rc == 0) {
 			size_t before = out->n;
 
@@ -627,7 +619,7 @@ int api_get_agent_body(struct api *api, const struct api_cancel *c, uint64_t id,
 	}
 	if(!url)
 		return fail(e, ENOMEM, 0, "out of memory");
-	rc = call(api, c, "GET", url, true, NULL, &resp, e);
+	rc = call(api, c, "GET", url, STATS_AGENT, true, NULL, &resp, e);
 	free(url);
 	if(rc != 0)
 		return rc;
@@ -661,7 +653,7 @@ int api_auto_fetch(struct api *api, const struct api_cancel *c, uint64_t id, cha
 	*progress_id = NULL;
 	if(!url)
 		return fail(e, ENOMEM, 0, "out of memory");
-	rc = call(api, c, "POST", url, false, IMPORT_MAY_HAVE_STARTED, &resp, e);
+	rc = call(api, c, "POST", url, STATS_AUTO_FETCH, false, IMPORT_MAY_HAVE_STARTED, &resp, e);
 	free(url);
 	if(rc != 0)
 		return rc;
@@ -683,13 +675,13 @@ int api_progress(struct api *api, const struct api_cancel *c, uint64_t id, const
 
 	memset(out, 0, sizeof(*out));
 	*raw = NULL;
-	if(!state_valid_progress_id(progress_id))
+	if(!ids_valid_job(progress_id))
 		return fail(e, EINVAL, 0, "invalid progress id");
 	url = url_of(api, AGENTS_PATH "%llu/auto-fetch-progress/?progress_id=%s", (unsigned long long)id,
 		     progress_id);
 	if(!url)
 		return fail(e, ENOMEM, 0, "out of memory");
-	rc = call(api, c, "GET", url, true, NULL, &resp, e);
+	rc = call(api, c, "GET", url, STATS_PROGRESS, true, NULL, &resp, e);
 	free(url);
 	if(rc != 0)
 		return rc;
@@ -720,7 +712,7 @@ int api_check(struct api *api, struct api_error *e)
 
 	if(!url)
 		return fail(e, ENOMEM, 0, "out of memory");
-	rc = call(api, NULL, "GET", url, true, NULL, &resp, e);
+	rc = call(api, NULL, "GET", url, STATS_LIST, true, NULL, &resp, e);
 	if(rc == 0)
 		http_response_free(&resp);
 	free(url);

@@ -9,6 +9,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "cekurafs/render.h"
+#include "cekurafs/text.h"
+
 static int push(struct event_log *log, double at, char *what, char *state)
 {
 	if(!what || !state)
@@ -149,53 +152,26 @@ int events_diff(struct event_log *log, const struct progress *old, const struct 
 	return rc;
 }
 
-/* A growing text of lines; failed once out of memory. */
-struct lines {
-	char *buf;
-	size_t len, cap;
-	int rc;
-};
-
-static void add_line(struct lines *l, double at, const char *what, const char *state)
+static void add_line(struct text_buf *l, double at, const char *what, const char *state)
 {
 	char stamp[32];
 	time_t t = (time_t)at;
-	size_t need;
 	struct tm tm;
 
-	if(l->rc != 0)
-		return;
 	gmtime_r(&t, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	/* the whole line, however long its words: a line is never cut */
-	need = strlen(stamp) + strlen(what) + strlen(state) + 3;
-	if(l->len + need + 1 > l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 512;
-		char *p;
-
-		while(cap < l->len + need + 1)
-			cap *= 2;
-		p = realloc(l->buf, cap);
-		if(!p) {
-			l->rc = -ENOMEM;
-			return;
-		}
-		l->buf = p;
-		l->cap = cap;
-	}
-	l->len += (size_t)sprintf(l->buf + l->len, "%s %s %s\n", stamp, what, state);
+	text_buf_printf(l, "%s %s %s\n", stamp, what, state);
 }
 
-static int finish(struct lines *l, char **text, size_t *len)
+/* Hands the lines over; *text and *len are left alone on failure. */
+static int finish(struct text_buf *l, char **text, size_t *len)
 {
-	if(l->rc == 0 && !l->buf && !(l->buf = strdup("")))
-		l->rc = -ENOMEM;
-	if(l->rc != 0) {
-		free(l->buf);
-		return l->rc;
-	}
-	*text = l->buf;
-	*len = l->len;
+	char *lines = text_buf_take(l, len);
+
+	if(!lines)
+		return -ENOMEM;
+	*text = lines;
 	return 0;
 }
 
@@ -212,7 +188,7 @@ static double last_seen(const struct event_log *log, const struct name_map *last
 int events_picture(const struct event_log *log, const struct progress *cur, double now, char **text,
 		   size_t *len)
 {
-	struct lines l = {0};
+	struct text_buf l = {0};
 	struct name_map last = {0};
 	char *status = render_word(cur->status);
 
@@ -236,7 +212,7 @@ int events_picture(const struct event_log *log, const struct progress *cur, doub
 		if(name && state)
 			add_line(&l, last_seen(log, &last, name, now), name, state);
 		else
-			l.rc = -ENOMEM;
+			l.err = -ENOMEM;
 		free(name);
 		free(state);
 	}
@@ -246,7 +222,7 @@ int events_picture(const struct event_log *log, const struct progress *cur, doub
 
 int events_lines(const struct event_log *log, size_t from, size_t to, char **text, size_t *len)
 {
-	struct lines l = {0};
+	struct text_buf l = {0};
 
 	for(size_t i = from; i < to && i < log->n; i++)
 		add_line(&l, log->v[i].at, log->v[i].what, log->v[i].state);

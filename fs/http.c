@@ -7,6 +7,7 @@
 #include "cekurafs/http.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <malloc.h>
 #include <math.h>
 #include <pthread.h>
@@ -16,8 +17,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "cekurafs/clock.h"
 #include "cekurafs/log.h"
 #include "cekurafs/stats.h"
+#include "cekurafs/text.h"
 
 #define OFFLINE_CONNECT_TIMEOUT 1.0  /* seconds: "fail within about a second" */
 #define SLEEP_SLICE		0.05 /* seconds between two looks at `cancelled` */
@@ -31,21 +34,13 @@
 _Static_assert(sizeof(((struct http_response *)0)->detail) >= CURL_ERROR_SIZE,
 	       "http_response.detail holds curl's error buffer");
 
-static double now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* A uniform double in [0, 1), from a per-thread xorshift generator. */
 static double jitter_unit(void)
 {
 	static _Thread_local uint64_t s;
 
 	if(s == 0)
-		s = (uint64_t)(now_seconds() * 1e9) ^ (uint64_t)(uintptr_t)&s ^ 0x9E3779B97F4A7C15u;
+		s = (uint64_t)(clock_mono() * 1e9) ^ (uint64_t)(uintptr_t)&s ^ 0x9E3779B97F4A7C15u;
 	s ^= s << 13;
 	s ^= s >> 7;
 	s ^= s << 17;
@@ -60,20 +55,17 @@ static bool is_cancelled(const struct http_request *req)
 /* Sleeps seconds, in slices, unless cancelled. Returns false when cancelled. */
 static bool sleep_unless_cancelled(const struct http_request *req, double seconds)
 {
-	double end = now_seconds() + seconds;
+	double end = clock_mono() + seconds;
 
 	for(;;) {
-		double left = end - now_seconds();
+		double left = end - clock_mono();
 		struct timespec ts;
 
 		if(is_cancelled(req))
 			return false;
 		if(left <= 0)
 			return true;
-		if(left > SLEEP_SLICE)
-			left = SLEEP_SLICE;
-		ts.tv_sec = (time_t)left;
-		ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
+		ts = clock_timespec(fmin(left, SLEEP_SLICE));
 		nanosleep(&ts, NULL);
 	}
 }
@@ -129,14 +121,14 @@ void http_response_free(struct http_response *resp)
 void http_send(struct http_transport *t, const struct http_policy *policy, struct http_health *health,
 	       const struct http_request *req, bool idempotent, struct http_response *resp)
 {
-	double start = now_seconds();
+	double start = clock_mono();
 	double deadline = start + policy->timeout;
 	struct http_request attempt = *req;
 
 	memset(resp, 0, sizeof(*resp));
 	resp->outcome = HTTP_TIMEOUT;
 	for(int n = 0;; n++) {
-		double left = deadline - now_seconds();
+		double left = deadline - clock_mono();
 		bool offline = health && atomic_load(&health->offline);
 		double delay;
 
@@ -149,8 +141,7 @@ void http_send(struct http_transport *t, const struct http_policy *policy, struc
 		t->exchange(t, &attempt, resp);
 		stats_in_flight(-1);
 		if(resp->outcome != HTTP_INTERRUPTED)
-			stats_request(stats_endpoint_of(req->url),
-				      resp->outcome == HTTP_DONE ? resp->status : 0);
+			stats_request(req->endpoint, resp->outcome == HTTP_DONE ? resp->status : 0);
 		update_health(health, resp);
 		if(n >= policy->max_retries || offline || !worth_retrying(resp, idempotent))
 			break;
@@ -160,7 +151,7 @@ void http_send(struct http_transport *t, const struct http_policy *policy, struc
 			delay = fmax(delay, resp->retry_after);
 		/* A try needs room to answer; one squeezed into the last moments of the
 		 * budget would only turn this failure into a timeout. */
-		if(now_seconds() + delay + fmin(MIN_ATTEMPT, policy->timeout / 4) >= deadline)
+		if(clock_mono() + delay + fmin(MIN_ATTEMPT, policy->timeout / 4) >= deadline)
 			break;
 		log_debug("%s %s: attempt %d failed, retrying in %.2f s", req->method, req->url, n + 1,
 			  delay);
@@ -171,7 +162,7 @@ void http_send(struct http_transport *t, const struct http_policy *policy, struc
 			break;
 		}
 	}
-	resp->elapsed = now_seconds() - start;
+	resp->elapsed = clock_mono() - start;
 }
 
 /* ---- the libcurl transport ---- */
@@ -217,12 +208,6 @@ static void handle_give(struct curl_transport *ct, CURL *h)
 		curl_easy_cleanup(h);
 }
 
-struct body_sink {
-	char *buf;
-	size_t len, cap;
-	bool too_large;
-};
-
 struct progress_ctx {
 	const struct http_request *req;
 };
@@ -244,31 +229,15 @@ static void share_unlock(CURL *h, curl_lock_data data, void *arg)
 	pthread_mutex_unlock(&ct->locks[data]);
 }
 
+/* The body goes into a text_buf bounded by HTTP_MAX_BODY. It is grown by
+ * plain realloc, not the wiping allocator: a response never holds the key. */
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
-	struct body_sink *s = arg;
+	struct text_buf *body = arg;
 	size_t n = size * nmemb;
 
-	if(s->len + n > HTTP_MAX_BODY) {
-		s->too_large = true;
-		return 0; /* makes curl stop with CURLE_WRITE_ERROR */
-	}
-	if(s->len + n + 1 > s->cap) {
-		size_t cap = s->cap ? s->cap : 4096;
-		char *p;
-
-		while(cap < s->len + n + 1)
-			cap *= 2;
-		p = realloc(s->buf, cap);
-		if(!p)
-			return 0;
-		s->buf = p;
-		s->cap = cap;
-	}
-	memcpy(s->buf + s->len, data, n);
-	s->len += n;
-	s->buf[s->len] = '\0';
-	return n;
+	text_buf_add(body, data, n);
+	return body->err ? 0 : n; /* 0 makes curl stop with CURLE_WRITE_ERROR */
 }
 
 static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
@@ -287,7 +256,7 @@ static long to_ms(double seconds)
 	return seconds <= 0.001 ? 1 : (long)(seconds * 1000.0);
 }
 
-static enum http_outcome classify(CURL *h, CURLcode rc, const struct body_sink *sink)
+static enum http_outcome classify(CURL *h, CURLcode rc, const struct text_buf *body)
 {
 	curl_off_t connect_us = 0;
 	long request_size = 0;
@@ -317,7 +286,7 @@ static enum http_outcome classify(CURL *h, CURLcode rc, const struct body_sink *
 	case CURLE_FILESIZE_EXCEEDED:
 		return HTTP_TOO_LARGE;
 	case CURLE_WRITE_ERROR:
-		return sink->too_large ? HTTP_TOO_LARGE : HTTP_FAILED;
+		return body->err == -EFBIG ? HTTP_TOO_LARGE : HTTP_FAILED;
 	case CURLE_ABORTED_BY_CALLBACK:
 		return HTTP_INTERRUPTED;
 	case CURLE_PEER_FAILED_VERIFICATION: /* unknown CA, expired, or for another name */
@@ -332,18 +301,16 @@ static enum http_outcome classify(CURL *h, CURLcode rc, const struct body_sink *
 	}
 }
 
+/* Retry-After in seconds: libcurl reads both of its forms (a number of
+ * seconds, an HTTP date). None, 0, a date already past and nonsense are all -1
+ * (our own backoff then), and so is more than a day. */
 static double retry_after_of(CURL *h)
 {
-	struct curl_header *hdr = NULL;
-	char *end;
-	double v;
+	curl_off_t v = 0;
 
-	if(curl_easy_header(h, "Retry-After", 0, CURLH_HEADER, -1, &hdr) != CURLHE_OK)
+	if(curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &v) != CURLE_OK || v <= 0 || v > 86400)
 		return -1;
-	v = strtod(hdr->value, &end);
-	if(end == hdr->value || v < 0 || v > 86400)
-		return -1; /* an HTTP date, or nonsense: fall back to our own backoff */
-	return v;
+	return (double)v;
 }
 
 /* Appends the key's header line, built at the key's length (no cap), to headers.
@@ -381,7 +348,7 @@ static void curl_exchange(struct http_transport *t, const struct http_request *r
 			  struct http_response *resp)
 {
 	struct curl_transport *ct = (struct curl_transport *)t;
-	struct body_sink sink = {0};
+	struct text_buf body = {.max = HTTP_MAX_BODY};
 	struct progress_ctx pctx = {.req = req};
 	struct curl_slist *headers = NULL;
 	char errbuf[CURL_ERROR_SIZE] = "";
@@ -412,7 +379,7 @@ static void curl_exchange(struct http_transport *t, const struct http_request *r
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, to_ms(req->connect_timeout));
 	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HTTP_MAX_BODY);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(h, CURLOPT_XFERINFODATA, &pctx);
@@ -433,13 +400,13 @@ static void curl_exchange(struct http_transport *t, const struct http_request *r
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
 	}
 	rc = curl_easy_perform(h);
-	resp->outcome = classify(h, rc, &sink);
+	resp->outcome = classify(h, rc, &body);
 	if(resp->outcome == HTTP_DONE) {
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
 		resp->retry_after = retry_after_of(h);
-		resp->body = sink.buf;
-		resp->len = sink.len;
-		sink.buf = NULL;
+		resp->body = body.text; /* NULL for an empty body */
+		resp->len = body.len;
+		body.text = NULL;
 	} else {
 		const char *words = errbuf[0] ? errbuf : curl_easy_strerror(rc);
 
@@ -448,7 +415,7 @@ static void curl_exchange(struct http_transport *t, const struct http_request *r
 			snprintf(resp->detail, sizeof(resp->detail), "%s", words);
 	}
 out:
-	free(sink.buf);
+	text_buf_free(&body);
 	headers_free(headers);
 	if(h)
 		handle_give(ct, h);

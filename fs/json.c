@@ -82,9 +82,7 @@ static bool primitive_ok(const char *s, size_t n)
 	return word_is(s, n, "true") || word_is(s, n, "false") || word_is(s, n, "null") || number_ok(s, n);
 }
 
-/* Skips the string starting at s[i] (a '"'); returns the index after it, or
- * 0 when it is unterminated or holds a raw control byte. */
-static size_t skip_string(const char *s, size_t len, size_t i)
+size_t json_string_end(const char *s, size_t len, size_t i)
 {
 	for(i++; i < len; i++) {
 		if(s[i] == '"')
@@ -92,7 +90,7 @@ static size_t skip_string(const char *s, size_t len, size_t i)
 		if((unsigned char)s[i] < 0x20)
 			return 0;
 		if(s[i] == '\\')
-			i++; /* jsmn has checked the escape itself */
+			i++; /* the escape itself is jsmn's to check */
 	}
 	return 0;
 }
@@ -128,7 +126,7 @@ static bool grammar_ok(const char *s, size_t len)
 			want = c == '[' ? VALUE_OR_CLOSE : KEY_OR_CLOSE;
 			i++;
 		} else if(want != COLON && want != AFTER_VALUE && c == '"') {
-			i = skip_string(s, len, i);
+			i = json_string_end(s, len, i);
 			if(i == 0)
 				return false;
 			want = want == KEY || want == KEY_OR_CLOSE ? COLON : AFTER_VALUE;
@@ -477,19 +475,6 @@ static size_t skip_space(const char *s, size_t len, size_t i)
 	return i;
 }
 
-/* The index after the string that starts at s[i], escapes and all; the end
- * of the text when it is unterminated (never for parsed text). */
-static size_t string_end(const char *s, size_t len, size_t i)
-{
-	for(i++; i < len; i++) {
-		if(s[i] == '\\')
-			i++;
-		else if(s[i] == '"')
-			return i + 1;
-	}
-	return len;
-}
-
 static void pretty_walk(const char *s, size_t len, struct pretty_out *o)
 {
 	size_t depth = 0, i = skip_space(s, len, 0);
@@ -522,7 +507,9 @@ static void pretty_walk(const char *s, size_t len, struct pretty_out *o)
 			pretty_put(o, ": ", 2);
 			i++;
 		} else if(c == '"') {
-			next = string_end(s, len, i);
+			next = json_string_end(s, len, i);
+			if(next == 0) /* only in text json_parse() refuses: the rest as it is */
+				next = len;
 			pretty_put(o, s + i, next - i);
 			i = next;
 		} else {

@@ -1,5 +1,5 @@
 /* log.c - stderr in the foreground, syslog when daemonised, four levels;
- * one line per message, control characters made spaces.
+ * one line per message, control characters made spaces; libfuse's messages too.
  *
  *   $ cekurafs -f -o loglevel=debug /mnt/cekura
  *   cekurafs: info: mounted on /mnt/cekura, API http://127.0.0.1:8000
@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
+
+#include "cekurafs/text.h"
 
 static enum log_level threshold = LOGL_INFO;
 static bool to_syslog;
@@ -66,9 +68,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	/* One line per message, whatever the caller passed in: texts from the
 	 * API (details, URLs) may hold newlines, or escape sequences that would
 	 * rewrite a terminal showing the log. Every control byte becomes a space. */
-	for(char *p = line; *p; p++)
-		if((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = ' ';
+	text_scrub(line);
 	if(to_syslog)
 		syslog(syslog_priorities[level], "%s", line);
 	else
@@ -78,4 +78,43 @@ void log_msg(enum log_level level, const char *fmt, ...)
 const char *log_level_name(enum log_level level)
 {
 	return level_names[level];
+}
+
+/* libfuse writes some messages in pieces ("fuse: unknown option(s): `", "-o ",
+ * "foo=bar", "'\n"): a line is written when its newline comes, at the level
+ * of its first piece. Per thread, as libfuse logs from any. */
+static _Thread_local struct {
+	char text[1024];
+	size_t len;
+	enum log_level level;
+} fuse_line;
+
+void log_from_fuse(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	enum log_level ours = level <= FUSE_LOG_ERR	  ? LOGL_ERROR
+			      : level == FUSE_LOG_WARNING ? LOGL_WARN
+			      : level <= FUSE_LOG_INFO	  ? LOGL_INFO
+							  : LOGL_DEBUG;
+	char piece[1024];
+	const char *p = piece;
+
+	vsnprintf(piece, sizeof(piece), fmt, ap);
+	for(;;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		size_t room = sizeof(fuse_line.text) - 1 - fuse_line.len;
+
+		if(fuse_line.len == 0)
+			fuse_line.level = ours;
+		memcpy(fuse_line.text + fuse_line.len, p, n < room ? n : room); /* a longer line is cut */
+		fuse_line.len += n < room ? n : room;
+		fuse_line.text[fuse_line.len] = '\0';
+		if(!nl)
+			return;
+		log_msg(fuse_line.level, "%s", fuse_line.text);
+		fuse_line.len = 0;
+		p = nl + 1;
+		if(!*p)
+			return;
+	}
 }

@@ -668,6 +668,7 @@ int main(int argc, char *argv[])
 	struct fuse *fuse = NULL;
 	bool given_threads, given_idle, shared;
 	unsigned max_threads;
+	enum log_level level;
 	char *settings = NULL;
 	int ret = 1;
 
@@ -684,6 +685,9 @@ int main(int argc, char *argv[])
 		goto out_args;
 	}
 	stats_reset();
+	/* From the first option parsed: libfuse's refusals, warnings and -d
+	 * trace go where ours go (stderr, then syslog once daemonised), one line each. */
+	fuse_set_log_func(log_from_fuse);
 	if(fuse_opt_parse(&args, &opts, option_spec, on_arg) != 0)
 		goto out_args;
 	/* The mount point is the last positional argument; a SOURCE before it is a name only. */
@@ -724,7 +728,9 @@ int main(int argc, char *argv[])
 	}
 	if(settings_load(&opts, &set) != 0)
 		goto out_settings;
-	log_init(set.level, false);
+	/* -d asks for libfuse's trace, which it logs at its debug level */
+	level = cmd.debug ? LOGL_DEBUG : set.level;
+	log_init(level, false);
 	if(ops_prepare_interrupts() != 0) {
 		refuse("cannot install the interrupt signal handler: %s", strerror(errno));
 		goto out_settings;
@@ -789,7 +795,7 @@ int main(int argc, char *argv[])
 		 set.state_dir, nentries);
 	if(fuse_daemonize(cmd.foreground) != 0)
 		goto out_unmount;
-	log_init(set.level, !cmd.foreground);
+	log_init(level, !cmd.foreground);
 	if(state_lock_update_pid(state_lock_fd) != 0) /* the daemon is now fuse_daemonize()'s child */
 		log_warn("state_dir %s: cannot write our pid into its lock file", set.state_dir);
 	if(fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)

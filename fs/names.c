@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cekurafs/text.h"
+
 /* "-" and the 20 digits of UINT64_MAX, then "." and the 20 digits of a copy's number */
 #define ID_MAX 42
 
@@ -56,7 +58,7 @@ size_t names_safe(const char *raw, char *buf)
 	for(size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)raw[i];
 
-		buf[o++] = c == '/' || c < 0x20 || c == 0x7f ? '_' : (char)c;
+		buf[o++] = c == '/' || TEXT_IS_CONTROL(c) ? '_' : (char)c;
 	}
 	buf[o] = '\0';
 	return o;
@@ -86,27 +88,24 @@ static int by_name_and_id(const void *a, const void *b)
 	return c;
 }
 
-/* Position of the first entry named name in v (sorted by name), or n. */
-static size_t find_position(const struct name_entry *v, size_t n, const char *name)
+static int name_is(const void *name, const void *entry)
 {
-	size_t lo = 0, hi = n;
+	return strcmp(name, ((const struct name_entry *)entry)->name);
+}
 
-	while(lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if(strcmp(v[mid].name, name) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < n && strcmp(v[lo].name, name) == 0 ? lo : n;
+/* An entry named name in v (n entries sorted by name), or NULL. While the
+ * index is built, several may share a safe name: any of them is as good, as
+ * they are all marked to get their id. */
+static const struct name_entry *find_entry(const struct name_entry *v, size_t n, const char *name)
+{
+	if(n == 0)
+		return NULL; /* v may be NULL: bsearch() must not see it */
+	return bsearch(name, v, n, sizeof(*v), name_is);
 }
 
 const struct name_entry *names_find(const struct name_index *x, const char *name)
 {
-	size_t i = find_position(x->v, x->n, name);
-
-	return i < x->n ? &x->v[i] : NULL;
+	return find_entry(x->v, x->n, name);
 }
 
 /* Scratch while building: entries named by their safe names, in arena. */
@@ -183,14 +182,14 @@ static void rename_clashes(struct build *b)
 
 		while(b->with_id[k]) {
 			char buf[NAMES_MAX + ID_MAX + 1];
-			size_t j;
+			const struct name_entry *clash;
 
 			with_id_name(b, k, buf);
-			j = find_position(b->v, b->n, buf);
-			if(j == b->n || b->with_id[j])
+			clash = find_entry(b->v, b->n, buf);
+			if(!clash || b->with_id[clash - b->v])
 				break;
-			b->with_id[j] = true;
-			k = j;
+			k = (size_t)(clash - b->v);
+			b->with_id[k] = true;
 		}
 	}
 }

@@ -7,48 +7,15 @@
  */
 #include "cekurafs/render.h"
 
-#include <stdarg.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct text {
-	char *buf;
-	size_t len;
-	bool failed;
-};
+#include "cekurafs/text.h"
 
-static void text_add(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void text_add(struct text *t, const char *fmt, ...)
-{
-	va_list ap;
-	char *piece = NULL;
-	int n;
-	char *p;
-
-	if(t->failed)
-		return;
-	va_start(ap, fmt);
-	n = vasprintf(&piece, fmt, ap);
-	va_end(ap);
-	if(n < 0) {
-		t->failed = true;
-		return;
-	}
-	p = realloc(t->buf, t->len + (size_t)n + 1);
-	if(!p) {
-		free(piece);
-		t->failed = true;
-		return;
-	}
-	memcpy(p + t->len, piece, (size_t)n + 1);
-	t->buf = p;
-	t->len += (size_t)n;
-	free(piece);
-}
-
-/* A copy of s with control bytes as ' ' (line) or also spaces as '_' (word). */
+/* A copy of s as one line (control bytes become ' ') or as one word (control
+ * bytes and spaces become '_'); of fallback when s is NULL, or "" for a word. */
 static char *clean(const char *s, bool word, const char *fallback)
 {
 	char *c;
@@ -58,20 +25,14 @@ static char *clean(const char *s, bool word, const char *fallback)
 	c = strdup(s);
 	if(!c)
 		return NULL;
-	for(char *p = c; *p; p++) {
-		unsigned char b = (unsigned char)*p;
-
-		if(b < 0x20 || b == 0x7f)
-			*p = word ? '_' : ' ';
-		else if(word && b == ' ')
-			*p = '_';
+	if(!word) {
+		text_scrub(c);
+		return c;
 	}
+	for(char *p = c; *p; p++)
+		if(TEXT_IS_CONTROL(*p) || *p == ' ')
+			*p = '_';
 	return c;
-}
-
-bool progress_terminal(const char *status)
-{
-	return status && (strcmp(status, "completed") == 0 || strcmp(status, "failed") == 0);
 }
 
 static bool stage_done(const struct progress_stage *s)
@@ -92,21 +53,21 @@ char *render_word(const char *s)
 	return clean(s, true, "unknown");
 }
 
-static void add_stage(struct text *t, const struct progress_stage *s, size_t index)
+static void add_stage(struct text_buf *t, const struct progress_stage *s, size_t index)
 {
 	char *name = render_stage_name(s, index), *state = render_word(s->state);
 
 	if(!name || !state)
-		t->failed = true;
+		t->err = -ENOMEM;
 	else
-		text_add(t, "stage %s %s\n", name, state);
+		text_buf_printf(t, "stage %s %s\n", name, state);
 	free(name);
 	free(state);
 }
 
 char *render_progress(const struct progress *p, const char *progress_id)
 {
-	struct text t = {0};
+	struct text_buf t = {0};
 	char *status, *stage, *error = NULL, *id;
 	size_t done = 0;
 
@@ -118,38 +79,19 @@ char *render_progress(const struct progress *p, const char *progress_id)
 	if(p->error)
 		error = clean(p->error, false, "");
 	if(!status || !stage || !id || (p->error && !error))
-		t.failed = true;
+		t.err = -ENOMEM;
 	for(size_t i = 0; i < p->nstages; i++)
 		done += stage_done(&p->stages[i]);
-	text_add(&t, "%s\nprogress_id: %s\n", status, id);
-	text_add(&t, *stage ? "current_stage: %s\n" : "current_stage:%s\n", stage);
-	text_add(&t, "stages: %zu/%zu\n", done, p->nstages);
+	text_buf_printf(&t, "%s\nprogress_id: %s\n", status, id);
+	text_buf_printf(&t, *stage ? "current_stage: %s\n" : "current_stage:%s\n", stage);
+	text_buf_printf(&t, "stages: %zu/%zu\n", done, p->nstages);
 	if(error)
-		text_add(&t, "error: %s\n", error);
+		text_buf_printf(&t, "error: %s\n", error);
 	for(size_t i = 0; i < p->nstages; i++)
 		add_stage(&t, &p->stages[i], i);
 	free(status);
 	free(stage);
 	free(error);
 	free(id);
-	if(t.failed) {
-		free(t.buf);
-		return NULL;
-	}
-	return t.buf;
-}
-
-void progress_free(struct progress *p)
-{
-	if(!p)
-		return;
-	for(size_t i = 0; i < p->nstages; i++) {
-		free(p->stages[i].name);
-		free(p->stages[i].state);
-	}
-	free(p->stages);
-	free(p->status);
-	free(p->current_stage);
-	free(p->error);
-	memset(p, 0, sizeof(*p));
+	return text_buf_take(&t, NULL);
 }

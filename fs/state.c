@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cekurafs/tree.h"
+#include "cekurafs/ids.h"
 
 #define HEADER "# cekurafs progress ids: <agent id> <progress id>\n"
 /* Every temporary file of a save starts so (the rest is mkostemp's). */
@@ -33,22 +33,6 @@ static char *path_in(const char *dir, const char *name)
 	char *path = NULL;
 
 	return asprintf(&path, "%s/%s", dir, name) < 0 ? NULL : path;
-}
-
-int state_valid_progress_id(const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-
-	if(n == 0 || n > 128)
-		return 0;
-	for(size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if(!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-		     c == '_' || c == '~' || c == '-'))
-			return 0;
-	}
-	return 1;
 }
 
 int state_prepare(const char *dir)
@@ -119,7 +103,7 @@ static int parse_line(char *line, const char *const *kinds, struct state_entry *
 {
 	char *sp = strchr(line, ' '), *id, *sp2;
 
-	if(!sp || !tree_parse_id(line, (size_t)(sp - line), &e->agent_id))
+	if(!sp || !ids_parse_agent(line, (size_t)(sp - line), &e->agent_id))
 		return -1;
 	id = sp + 1;
 	sp2 = strchr(id, ' ');
@@ -131,7 +115,7 @@ static int parse_line(char *line, const char *const *kinds, struct state_entry *
 			return -1;
 		id = sp2 + 1;
 	}
-	if(!state_valid_progress_id(id) || !(e->progress_id = strdup(id))) {
+	if(!ids_valid_job(id) || !(e->progress_id = strdup(id))) {
 		free(e->kind);
 		e->kind = NULL;
 		return -1;

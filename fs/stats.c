@@ -2,13 +2,14 @@
 #include "cekurafs/stats.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "cekurafs/clock.h"
+#include "cekurafs/text.h"
 
 #define MAX_STATUS 600 /* HTTP statuses are 100-599; slot 0 is "no answer" */
 #define MAX_ERRNO  256
@@ -19,7 +20,7 @@ static atomic_ulong cache_hits[STATS_NCACHES];
 static atomic_ulong retries, coalesced;
 static atomic_long in_flight;
 static atomic_long blocked;
-static atomic_llong started_ns;
+static _Atomic double started; /* clock_mono() at stats_reset(); 0 before it */
 
 static const char *const endpoint_names[STATS_NENDPOINTS] = {
 	[STATS_LIST] = "list",
@@ -34,14 +35,6 @@ static const char *const cache_names[STATS_NCACHES] = {
 	[STATS_CACHE_CONFIG] = "config",
 	[STATS_CACHE_NEGATIVE] = "negative",
 };
-
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 void stats_request(enum stats_endpoint ep, long status)
 {
@@ -84,79 +77,25 @@ void stats_cache_hit(enum stats_cache c)
 		atomic_fetch_add(&cache_hits[c], 1);
 }
 
-enum stats_endpoint stats_endpoint_of(const char *url)
-{
-	if(strstr(url, "/auto-fetch-progress/"))
-		return STATS_PROGRESS;
-	if(strstr(url, "/auto-fetch/"))
-		return STATS_AUTO_FETCH;
-	if(strstr(url, "/short_list/"))
-		return STATS_LIST;
-	return STATS_AGENT;
-}
-
-/* A growing text buffer; on failure it stays NULL. */
-struct text {
-	char *buf;
-	size_t len, cap;
-	bool failed;
-};
-
-static void add(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void add(struct text *t, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if(t->failed)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(t->buf ? t->buf + t->len : NULL, t->buf ? t->cap - t->len : 0, fmt, ap);
-	va_end(ap);
-	if(n < 0) {
-		t->failed = true;
-		return;
-	}
-	if(!t->buf || t->len + (size_t)n + 1 > t->cap) {
-		size_t cap = t->cap ? t->cap : 1024;
-		char *p;
-
-		while(cap < t->len + (size_t)n + 1)
-			cap *= 2;
-		p = realloc(t->buf, cap);
-		if(!p) {
-			t->failed = true;
-			return;
-		}
-		t->buf = p;
-		t->cap = cap;
-		va_start(ap, fmt);
-		vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
-		va_end(ap);
-	}
-	t->len += (size_t)n;
-}
-
 /* The symbolic name of an errno ("EIO"), or its number. */
-static void add_errno(struct text *t, int err, unsigned long count)
+static void add_errno(struct text_buf *t, int err, unsigned long count)
 {
 	const char *name = strerrorname_np(err);
 
 	if(name)
-		add(t, "errors_%s %lu\n", name, count);
+		text_buf_printf(t, "errors_%s %lu\n", name, count);
 	else
-		add(t, "errors_%d %lu\n", err, count);
+		text_buf_printf(t, "errors_%d %lu\n", err, count);
 }
 
 char *stats_render(void)
 {
-	struct text t = {0};
-	long long started = atomic_load(&started_ns);
+	struct text_buf t = {0};
+	double since = atomic_load(&started);
 
-	add(&t, "uptime_seconds %lld\n", started ? (now_ns() - started) / 1000000000LL : 0);
-	add(&t, "requests_in_flight %ld\n", atomic_load(&in_flight));
-	add(&t, "readers_blocked %ld\n", atomic_load(&blocked));
+	text_buf_printf(&t, "uptime_seconds %lld\n", since ? (long long)(clock_mono() - since) : 0);
+	text_buf_printf(&t, "requests_in_flight %ld\n", atomic_load(&in_flight));
+	text_buf_printf(&t, "readers_blocked %ld\n", atomic_load(&blocked));
 	for(int ep = 0; ep < STATS_NENDPOINTS; ep++) {
 		for(int status = 0; status < MAX_STATUS; status++) {
 			unsigned long n = atomic_load(&requests[ep][status]);
@@ -164,26 +103,22 @@ char *stats_render(void)
 			if(n == 0)
 				continue;
 			if(status == 0)
-				add(&t, "requests_%s_failed %lu\n", endpoint_names[ep], n);
+				text_buf_printf(&t, "requests_%s_failed %lu\n", endpoint_names[ep], n);
 			else
-				add(&t, "requests_%s_%d %lu\n", endpoint_names[ep], status, n);
+				text_buf_printf(&t, "requests_%s_%d %lu\n", endpoint_names[ep], status, n);
 		}
 	}
-	add(&t, "retries %lu\n", atomic_load(&retries));
+	text_buf_printf(&t, "retries %lu\n", atomic_load(&retries));
 	for(int err = 1; err < MAX_ERRNO; err++) {
 		unsigned long n = atomic_load(&errors[err]);
 
 		if(n)
 			add_errno(&t, err, n);
 	}
-	add(&t, "coalesced_polls %lu\n", atomic_load(&coalesced));
+	text_buf_printf(&t, "coalesced_polls %lu\n", atomic_load(&coalesced));
 	for(int c = 0; c < STATS_NCACHES; c++)
-		add(&t, "cache_hits_%s %lu\n", cache_names[c], atomic_load(&cache_hits[c]));
-	if(t.failed) {
-		free(t.buf);
-		return NULL;
-	}
-	return t.buf;
+		text_buf_printf(&t, "cache_hits_%s %lu\n", cache_names[c], atomic_load(&cache_hits[c]));
+	return text_buf_take(&t, NULL);
 }
 
 void stats_reset(void)
@@ -199,5 +134,5 @@ void stats_reset(void)
 	atomic_store(&coalesced, 0);
 	atomic_store(&in_flight, 0);
 	atomic_store(&blocked, 0);
-	atomic_store(&started_ns, now_ns());
+	atomic_store(&started, clock_mono());
 }

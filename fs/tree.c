@@ -1,31 +1,14 @@
 /* tree.c - path -> (kind, agent id, file name). Pure.
  *
- * Only canonical ids exist: "42" does, "042", "+42", "4 2" and "0" do not,
- * so every agent has exactly one path and ids reach URLs already validated.
+ * Only canonical ids exist (ids.h): "42" does, "042", "+42", "4 2" and "0"
+ * do not, so every agent has exactly one path.
  */
 #include "cekurafs/tree.h"
 
 #include <errno.h>
 #include <string.h>
 
-bool tree_parse_id(const char *s, size_t len, uint64_t *id)
-{
-	uint64_t v = 0;
-
-	if(len == 0 || len > 19 || s[0] == '0')
-		return false;
-	for(size_t i = 0; i < len; i++) {
-		unsigned d = (unsigned char)s[i] - '0';
-
-		if(d > 9)
-			return false;
-		if(v > ((uint64_t)TREE_MAX_ID - d) / 10)
-			return false;
-		v = v * 10 + d;
-	}
-	*id = v;
-	return true;
-}
+#include "cekurafs/ids.h"
 
 /* Returns the length of the component starting at p (up to '/' or the end). */
 static size_t component_len(const char *p)
@@ -121,7 +104,7 @@ int tree_parse(const char *path, struct tree_path *out)
 	len = component_len(p);
 	if(len == strlen(TREE_BYNAME_DIR) && strncmp(p, TREE_BYNAME_DIR, len) == 0)
 		return parse_byname(p + len, out);
-	if(!tree_parse_id(p, len, &out->agent_id))
+	if(!ids_parse_agent(p, len, &out->agent_id))
 		return -ENOENT;
 	return parse_in_agent(p + len, out);
 }

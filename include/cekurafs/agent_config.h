@@ -1,4 +1,4 @@
-/* config.h - an agent's configuration (GET /aiagents/{id}/, AIAgentV2) as the
+/* agent_config.h - an agent's configuration (GET /aiagents/{id}/, AIAgentV2) as the
  * texts of its files. Pure: decoded once, then immutable.
  *
  *   agents/42/agent.json                 the agent as received, pretty-printed, keys in order
@@ -51,14 +51,14 @@ struct agent_config {
 		struct config_text *texts;
 		size_t n;
 	} list[AGENT_CONFIG_NLISTS];
-	int refs; /* for its owner (the registry); agent_config_decode() sets 0 */
 };
 
 /* Decodes an AIAgentV2 body into *out (agent_config_free() it). A value that is a
  * string is shown decoded (escapes made UTF-8); a number or a boolean as its
  * JSON text; null or absent as an empty file. Returns 0, -EPROTO (not an
  * object, or mock_tools / knowledge_base_files / dynamic_variables present but
- * not arrays of objects), or -ENOMEM. */
+ * not arrays of objects), -EFBIG (a list past AGENT_CONFIG_MAX_ITEMS, or a
+ * text past JSON_PRETTY_MAX), or -ENOMEM. */
 int agent_config_decode(const char *body, size_t len, struct agent_config *out);
 
 void agent_config_free(struct agent_config *c);

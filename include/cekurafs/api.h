@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "cekurafs/http.h"
-#include "cekurafs/render.h"
+#include "cekurafs/progress.h"
 
 struct api;
 

@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 
-#include "cekurafs/render.h"
+#include "cekurafs/progress.h"
 
 struct event {
 	double at;   /* wall clock, seconds since the epoch, when a poll saw it */

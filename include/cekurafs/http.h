@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cekurafs/stats.h"
+
 /* Largest response body accepted; a larger one is HTTP_TOO_LARGE. */
 #define HTTP_MAX_BODY (16u * 1024 * 1024)
 
@@ -31,9 +33,12 @@ enum http_outcome {
 };
 
 struct http_request {
-	const char *method;	/* "GET" or "POST" (POST has an empty body) */
-	const char *url;	/* absolute */
-	const char *key;	/* sent as X-CEKURA-API-KEY; never logged */
+	const char *method; /* "GET" or "POST" (POST has an empty body) */
+	const char *url;    /* absolute */
+	const char *key;    /* sent as X-CEKURA-API-KEY; never logged */
+	/* What .cekurafs/stats counts each exchange as: the caller knows what it
+	 * asks for, the URL is not parsed for it. */
+	enum stats_endpoint endpoint;
 	double timeout;		/* seconds, this exchange */
 	double connect_timeout; /* seconds, this exchange */
 	/* Polled during the exchange and the backoff; true stops both. May be NULL. */
@@ -47,7 +52,7 @@ struct http_response {
 	long status; /* HTTP_DONE only */
 	char *body;
 	size_t len;
-	double retry_after; /* seconds from a Retry-After header, or -1 */
+	double retry_after; /* seconds from a Retry-After header (> 0), or -1 */
 	double elapsed;	    /* seconds the whole http_send() took */
 	/* The transport's own words for an HTTP_TLS_VERIFY or HTTP_FAILED outcome
 	 * ("SSL certificate problem: unable to get local issuer certificate"), or

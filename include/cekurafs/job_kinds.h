@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #include "cekurafs/api.h"
-#include "cekurafs/render.h"
+#include "cekurafs/progress.h"
 
 enum job_kind { JOB_AGENT_IMPORT, JOB_NKINDS };
 

@@ -64,6 +64,11 @@ bool json_key_is(const struct json_doc *doc, int tok, const char *key);
  * Returns 0, -EPROTO when tok is not a valid string, -ENOMEM. */
 int json_string(const struct json_doc *doc, int tok, char **out);
 
+/* The index just after the JSON string that starts at s[i] (a '"'), its
+ * escapes skipped over (not checked), or 0 when it is unterminated or holds a
+ * raw control byte: the one string scanner for whoever walks JSON text. */
+size_t json_string_end(const char *s, size_t len, size_t i);
+
 /* Where token tok's text is in the document (a string without its quotes). */
 void json_span(const struct json_doc *doc, int tok, size_t *start, size_t *len);
 

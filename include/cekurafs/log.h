@@ -7,7 +7,10 @@
 #ifndef CEKURAFS_LOG_H
 #define CEKURAFS_LOG_H
 
+#include <stdarg.h>
 #include <stdbool.h>
+
+#include <fuse_log.h>
 
 enum log_level { LOGL_ERROR, LOGL_WARN, LOGL_INFO, LOGL_DEBUG };
 
@@ -27,6 +30,13 @@ bool log_enabled(enum log_level level);
  * the formatted text (below 0x20, and 0x7f; newlines and ESC among them)
  * becomes a space. Thread-safe. */
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* libfuse's own messages (fuse_set_log_func()), through log_msg(): its eight
+ * levels as our four (emerg to err are errors, notice is info), a line
+ * written when its newline comes (libfuse sends some in pieces), without it.
+ * Its debug level is what -d turns on. Thread-safe. */
+void log_from_fuse(enum fuse_log_level level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 
 #define log_error(...) log_msg(LOGL_ERROR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOGL_WARN, __VA_ARGS__)

@@ -1,4 +1,4 @@
-/* render.h - an auto-fetch progress, decoded, and its text. Pure.
+/* render.h - the text of an auto-fetch progress (progress.h). Pure.
  *
  *   in_progress
  *   progress_id: 6f1c0e7a-0b7d-4c41-9a59-3f2d1e0c9b8a
@@ -12,27 +12,9 @@
 #ifndef CEKURAFS_RENDER_H
 #define CEKURAFS_RENDER_H
 
-#include <stdbool.h>
 #include <stddef.h>
 
-struct progress_stage {
-	char *name;  /* owned; from name|key|stage|label|title, or NULL when none */
-	char *state; /* owned; from status|state, or NULL when none */
-};
-
-/* A decoded progress response. Owns every string and the stages array. */
-struct progress {
-	char *status;	     /* as received */
-	char *current_stage; /* as received, may be "" */
-	char *error;	     /* NULL when the API sent null */
-	struct progress_stage *stages;
-	size_t nstages;
-};
-
-void progress_free(struct progress *p);
-
-/* completed and failed are terminal; every other status is still running. */
-bool progress_terminal(const char *status);
+#include "cekurafs/progress.h"
 
 /* What the progress file shows while the agent has no import. */
 #define RENDER_IDLE "idle\n"

@@ -79,8 +79,4 @@ int state_save(const char *dir, const struct state_entry *entries, size_t n);
 
 void state_free(struct state_entry *entries, size_t n);
 
-/* Whether s may be stored and sent as a progress id: 1 to 128 bytes of
- * [A-Za-z0-9._~-], so it needs no escaping in a URL or in the file. */
-int state_valid_progress_id(const char *s);
-
 #endif

@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-/* The API's endpoints, as counted. */
+/* The API's endpoints, as counted (each request names its own: http.h). */
 enum stats_endpoint { STATS_LIST, STATS_AGENT, STATS_AUTO_FETCH, STATS_PROGRESS, STATS_NENDPOINTS };
 
 enum stats_cache {
@@ -35,9 +35,6 @@ void stats_error(int err);
 /* A reader that shared a poll already in flight instead of sending its own. */
 void stats_coalesced(void);
 void stats_cache_hit(enum stats_cache c);
-
-/* The endpoint a URL path belongs to. */
-enum stats_endpoint stats_endpoint_of(const char *url);
 
 /* Every counter as `name value` lines, zero counters of requests and errors
  * left out. A new string the caller frees, or NULL when out of memory. */

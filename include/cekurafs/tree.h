@@ -36,9 +36,6 @@ enum tree_kind {
 #define TREE_BYNAME_DIR "by-name"
 #define TREE_STATUS_DIR ".cekurafs"
 
-/* Largest agent id accepted: ids are positive and fit a signed 64-bit integer. */
-#define TREE_MAX_ID INT64_MAX
-
 struct tree_path {
 	enum tree_kind kind;
 	uint64_t agent_id; /* TREE_AGENT, TREE_FILE, TREE_ENTRY */
@@ -50,11 +47,7 @@ struct tree_path {
 };
 
 /* Parses an absolute path. Returns 0, or -ENOENT when it names nothing that
- * can exist (bad shape, a non-canonical or out-of-range id). */
+ * can exist (bad shape, an id ids_parse_agent() refuses). */
 int tree_parse(const char *path, struct tree_path *out);
-
-/* Parses a canonical decimal agent id of exactly len bytes: no sign, no
- * leading zero, not 0, at most TREE_MAX_ID. */
-bool tree_parse_id(const char *s, size_t len, uint64_t *id);
 
 #endif

@@ -1,4 +1,4 @@
-/* fuzz_config.c - libFuzzer: an agent body (GET /aiagents/{id}/) -> config decoder.
+/* fuzz_agent_config.c - libFuzzer: an agent body (GET /aiagents/{id}/) -> config decoder.
  * Nothing the API sends may crash the daemon or make it use unbounded memory,
  * and every file listed in tools/ and knowledge_base/ must be found by its name
  * (as the same thing, unless the body gave two of them one id). */

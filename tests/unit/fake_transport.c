@@ -13,6 +13,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "cekurafs/clock.h"
+#include "cekurafs/stats.h"
+
 #define SLICE 0.002 /* seconds between two looks at cancellation while a reply waits */
 
 struct rule {
@@ -42,20 +45,12 @@ struct fake {
 
 double fake_now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return clock_mono();
 }
 
 static struct timespec abs_time(double seconds_from_now)
 {
-	struct timespec ts;
-	double t = fake_now() + seconds_from_now;
-
-	ts.tv_sec = (time_t)t;
-	ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
-	return ts;
+	return clock_timespec(clock_mono() + seconds_from_now);
 }
 
 static void *xcalloc(size_t n, size_t size)
@@ -143,6 +138,7 @@ static void record(struct fake *f, const struct http_request *req)
 	r->method = xstrdup(req->method);
 	r->url = xstrdup(req->url);
 	r->key = xstrdup(req->key);
+	r->endpoint = req->endpoint;
 	r->timeout = req->timeout;
 	r->connect_timeout = req->connect_timeout;
 	r->at = fake_now();
@@ -425,4 +421,18 @@ const struct http_policy *fake_policy(void)
 	};
 
 	return &policy;
+}
+
+long fake_stat(const char *name)
+{
+	char *text = stats_render(), *at;
+	long v = -1;
+
+	if(!text)
+		abort();
+	at = strstr(text, name);
+	if(at && at[strlen(name)] == ' ')
+		v = strtol(at + strlen(name) + 1, NULL, 10);
+	free(text);
+	return v;
 }

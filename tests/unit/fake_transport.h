@@ -55,7 +55,8 @@ struct fake_reply {
 struct fake_request {
 	char *method;
 	char *url;
-	char *key; /* the X-CEKURA-API-KEY value, NULL when none was given */
+	char *key;		      /* the X-CEKURA-API-KEY value, NULL when none was given */
+	enum stats_endpoint endpoint; /* what the caller said it asks for */
 	double timeout;
 	double connect_timeout;
 	double at; /* CLOCK_MONOTONIC seconds when it arrived */
@@ -103,6 +104,10 @@ bool fake_wait_requests(struct fake *f, size_t n, double timeout);
 
 /* A fast policy for tests: 5 s budget, 3 retries, 1 ms backoff. */
 const struct http_policy *fake_policy(void);
+
+/* The value of one `name value` line of .cekurafs/stats (stats_render()), or
+ * -1 when it has none. */
+long fake_stat(const char *name);
 
 /* CLOCK_MONOTONIC in seconds, for tests that measure time. */
 double fake_now(void);

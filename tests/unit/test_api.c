@@ -396,6 +396,41 @@ static void test_auto_fetch_posts_and_returns_the_progress_id(void **state)
 	assert_string_equal(req->key, FAKE_KEY);
 }
 
+static void test_each_call_names_its_endpoint_for_the_stats(void **state)
+{
+	struct rig *rig = *state;
+	struct agent_list l;
+	struct progress p;
+	char *id = NULL, *raw = NULL;
+
+	fake_expect(rig->f, "GET", "short_list/?page_size=1000$", HTTP_DONE, 200,
+		    "{\"count\": 2, \"next\": \"" AGENTS "short_list/?page=2&page_size=1000\", "
+		    "\"results\": [{\"id\": 1}]}");
+	fake_expect(rig->f, "GET", "page=2&", HTTP_DONE, 200,
+		    "{\"count\": 2, \"next\": null, \"results\": [{\"id\": 2}]}");
+	assert_int_equal(api_list_agents(rig->api, NULL, &l, &rig->e), 0);
+	agent_list_free(&l);
+	fake_expect(rig->f, "GET", "/42/$", HTTP_DONE, 200, "{}");
+	assert_int_equal(api_get_agent(rig->api, NULL, 42, &rig->e), 0);
+	fake_expect(rig->f, "POST", "/42/auto-fetch/", HTTP_DONE, 202, "{\"progress_id\": \"p-1\"}");
+	assert_int_equal(api_auto_fetch(rig->api, NULL, 42, &id, &rig->e), 0);
+	free(id);
+	fake_expect(rig->f, "GET", "/auto-fetch-progress/", HTTP_DONE, 200,
+		    "{\"status\": \"queued\", \"current_stage\": null, \"stages\": []}");
+	assert_int_equal(api_progress(rig->api, NULL, 42, "p-1", &p, &raw, &rig->e), 0);
+	progress_free(&p);
+	free(raw);
+	fake_expect(rig->f, "GET", "short_list/?page_size=1$", HTTP_DONE, 200, "{\"results\": []}");
+	assert_int_equal(api_check(rig->api, &rig->e), 0);
+	assert_int_equal(fake_nrequests(rig->f), 6);
+	assert_int_equal(fake_request(rig->f, 0)->endpoint, STATS_LIST);
+	assert_int_equal(fake_request(rig->f, 1)->endpoint, STATS_LIST); /* a `next` page */
+	assert_int_equal(fake_request(rig->f, 2)->endpoint, STATS_AGENT);
+	assert_int_equal(fake_request(rig->f, 3)->endpoint, STATS_AUTO_FETCH);
+	assert_int_equal(fake_request(rig->f, 4)->endpoint, STATS_PROGRESS);
+	assert_int_equal(fake_request(rig->f, 5)->endpoint, STATS_LIST); /* the key check at start-up */
+}
+
 static void test_a_refused_auto_fetch_keeps_the_detail_word_for_word(void **state)
 {
 	struct rig *rig = *state;
@@ -947,6 +982,8 @@ int main(void)
 		cmocka_unit_test(test_field_errors_read_field_colon_message),
 		cmocka_unit_test(test_bodies_without_detail_say_so),
 		cmocka_unit_test(test_a_long_detail_is_cut_to_the_buffer),
+		cmocka_unit_test_setup_teardown(test_each_call_names_its_endpoint_for_the_stats, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_auto_fetch_posts_and_returns_the_progress_id, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_a_refused_auto_fetch_keeps_the_detail_word_for_word,

@@ -17,11 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "cekurafs/http.h"
+#include "cekurafs/stats.h"
 #include "fake_transport.h"
 
 #define URL FAKE_BASE_URL "/test_framework/v2/aiagents/42/"
@@ -507,6 +509,43 @@ static void test_an_interrupted_exchange_does_not_change_health(void **state)
 	assert_int_equal(offline_changes + online_changes, 0);
 }
 
+static void test_each_attempt_is_counted_under_the_endpoint_the_request_names(void **state)
+{
+	struct rig *rig = *state;
+
+	stats_reset();
+	/* the URL is an agent's: what counts is what the caller says it asks for */
+	rig->req.endpoint = STATS_PROGRESS;
+	fake_expect(rig->f, "GET", URL, HTTP_DONE, 503, "busy");
+	fake_expect(rig->f, "GET", URL, HTTP_RESET, 0, NULL);
+	fake_expect(rig->f, "GET", URL, HTTP_DONE, 200, "{}");
+	send_call(rig, true);
+	assert_int_equal(rig->resp.status, 200);
+	assert_int_equal(fake_stat("requests_progress_503"), 1);
+	assert_int_equal(fake_stat("requests_progress_failed"), 1);
+	assert_int_equal(fake_stat("requests_progress_200"), 1);
+	assert_int_equal(fake_stat("requests_agent_200"), -1);
+	assert_int_equal(fake_stat("retries"), 2);
+
+	rig->req.endpoint = STATS_AUTO_FETCH;
+	rig->req.method = "POST";
+	fake_expect(rig->f, "POST", URL, HTTP_DONE, 202, "{}");
+	send_call(rig, false);
+	assert_int_equal(fake_stat("requests_auto_fetch_202"), 1);
+}
+
+static void test_an_interrupted_exchange_is_not_counted(void **state)
+{
+	struct rig *rig = *state;
+
+	stats_reset();
+	rig->req.endpoint = STATS_LIST;
+	fake_expect(rig->f, "GET", URL, HTTP_INTERRUPTED, 0, NULL);
+	send_call(rig, true);
+	assert_int_equal(rig->resp.outcome, HTTP_INTERRUPTED);
+	assert_int_equal(fake_stat("requests_list_failed"), -1);
+}
+
 static void test_only_connection_failures_are_never_sent(void **state)
 {
 	(void)state;
@@ -522,10 +561,12 @@ static void test_only_connection_failures_are_never_sent(void **state)
 	assert_false(http_never_sent(HTTP_FAILED));
 }
 
-/* A server for one request: keeps its head (up to the blank line), answers 200. */
+/* A server for one request: keeps its head (up to the blank line), answers
+ * with answer (200 and "{}" when NULL). */
 struct one_shot {
 	int listener;
 	unsigned short port;
+	const char *answer;
 	char head[16384];
 	size_t len;
 	pthread_t thread;
@@ -533,8 +574,9 @@ struct one_shot {
 
 static void *one_shot_serve(void *arg)
 {
-	static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
+	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
 	struct one_shot *s = arg;
+	const char *answer = s->answer ? s->answer : ok;
 	int c = accept(s->listener, NULL, NULL);
 	ssize_t n;
 
@@ -547,18 +589,19 @@ static void *one_shot_serve(void *arg)
 		s->len += (size_t)n;
 		s->head[s->len] = '\0';
 	}
-	if(write(c, answer, sizeof(answer) - 1) < 0)
+	if(write(c, answer, strlen(answer)) < 0)
 		s->len = 0;
 	close(c);
 	return NULL;
 }
 
-static void one_shot_start(struct one_shot *s)
+static void one_shot_start(struct one_shot *s, const char *answer)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t alen = sizeof(a);
 
 	memset(s, 0, sizeof(*s));
+	s->answer = answer;
 	s->listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(s->listener >= 0);
 	assert_int_equal(bind(s->listener, (struct sockaddr *)&a, sizeof(a)), 0);
@@ -595,7 +638,7 @@ static void test_the_key_header_carries_the_whole_key(void **state)
 			key[j] = (char)('!' + (j * 7 + i) % 94); /* printable, no space */
 		key[lengths[i]] = '\0';
 		req.key = key;
-		one_shot_start(&s);
+		one_shot_start(&s, NULL);
 		snprintf(url, sizeof(url), "http://127.0.0.1:%u/key", (unsigned)s.port);
 		t->exchange(t, &req, &resp);
 		one_shot_join(&s);
@@ -606,6 +649,62 @@ static void test_the_key_header_carries_the_whole_key(void **state)
 		http_response_free(&resp);
 		free(line);
 		free(key);
+	}
+	t->destroy(t);
+	curl_global_cleanup();
+}
+
+/* The curl transport's Retry-After: a number of seconds or an HTTP date; no
+ * header, 0, a date past, nonsense and more than a day are all -1. */
+static void test_the_curl_transport_reads_both_forms_of_retry_after(void **state)
+{
+	static const struct {
+		const char *header; /* "" for none; "DATE+120" for an HTTP date 120 s ahead */
+		double least, most;
+	} cases[] = {
+		{"Retry-After: 7\r\n", 7, 7},
+		{"DATE+120", 110, 121},
+		{"", -1, -1},
+		{"Retry-After: 0\r\n", -1, -1},
+		{"Retry-After: Sat, 01 Jan 2000 00:00:00 GMT\r\n", -1, -1},
+		{"Retry-After: soon\r\n", -1, -1},
+		{"Retry-After: 90000\r\n", -1, -1},
+	};
+	struct http_transport *t;
+
+	(void)state;
+	assert_int_equal(http_global_init(), 0);
+	t = http_curl_new(NULL);
+	assert_non_null(t);
+	for(size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char url[64], header[128], answer[512];
+		struct http_request req = {
+			.method = "GET", .url = url, .key = "k", .timeout = 5, .connect_timeout = 5};
+		struct http_response resp;
+		struct one_shot s;
+
+		snprintf(header, sizeof(header), "%s", cases[i].header);
+		if(strcmp(cases[i].header, "DATE+120") == 0) {
+			time_t at = time(NULL) + 120;
+			struct tm tm;
+
+			gmtime_r(&at, &tm);
+			strftime(header, sizeof(header), "Retry-After: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+		}
+		snprintf(answer, sizeof(answer),
+			 "HTTP/1.1 429 Too Many Requests\r\n%sContent-Length: 2\r\nConnection: "
+			 "close\r\n\r\n{}",
+			 header);
+		one_shot_start(&s, answer);
+		snprintf(url, sizeof(url), "http://127.0.0.1:%u/slow", (unsigned)s.port);
+		t->exchange(t, &req, &resp);
+		one_shot_join(&s);
+		assert_int_equal(resp.outcome, HTTP_DONE);
+		assert_int_equal(resp.status, 429);
+		if(resp.retry_after < cases[i].least || resp.retry_after > cases[i].most)
+			fail_msg("%s: retry_after %g, not in [%g, %g]", cases[i].header, resp.retry_after,
+				 cases[i].least, cases[i].most);
+		http_response_free(&resp);
 	}
 	t->destroy(t);
 	curl_global_cleanup();
@@ -656,8 +755,12 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_an_interrupted_exchange_does_not_change_health, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_each_attempt_is_counted_under_the_endpoint_the_request_names, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_an_interrupted_exchange_is_not_counted, setup, teardown),
 		cmocka_unit_test(test_only_connection_failures_are_never_sent),
 		cmocka_unit_test(test_the_key_header_carries_the_whole_key),
+		cmocka_unit_test(test_the_curl_transport_reads_both_forms_of_retry_after),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

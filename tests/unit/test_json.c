@@ -734,9 +734,24 @@ static void test_pretty_of_the_deepest_document(void **state)
 	free(deepest);
 }
 
+static void test_string_end_skips_escapes_and_refuses_raw_controls(void **state)
+{
+	static const char s[] = "\"a\\\"b\" tail";
+
+	(void)state;
+	assert_int_equal(json_string_end(s, strlen(s), 0), 6); /* "a\"b" */
+	assert_int_equal(json_string_end("\"\"", 2, 0), 2);
+	assert_int_equal(json_string_end("x\"yz\"", 5, 1), 5);
+	assert_int_equal(json_string_end("\"abc", 4, 0), 0);	 /* unterminated */
+	assert_int_equal(json_string_end("\"a\\\"", 4, 0), 0);	 /* an escaped quote ends nothing */
+	assert_int_equal(json_string_end("\"a\nb\"", 5, 0), 0);	 /* a raw newline */
+	assert_int_equal(json_string_end("\"a\x7f\"", 4, 0), 4); /* DEL is not a control byte to JSON */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_string_end_skips_escapes_and_refuses_raw_controls),
 		cmocka_unit_test(test_simple_escapes_are_decoded),
 		cmocka_unit_test(test_unicode_escapes_become_utf8),
 		cmocka_unit_test(test_surrogate_pairs_become_four_byte_utf8),

@@ -162,12 +162,58 @@ static void test_an_api_detail_and_a_next_url_reach_the_log_as_one_line_each(voi
 	fake_free(f);
 }
 
+/* What libfuse's fuse_log() does with the handler main.c installs. */
+static void fuse_says(enum fuse_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void fuse_says(enum fuse_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_from_fuse(level, fmt, ap);
+	va_end(ap);
+}
+
+static void test_libfuse_messages_are_one_line_each_at_our_levels(void **state)
+{
+	struct capture c;
+	char *out;
+
+	(void)state;
+	capture_start(&c);
+	fuse_says(FUSE_LOG_ERR, "fuse: unknown option(s): `%s'\n", "-o poll_intervall=1");
+	fuse_says(FUSE_LOG_CRIT, "fuse: \x1b[2Jbad\nworse\n");
+	fuse_says(FUSE_LOG_WARNING, "fuse: warning\n");
+	fuse_says(FUSE_LOG_NOTICE, "fuse: notice\n");
+	fuse_says(FUSE_LOG_DEBUG, "unique: 2, opcode: LOOKUP (1)\n"); /* below info: not written */
+	fuse_says(FUSE_LOG_ERR, "fuse: unknown option(s): `");	      /* as fuse_opt.c sends it, in pieces */
+	fuse_says(FUSE_LOG_ERR, "-o ");
+	fuse_says(FUSE_LOG_ERR, "%s", "foo=bar");
+	fuse_says(FUSE_LOG_ERR, "'\n");
+	log_init(LOGL_DEBUG, false);
+	fuse_says(FUSE_LOG_DEBUG, "   unique: 2, success, outsize: 144\none\ntwo ");
+	fuse_says(FUSE_LOG_DEBUG, "lines\n");
+	out = capture_end(&c);
+	assert_string_equal(out, "cekurafs: error: fuse: unknown option(s): `-o poll_intervall=1'\n"
+				 "cekurafs: error: fuse:  [2Jbad\n" /* each line of it a line of ours */
+				 "cekurafs: error: worse\n"
+				 "cekurafs: warn: fuse: warning\n"
+				 "cekurafs: info: fuse: notice\n"
+				 "cekurafs: error: fuse: unknown option(s): `-o foo=bar'\n"
+				 "cekurafs: debug:    unique: 2, success, outsize: 144\n"
+				 "cekurafs: debug: one\n"
+				 "cekurafs: debug: two lines\n");
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_a_message_is_one_line_whatever_it_holds, reset_log),
 		cmocka_unit_test_setup(test_utf8_and_printable_bytes_are_kept, reset_log),
 		cmocka_unit_test_setup(test_messages_below_the_level_are_not_written, reset_log),
+		cmocka_unit_test_setup_teardown(test_libfuse_messages_are_one_line_each_at_our_levels,
+						reset_log, reset_log),
 		cmocka_unit_test_setup_teardown(
 			test_an_api_detail_and_a_next_url_reach_the_log_as_one_line_each, reset_log,
 			reset_log),

@@ -346,33 +346,6 @@ static void test_an_unreadable_state_is_an_error(void **state)
 	assert_null(moved);
 }
 
-static void test_valid_progress_ids_are_url_and_file_safe(void **state)
-{
-	char longest[129], too_long[130];
-
-	(void)state;
-	memset(longest, 'a', 128);
-	longest[128] = '\0';
-	memset(too_long, 'a', 129);
-	too_long[129] = '\0';
-	assert_true(state_valid_progress_id("6f1c0e7a-0b7d-4c41-9a59-3f2d1e0c9b8a"));
-	assert_true(state_valid_progress_id("A.b_c~d-1"));
-	assert_true(state_valid_progress_id("x"));
-	assert_true(state_valid_progress_id(longest));
-	assert_false(state_valid_progress_id(too_long));
-	assert_false(state_valid_progress_id(""));
-	assert_false(state_valid_progress_id(NULL));
-	assert_false(state_valid_progress_id("a b"));
-	assert_false(state_valid_progress_id("a/b"));
-	assert_false(state_valid_progress_id("a&b=c"));
-	assert_false(state_valid_progress_id("a?b"));
-	assert_false(state_valid_progress_id("a#b"));
-	assert_false(state_valid_progress_id("a%2Fb"));
-	assert_false(state_valid_progress_id("a\nb"));
-	assert_false(state_valid_progress_id("a+b"));
-	assert_false(state_valid_progress_id("caf\xc3\xa9"));
-}
-
 static void test_prepare_makes_nested_directories_0700(void **state)
 {
 	struct fixture *fx = *state;
@@ -791,7 +764,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_every_kind_of_bad_line_counts_as_corrupt, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_an_unreadable_state_is_an_error, setup, teardown),
-		cmocka_unit_test(test_valid_progress_ids_are_url_and_file_safe),
 		cmocka_unit_test_setup_teardown(test_prepare_makes_nested_directories_0700, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prepare_fails_below_a_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_writable_leaves_nothing_behind, setup, teardown),

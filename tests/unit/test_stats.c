@@ -111,20 +111,6 @@ static void test_the_other_counters(void **state)
 	assert_line("coalesced_polls 0");
 }
 
-static void test_urls_map_to_their_endpoints(void **state)
-{
-	(void)state;
-	assert_int_equal(stats_endpoint_of("https://a/test_framework/v2/aiagents/short_list/?page_size=1000"),
-			 STATS_LIST);
-	assert_int_equal(stats_endpoint_of("https://a/test_framework/v2/aiagents/42/"), STATS_AGENT);
-	assert_int_equal(stats_endpoint_of("https://a/test_framework/v2/aiagents/42/auto-fetch/"),
-			 STATS_AUTO_FETCH);
-	assert_int_equal(
-		stats_endpoint_of(
-			"https://a/test_framework/v2/aiagents/42/auto-fetch-progress/?progress_id=p"),
-		STATS_PROGRESS);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -132,7 +118,6 @@ int main(void)
 		cmocka_unit_test_setup(test_requests_are_counted_by_endpoint_and_status, reset),
 		cmocka_unit_test_setup(test_errors_are_named_by_errno, reset),
 		cmocka_unit_test_setup(test_the_other_counters, reset),
-		cmocka_unit_test_setup(test_urls_map_to_their_endpoints, reset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

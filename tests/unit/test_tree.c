@@ -219,20 +219,6 @@ static void test_by_name_and_its_links(void **state)
 	assert_enoent("/agents/by-name/x/progress");
 }
 
-static void test_parse_id_takes_exactly_len_bytes(void **state)
-{
-	uint64_t id = 0;
-
-	(void)state;
-	assert_true(tree_parse_id("42/progress", 2, &id));
-	assert_int_equal(id, 42);
-	assert_false(tree_parse_id("42/progress", 3, &id));
-	assert_false(tree_parse_id("", 0, &id));
-	assert_true(tree_parse_id("9223372036854775807", 19, &id));
-	assert_false(tree_parse_id("9223372036854775808", 19, &id));
-	assert_false(tree_parse_id("0", 1, &id));
-}
-
 static void test_parse_leaves_out_untouched_fields_zero(void **state)
 {
 	struct tree_path p;
@@ -265,7 +251,6 @@ int main(void)
 		cmocka_unit_test(test_paths_deeper_than_an_entry_do_not_exist),
 		cmocka_unit_test(test_the_status_directory_and_its_files),
 		cmocka_unit_test(test_by_name_and_its_links),
-		cmocka_unit_test(test_parse_id_takes_exactly_len_bytes),
 		cmocka_unit_test(test_parse_leaves_out_untouched_fields_zero),
 	};
 
