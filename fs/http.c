@@ -457,6 +457,16 @@ int http_global_init(void)
 	return rc == CURLE_OK ? 0 : -1;
 }
 
+void http_global_cleanup(void)
+{
+	curl_global_cleanup();
+}
+
+const char *http_library_version(void)
+{
+	return curl_version();
+}
+
 static void curl_destroy(struct http_transport *t)
 {
 	struct curl_transport *ct = (struct curl_transport *)t;

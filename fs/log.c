@@ -89,12 +89,12 @@ static _Thread_local struct {
 	enum log_level level;
 } fuse_line;
 
-void log_from_fuse(enum fuse_log_level level, const char *fmt, va_list ap)
+void log_from_fuse(int level, const char *fmt, va_list ap)
 {
-	enum log_level ours = level <= FUSE_LOG_ERR	  ? LOGL_ERROR
-			      : level == FUSE_LOG_WARNING ? LOGL_WARN
-			      : level <= FUSE_LOG_INFO	  ? LOGL_INFO
-							  : LOGL_DEBUG;
+	enum log_level ours = level <= LOG_ERR	     ? LOGL_ERROR
+			      : level == LOG_WARNING ? LOGL_WARN
+			      : level <= LOG_INFO    ? LOGL_INFO
+						     : LOGL_DEBUG;
 	char piece[1024];
 	const char *p = piece;
 

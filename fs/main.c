@@ -12,7 +12,6 @@
  * checked before the first request to the API.
  */
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -112,6 +111,12 @@ struct settings {
 	enum log_level level;
 	double poll_interval, list_ttl, timeout, connect_timeout, wait_timeout;
 };
+
+/* libfuse's messages, into log.c (libfuse's levels are syslog's). */
+static void fuse_message(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	log_from_fuse((int)level, fmt, ap);
+}
 
 static void show_help(const char *progname)
 {
@@ -687,7 +692,7 @@ int main(int argc, char *argv[])
 	stats_reset();
 	/* From the first option parsed: libfuse's refusals, warnings and -d
 	 * trace go where ours go (stderr, then syslog once daemonised), one line each. */
-	fuse_set_log_func(log_from_fuse);
+	fuse_set_log_func(fuse_message);
 	if(fuse_opt_parse(&args, &opts, option_spec, on_arg) != 0)
 		goto out_args;
 	/* The mount point is the last positional argument; a SOURCE before it is a name only. */
@@ -703,7 +708,7 @@ int main(int argc, char *argv[])
 	if(opts.show_version) {
 		printf("cekurafs %s\n", CEKURAFS_VERSION);
 		printf("FUSE library version %s\n", fuse_pkgversion());
-		printf("%s\n", curl_version());
+		printf("%s\n", http_library_version());
 		ret = 0;
 		goto out_args;
 	}
@@ -832,7 +837,7 @@ out_registry:
 out_api:
 	api_free(api);
 out_curl:
-	curl_global_cleanup();
+	http_global_cleanup();
 out_state:
 	state_free(entries, nentries);
 	state_unlock(state_lock_fd);

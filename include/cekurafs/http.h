@@ -99,6 +99,12 @@ bool http_never_sent(enum http_outcome outcome);
  * (the key is in the requests it formats). Returns 0, or -1 on failure. */
 int http_global_init(void);
 
+/* Undoes http_global_init(), once every transport is destroyed. */
+void http_global_cleanup(void);
+
+/* The HTTP library's name and version ("libcurl/7.88.1 OpenSSL/3.0.11 ..."), for --version. */
+const char *http_library_version(void);
+
 /* A libcurl transport: one share handle (connections, DNS, TLS sessions) for
  * all threads. cacert may be NULL (system store). Returns NULL on failure.
  * http_global_init() must have been called. */

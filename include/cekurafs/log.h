@@ -10,8 +10,6 @@
 #include <stdarg.h>
 #include <stdbool.h>
 
-#include <fuse_log.h>
-
 enum log_level { LOGL_ERROR, LOGL_WARN, LOGL_INFO, LOGL_DEBUG };
 
 /* Sets the threshold and the sink. Safe to call again (e.g. after daemonising). */
@@ -31,12 +29,12 @@ bool log_enabled(enum log_level level);
  * becomes a space. Thread-safe. */
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* libfuse's own messages (fuse_set_log_func()), through log_msg(): its eight
- * levels as our four (emerg to err are errors, notice is info), a line
- * written when its newline comes (libfuse sends some in pieces), without it.
- * Its debug level is what -d turns on. Thread-safe. */
-void log_from_fuse(enum fuse_log_level level, const char *fmt, va_list ap)
-	__attribute__((format(printf, 2, 0)));
+/* libfuse's own messages (main.c hands them over from fuse_set_log_func()),
+ * through log_msg(): level is libfuse's, which is syslog's (LOG_EMERG to
+ * LOG_DEBUG); its eight levels become our four (emerg to err are errors,
+ * notice is info), a line written when its newline comes (libfuse sends some
+ * in pieces), without it. Its debug level is what -d turns on. Thread-safe. */
+void log_from_fuse(int level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 #define log_error(...) log_msg(LOGL_ERROR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOGL_WARN, __VA_ARGS__)

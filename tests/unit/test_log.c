@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include <fuse_log.h>
+
 #include "cekurafs/api.h"
 #include "cekurafs/log.h"
 #include "fake_transport.h"
