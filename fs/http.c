@@ -457,6 +457,46 @@ int http_global_init(void)
 	return rc == CURLE_OK ? 0 : -1;
 }
 
+/* Copies part of h into buf: 0, or -EINVAL when it is absent or too long. */
+static int url_part(CURLU *h, CURLUPart part, char *buf, size_t size)
+{
+	char *v = NULL;
+	int rc = curl_url_get(h, part, &v, 0) == CURLUE_OK && strlen(v) < size ? 0 : -EINVAL;
+
+	if(rc == 0)
+		memcpy(buf, v, strlen(v) + 1);
+	curl_free(v);
+	return rc;
+}
+
+static bool url_has(CURLU *h, CURLUPart part)
+{
+	char *v = NULL;
+	bool has = curl_url_get(h, part, &v, 0) == CURLUE_OK;
+
+	curl_free(v);
+	return has;
+}
+
+int http_url_split(const char *url, struct http_url *out)
+{
+	CURLU *h = curl_url();
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if(!h)
+		return -ENOMEM;
+	rc = curl_url_set(h, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK ? 0 : -EINVAL;
+	if(rc == 0)
+		rc = url_part(h, CURLUPART_SCHEME, out->scheme, sizeof(out->scheme));
+	if(rc == 0)
+		rc = url_part(h, CURLUPART_HOST, out->host, sizeof(out->host));
+	if(rc == 0)
+		out->userinfo = url_has(h, CURLUPART_USER) || url_has(h, CURLUPART_PASSWORD);
+	curl_url_cleanup(h);
+	return rc;
+}
+
 void http_global_cleanup(void)
 {
 	curl_global_cleanup();

@@ -211,30 +211,25 @@ static bool loopback_host(const char *host, size_t len)
 	return inet_pton(AF_INET, buf, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
 }
 
-/* https:// anywhere; http:// only to loopback; no user info in the URL. */
+/* https:// anywhere; http:// only to loopback; no user info in the URL.
+ * libcurl's URL parser reads it (http_url_split()), as it will be sent. */
 static int check_url(const char *url)
 {
-	const char *host, *end;
-	bool plain = strncmp(url, "http://", 7) == 0;
+	struct http_url u;
+	int rc = http_url_split(url, &u);
+	bool web = rc == 0 ? strcmp(u.scheme, "https") == 0 || strcmp(u.scheme, "http") == 0
+			   : strncmp(url, "https://", 8) == 0 || strncmp(url, "http://", 7) == 0;
 
-	if(!plain && strncmp(url, "https://", 8) != 0) {
+	/* the scheme as written, in lower case: `next` links are compared with api_url as text */
+	if(!web || (rc == 0 && strncmp(url, u.scheme, strlen(u.scheme)) != 0)) {
 		refuse("api_url %s: expected an https:// URL (or http:// to a loopback host)", url);
 		return -1;
 	}
-	host = url + (plain ? 7 : 8);
-	end = host + strcspn(host, "/?#");
-	if(memchr(host, '@', (size_t)(end - host)) || end == host) {
+	if(rc != 0 || u.userinfo || !*u.host) {
 		refuse("api_url %s: expected scheme://host[:port][/path], without user or password", url);
 		return -1;
 	}
-	if(*host == '[') {
-		const char *close = memchr(host, ']', (size_t)(end - host));
-
-		end = close ? close + 1 : end;
-	} else {
-		end = host + strcspn(host, ":/?#");
-	}
-	if(plain && !loopback_host(host, (size_t)(end - host))) {
+	if(strcmp(u.scheme, "http") == 0 && !loopback_host(u.host, strlen(u.host))) {
 		refuse("api_url %s: plain http is allowed only to a loopback host; use https://", url);
 		return -1;
 	}

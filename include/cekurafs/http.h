@@ -99,6 +99,17 @@ bool http_never_sent(enum http_outcome outcome);
  * (the key is in the requests it formats). Returns 0, or -1 on failure. */
 int http_global_init(void);
 
+/* An absolute URL as libcurl's URL parser reads it. */
+struct http_url {
+	char scheme[16]; /* lower case: "https" */
+	char host[256];	 /* an IPv6 address in brackets: "[::1]" */
+	bool userinfo;	 /* it names a user or a password */
+};
+
+/* Splits url with libcurl's URL API (curl_url()). 0, or -EINVAL when it is
+ * not an absolute URL with a host, or a part is too long. */
+int http_url_split(const char *url, struct http_url *out);
+
 /* Undoes http_global_init(), once every transport is destroyed. */
 void http_global_cleanup(void);
 

@@ -710,6 +710,28 @@ static void test_the_curl_transport_reads_both_forms_of_retry_after(void **state
 	curl_global_cleanup();
 }
 
+/* api_url as libcurl reads it: the parts main.c's check looks at. */
+static void test_a_url_splits_as_libcurl_reads_it(void **state)
+{
+	struct http_url u;
+
+	(void)state;
+	assert_int_equal(http_url_split("https://api.cekura.ai/x?y=1", &u), 0);
+	assert_string_equal(u.scheme, "https");
+	assert_string_equal(u.host, "api.cekura.ai");
+	assert_false(u.userinfo);
+	assert_int_equal(http_url_split("http://[::1]:8080/", &u), 0);
+	assert_string_equal(u.host, "[::1]");
+	assert_int_equal(http_url_split("http://user:pw@127.0.0.1/", &u), 0);
+	assert_true(u.userinfo);
+	assert_string_equal(u.host, "127.0.0.1");
+	assert_int_equal(http_url_split("ftp://127.0.0.1/", &u), 0);
+	assert_string_equal(u.scheme, "ftp");
+	assert_int_equal(http_url_split("http://", &u), -EINVAL);
+	assert_int_equal(http_url_split("/relative/path", &u), -EINVAL);
+	assert_int_equal(http_url_split("http://127.0.0.1:9/a b", &u), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -758,6 +780,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_each_attempt_is_counted_under_the_endpoint_the_request_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_an_interrupted_exchange_is_not_counted, setup, teardown),
+		cmocka_unit_test(test_a_url_splits_as_libcurl_reads_it),
 		cmocka_unit_test(test_only_connection_failures_are_never_sent),
 		cmocka_unit_test(test_the_key_header_carries_the_whole_key),
 		cmocka_unit_test(test_the_curl_transport_reads_both_forms_of_retry_after),
