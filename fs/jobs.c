@@ -656,7 +656,7 @@ int jobs_wait(struct registry *r, struct agent *a, const struct api_cancel *c, e
 
 	memset(v, 0, sizeof(*v));
 	if(j) {
-		rc = follow(r, j, c, "wait", wait_done, &g);
+		rc = follow(r, j, c, j->type->wait_op, wait_done, &g);
 	} else {
 		grab_answer(job_type_of(kind), NULL, &g); /* no job: idle at once */
 		rc = 0;
@@ -740,7 +740,7 @@ int jobs_events(struct registry *r, struct agent *a, const struct api_cancel *c,
 
 	if(!j)
 		return events_now(NULL, cur, text, len);
-	return follow(r, j, c, "events", events_done, &er);
+	return follow(r, j, c, j->type->events_op, events_done, &er);
 }
 
 bool jobs_events_ready(const struct agent *a, enum job_kind kind, const struct job_cursor *cur)
@@ -775,7 +775,7 @@ int jobs_start(struct registry *r, struct agent *a, const struct api_cancel *c, 
 	if(rc == -ENOENT) {
 		rc = 0; /* the API does not know that job (any more): it is over */
 	} else if(rc == 0 && j->id && !terminal(j)) {
-		reg_agent_error(a, type->start_op, "an %s is already running (%s %s)", type->noun,
+		reg_agent_error(a, type->start_op, "%s is already running (%s %s)", type->a_noun,
 				type->id_label, j->id);
 		rc = -EBUSY;
 	}

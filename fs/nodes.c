@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -241,9 +242,14 @@ static int write_start(const struct node_ctx *ctx, const struct node_file *f, co
 	int rc = nodes_parse_trigger(buf, size, off);
 
 	if(rc != 0) {
-		registry_note_error(ctx->reg, f->id, f->kind->name,
-				    off != 0 ? "invalid input: write \"1\" at the start of the file"
-					     : "invalid input: write \"1\" to start an auto-fetch");
+		char why[128];
+
+		if(off != 0)
+			snprintf(why, sizeof(why), "invalid input: write \"1\" at the start of the file");
+		else
+			snprintf(why, sizeof(why), "invalid input: write \"1\" to start %s",
+				 job_type_of(kind_of(f))->a_noun);
+		registry_note_error(ctx->reg, f->id, f->kind->name, why);
 		return rc;
 	}
 	rc = registry_job_start(ctx->reg, &ctx->cancel, f->id, kind_of(f));

@@ -30,13 +30,16 @@ struct job_type {
 	/* The kind's word in the state file ("<agent> <name> <id>"); NULL for
 	 * the agent import, whose lines are "<agent> <id>" as they always were. */
 	const char *name;
-	const char *noun;     /* in log and error lines: "auto-fetch" */
-	const char *id_label; /* the id's key in the text: "progress_id" */
-	const char *id_words; /* the id in a sentence: "progress id" */
-	const char *start_op; /* the error line of a failed start: "refetch: ..." */
-	const char *poll_op;  /* of a failed poll: "progress: ..." */
-	const char *end_op;   /* of a job that failed: "auto-fetch: failed at ..." */
-	const char *idle;     /* the text while the agent has no job of this kind */
+	const char *noun;      /* in log and error lines: "auto-fetch" */
+	const char *a_noun;    /* with its article: "an auto-fetch" */
+	const char *id_label;  /* the id's key in the text: "progress_id" */
+	const char *id_words;  /* the id in a sentence: "progress id" */
+	const char *start_op;  /* the error line of a failed start: "refetch: ..." */
+	const char *poll_op;   /* of a failed poll: "progress: ..." */
+	const char *end_op;    /* of a job that failed: "auto-fetch: failed at ..." */
+	const char *wait_op;   /* of a wait that gave up: "wait: timed out after 30 s" */
+	const char *events_op; /* of a reader of its events that gave up: "events: ..." */
+	const char *idle;      /* the text while the agent has no job of this kind */
 	/* The POST: *job_id is a new string. 0 or -errno, e filled. */
 	int (*start)(struct api *api, const struct api_cancel *c, uint64_t agent, char **job_id,
 		     struct api_error *e);

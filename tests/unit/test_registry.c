@@ -1183,11 +1183,14 @@ static void test_every_job_kind_row_is_whole(void **state)
 		const struct job_type *t = job_type_of((enum job_kind)k);
 
 		assert_non_null(t->noun);
+		assert_non_null(t->a_noun);
 		assert_non_null(t->id_label);
 		assert_non_null(t->id_words);
 		assert_non_null(t->start_op);
 		assert_non_null(t->poll_op);
 		assert_non_null(t->end_op);
+		assert_non_null(t->wait_op);
+		assert_non_null(t->events_op);
 		assert_non_null(t->idle);
 		assert_non_null(t->start);
 		assert_non_null(t->poll);
