@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cekurafs/clock.h"
+#include "cekurafs/memory.h"
 #include "cekurafs/stats.h"
 
 /* A decoded configuration and the references to it: the cache's, and each
@@ -98,6 +99,7 @@ static void cache_drop(struct agent_cache *ac, struct cache_entry *ce)
 	ce->prev = ce->next = NULL;
 	ac->n--;
 	ac->bytes -= ce->bytes;
+	memory_released(ce->bytes); /* freed now, or by the last reader holding it */
 	held_unref(ce->held);
 	ce->held = NULL;
 }

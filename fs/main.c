@@ -13,7 +13,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <malloc.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
@@ -685,12 +684,6 @@ int main(int argc, char *argv[])
 		refuse("cannot make the process non-dumpable: %s", strerror(errno));
 		goto out_args;
 	}
-	/* Agents' texts (a 1 MiB prompt, its JSON) come and go with the caches.
-	 * glibc raises its mmap threshold each time such a block is freed, after
-	 * which the next ones come from the heap and stay in RSS once freed (heap
-	 * fragmentation); fixed at 128 KiB, every large text is its own mapping,
-	 * given back to the kernel when freed. */
-	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	stats_reset();
 	/* From the first option parsed: libfuse's refusals, warnings and -d
 	 * trace go where ours go (stderr, then syslog once daemonised), one line each. */

@@ -22,6 +22,7 @@
 
 #include <fuse_lowlevel.h>
 
+#include "cekurafs/memory.h"
 #include "cekurafs/nodes.h"
 #include "cekurafs/stats.h"
 #include "cekurafs/tree.h"
@@ -375,6 +376,7 @@ static void *notifier_main(void *arg)
 
 	while(!atomic_load(&notifier_stop)) {
 		nodes_notify_round(&c);
+		memory_give_back(); /* what the caches let go of, back to the system */
 		nanosleep(&tick, NULL);
 	}
 	return NULL;
