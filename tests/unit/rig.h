@@ -14,6 +14,14 @@
 #include "cekurafs/registry.h"
 #include "fake_transport.h"
 
+/* One-stage progress answers, as the API sends them. */
+#define RIG_IN_PROGRESS                                                                                      \
+	"{\"status\": \"in_progress\", \"current_stage\": \"tools\", \"stages\": "                           \
+	"[{\"name\": \"tools\", \"status\": \"in_progress\"}], \"error\": null}"
+#define RIG_COMPLETED                                                                                        \
+	"{\"status\": \"completed\", \"current_stage\": \"\", \"stages\": "                                  \
+	"[{\"name\": \"tools\", \"status\": \"completed\"}], \"error\": null}"
+
 struct rig_base {
 	struct fake *f;
 	struct api *api;

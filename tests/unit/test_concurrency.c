@@ -26,12 +26,8 @@
 
 #define POLLS "/auto-fetch-progress/"
 
-#define IN_PROGRESS                                                                                          \
-	"{\"status\": \"in_progress\", \"current_stage\": \"tools\", \"stages\": "                           \
-	"[{\"name\": \"tools\", \"status\": \"in_progress\"}], \"error\": null}"
-#define COMPLETED                                                                                            \
-	"{\"status\": \"completed\", \"current_stage\": \"\", \"stages\": "                                  \
-	"[{\"name\": \"tools\", \"status\": \"completed\"}], \"error\": null}"
+#define IN_PROGRESS RIG_IN_PROGRESS
+#define COMPLETED   RIG_COMPLETED
 
 #define NAGENTS 300 /* more than one notifier round takes (NODES_NOTIFY_MAX) */
 

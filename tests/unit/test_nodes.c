@@ -22,12 +22,8 @@
 #define POLL  "/42/auto-fetch-progress/"
 #define FETCH "/42/auto-fetch/"
 
-#define IN_PROGRESS                                                                                          \
-	"{\"status\": \"in_progress\", \"current_stage\": \"tools\", \"stages\": "                           \
-	"[{\"name\": \"tools\", \"status\": \"in_progress\"}], \"error\": null}"
-#define COMPLETED                                                                                            \
-	"{\"status\": \"completed\", \"current_stage\": \"\", \"stages\": "                                  \
-	"[{\"name\": \"tools\", \"status\": \"completed\"}], \"error\": null}"
+#define IN_PROGRESS RIG_IN_PROGRESS
+#define COMPLETED   RIG_COMPLETED
 #define FAILED                                                                                               \
 	"{\"status\": \"failed\", \"current_stage\": \"tools\", \"stages\": "                                \
 	"[{\"name\": \"tools\", \"status\": \"failed\"}], \"error\": \"boom\"}"
