@@ -223,11 +223,13 @@ int registry_lookup(struct registry *r, const struct api_cancel *c, uint64_t id)
 	struct api_error e = {0};
 	struct held_config *cfg = NULL;
 	struct agent *a;
+	unsigned gen;
 	char *body = NULL;
 	size_t len = 0;
 	int rc;
 
 	a = lock_find(r, id);
+	gen = a ? a->content_gen : 0; /* a new agent starts at 0 too */
 	if(confirmed(r, a)) {
 		unlock(r);
 		return 0;
@@ -262,7 +264,8 @@ int registry_lookup(struct registry *r, const struct api_cancel *c, uint64_t id)
 		} else {
 			rc = -ENOMEM;
 		}
-		agent_cache_offer(r, a, cfg);
+		/* an import that completed meanwhile made this answer stale: not kept */
+		agent_cache_offer(r, a && a->content_gen == gen ? a : NULL, cfg);
 	} else if(rc == -ENOENT) {
 		listing_note_absent(r, id);
 	}

@@ -967,6 +967,43 @@ static void test_a_completed_import_makes_the_configuration_read_anew(void **sta
 	assert_int_equal(fake_pending(rig->b.f), 0);
 }
 
+static void *lookup_main(void *arg)
+{
+	struct refetcher *lk = arg;
+
+	lk->rc = registry_lookup(lk->r, NULL, lk->id);
+	return NULL;
+}
+
+/* A cold lookup's answer is the agent's configuration too; but when an
+ * import of the agent completes while that GET is in flight, the answer is
+ * of the agent before it: not kept, so the next read fetches what it brought. */
+static void test_a_lookup_answered_across_a_completed_import_is_not_kept(void **state)
+{
+	struct rig *rig = *state;
+	struct refetcher lk = {.r = start(rig, NULL), .id = 42};
+	struct agent_config *cfg = NULL;
+
+	fake_expect(rig->b.f, "GET", "/aiagents/42/$", HTTP_DONE, 200,
+		    "{\"id\": 42, \"description\": \"old\"}")
+		->hold = true;
+	assert_int_equal(pthread_create(&lk.thread, NULL, lookup_main, &lk), 0);
+	assert_true(fake_wait_requests(rig->b.f, 1, 5.0)); /* the lookup's GET is in flight */
+	fake_expect(rig->b.f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-1\"}");
+	assert_int_equal(registry_job_start(lk.r, NULL, 42, JOB_AGENT_IMPORT), 0);
+	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, COMPLETED);
+	assert_progress(lk.r, 42, COMPLETED_TEXT("p-1")); /* the import completes */
+	fake_release(rig->b.f);
+	pthread_join(lk.thread, NULL);
+	assert_int_equal(lk.rc, 0);
+	fake_expect(rig->b.f, "GET", "/aiagents/42/$", HTTP_DONE, 200,
+		    "{\"id\": 42, \"description\": \"new\"}");
+	assert_int_equal(registry_agent_config(lk.r, NULL, 42, &cfg), 0);
+	assert_string_equal(cfg->field[AGENT_CONFIG_SYSTEM_PROMPT].text, "new\n");
+	registry_agent_config_put(cfg);
+	assert_int_equal(fake_count(rig->b.f, "GET", "/aiagents/42/$"), 2);
+}
+
 static void test_lookup_without_a_listing_asks_for_the_agent(void **state)
 {
 	struct rig *rig = *state;
@@ -1249,6 +1286,7 @@ int main(void)
 		T(test_a_failed_listing_is_an_error),
 		T(test_lookup_uses_a_fresh_listing),
 		T(test_a_completed_import_makes_the_configuration_read_anew),
+		T(test_a_lookup_answered_across_a_completed_import_is_not_kept),
 		T(test_lookup_without_a_listing_asks_for_the_agent),
 		T(test_lookup_with_a_stale_listing_asks_for_the_agent),
 		T(test_an_agent_with_a_stored_id_exists_without_asking),
