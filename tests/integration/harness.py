@@ -16,6 +16,7 @@ mount, the stop) is SLOW times longer; what a test asserts is unchanged.
 """
 
 import contextlib
+import datetime
 import errno
 import json
 import os
@@ -30,11 +31,14 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SIM = os.path.join(ROOT, "contrib", "cekura-sim")
 API = "/test_framework/v2/aiagents/"
+# The tools-only import (deprecated in the API, so still on v1).
+TOOLS_API = "/test_framework/v1/aiagents/"
 KEY = "itest-key-5b1f0c2e9d7a4c6b8e3f"
 
 # Set by run.py (--daemon); CEKURAFS_DAEMON or build/cekurafs otherwise.
@@ -344,6 +348,50 @@ class Sim:
     def last_seq(self):
         log = self.log()
         return log[-1]["seq"] if log else 0
+
+    # -- the tools import and the history (contrib/cekura-sim.md) --
+    def tools_imports(self):
+        """{"<agent>": [tools progress ids, oldest first]}."""
+        return self.request("GET", "/_sim/tools-imports")
+
+    def tools_requests(self, agent, method=None, kind=None, since=0):
+        """Log entries of agent's tools endpoints: kind "post" (the tools
+        auto-fetch), "poll" (its progress) or None (both); seq > since."""
+        paths = {"post": [f"{TOOLS_API}{agent}/tools/auto-fetch/"],
+                 "poll": [f"{TOOLS_API}{agent}/tools/auto-fetch-progress/"]}
+        wanted = paths[kind] if kind else paths["post"] + paths["poll"]
+        return [e for e in self.log() if e["seq"] > since and e["path"] in wanted
+                and (method is None or e["method"] == method)]
+
+    def tools_posts(self, agent, since=0):
+        return self.tools_requests(agent, method="POST", kind="post", since=since)
+
+    def tools_polls(self, agent, since=0):
+        return self.tools_requests(agent, method="GET", kind="poll", since=since)
+
+    def tools_progress(self, agent, progress_id):
+        """The tools progress answer, asked directly (recorded in the log)."""
+        return self.api_get(f"{TOOLS_API}{agent}/tools/auto-fetch-progress/"
+                            f"?progress_id={urllib.parse.quote(progress_id)}")
+
+    def history_requests(self, agent, since=0):
+        """Log entries of GET /test_framework/v2/aiagents/<agent>/history/; seq > since."""
+        return [e for e in self.log() if e["seq"] > since and e["method"] == "GET"
+                and e["path"] == f"{API}{agent}/history/"]
+
+    def history(self, agent, max_pages=1000):
+        """Every history record of agent, as the API sends them (newest first),
+        every page followed (asked directly: recorded in the log)."""
+        records = []
+        path = f"{API}{agent}/history/?page_size=1000"
+        for _ in range(max_pages):
+            page = self.api_get(path)
+            records += page["results"]
+            if not page.get("next"):
+                return records
+            url = urllib.parse.urlsplit(page["next"])
+            path = url.path + (f"?{url.query}" if url.query else "")
+        raise HarnessError(f"the history of agent {agent} has more than {max_pages} pages")
 
     def gate(self):
         """A Gate in front of this simulator (closed by stop())."""
@@ -918,6 +966,76 @@ def refetch(env_or_daemon, agent):
     code, _, err, _ = run(f"echo 1 > {d.agent(agent, 'refetch')}")
     assert code == 0, (agent, err)
     return d.sim.imports()[str(agent)][-1]
+
+
+def tools_refetch(env_or_daemon, agent, data="1"):
+    """`echo DATA > agents/<agent>/tools-refetch` (a shell echo: DATA gains a
+    newline), which must succeed; returns the progress id the simulator gave
+    the tools import."""
+    d = env_or_daemon.daemon if isinstance(env_or_daemon, Env) else env_or_daemon
+    code, _, err, _ = run(f"echo {shlex.quote(data)} > {d.agent(agent, 'tools-refetch')}")
+    assert code == 0, (agent, err)
+    return d.sim.tools_imports()[str(agent)][-1]
+
+
+def wait_first_line(path, statuses, timeout=15, what=None):
+    """Reads path until its first line is one of statuses; returns the text."""
+    seen = []
+
+    def done():
+        try:
+            text = read_file(path)
+        except OSError as e:
+            seen.append(errname(e.errno))
+            return None
+        seen.append(text.split("\n", 1)[0])
+        return text if text.split("\n", 1)[0] in statuses else None
+    try:
+        return wait_until(done, timeout=timeout, interval=0.05,
+                          what=what or f"{path} to reach {statuses}")
+    except AssertionError as e:
+        raise AssertionError(f"{e}; last statuses seen: {seen[-5:]}")
+
+
+def wait_tools_status(env_or_daemon, agent_id, statuses=("completed", "failed"), timeout=15):
+    """Reads `tools-progress` until its first line is one of statuses; returns the text."""
+    d = env_or_daemon.daemon if isinstance(env_or_daemon, Env) else env_or_daemon
+    return wait_first_line(d.agent(agent_id, "tools-progress"), statuses, timeout,
+                           what=f"the tools import of agent {agent_id} to reach {statuses}")
+
+
+def tools_progress_text(status, progress_id, created=None, updated=None, message=None,
+                        error=None):
+    """The text of `tools-progress` for an answer (DESIGN.md section 7)."""
+    def count(name, n):
+        return f"{name}:\n" if n is None else f"{name}: {n}\n"
+    return (f"{status}\nprogress_id: {progress_id}\n" + count("tools_created", created)
+            + count("tools_updated", updated)
+            + ("" if message is None else f"message: {message}\n")
+            + ("" if error is None else f"error: {error}\n"))
+
+
+def iso_time(text):
+    """Epoch seconds of an ISO 8601 time as the API sends it ("...Z", fractional
+    seconds, an offset, or none: UTC)."""
+    t = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=datetime.timezone.utc)
+    return t.timestamp()
+
+
+def state_file_lines(d):
+    """The lines (not comments, not blank) of every file in d's state_dir but
+    its lock, {line: file name}."""
+    found = {}
+    for name in sorted(os.listdir(d.state_dir)):
+        path = os.path.join(d.state_dir, name)
+        if name == "lock" or not os.path.isfile(path):
+            continue
+        for ln in read_file(path).splitlines():
+            if ln and not ln.startswith("#"):
+                found[ln] = name
+    return found
 
 
 def start_reader(path):
