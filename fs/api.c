@@ -104,37 +104,85 @@ static int fail(struct api_error *e, int err, long status, const char *fmt, ...)
 	return -err;
 }
 
+/* The messages of an error body, joined as they come: "; " between two. */
+struct detail {
+	struct text_buf text;
+	size_t n;    /* messages so far */
+	size_t room; /* bytes worth having: the caller's buffer cuts the rest */
+};
+
+/* Adds message, as "field: message" or alone when field is NULL. */
+static void detail_add(struct detail *d, const char *field, const char *message)
+{
+	if(d->n++ > 0)
+		text_buf_add(&d->text, "; ", 2);
+	if(field)
+		text_buf_printf(&d->text, "%s: ", field);
+	text_buf_printf(&d->text, "%s", message);
+}
+
+/* Adds the strings of tok, a string or an array (its other values skipped),
+ * each as a message of field (NULL: alone). */
+static void detail_strings(const struct json_doc *doc, int tok, const char *field, struct detail *d)
+{
+	bool array = json_type(doc, tok) == JSON_ARRAY;
+	int n = array ? json_size(doc, tok) : 1, el = array ? tok + 1 : tok;
+
+	if(!array && json_type(doc, tok) != JSON_STRING)
+		return;
+	for(int i = 0; i < n && d->text.len < d->room && !d->text.err; i++) {
+		char *message = NULL;
+
+		if(json_type(doc, el) == JSON_STRING && json_string(doc, el, &message) == 0)
+			detail_add(d, field, message);
+		free(message);
+		el = json_next(doc, el);
+	}
+}
+
+/* Adds every field's messages, in the order received. */
+static void detail_fields(const struct json_doc *doc, struct detail *d)
+{
+	int key = 1;
+
+	for(int i = 0; i < json_size(doc, 0) && d->text.len < d->room && !d->text.err; i++) {
+		char *field = NULL;
+
+		if(json_key_is(doc, key, "non_field_errors"))
+			detail_strings(doc, key + 1, NULL, d);
+		else if(json_string(doc, key, &field) == 0)
+			detail_strings(doc, key + 1, field, d);
+		free(field);
+		key = json_next(doc, key + 1);
+	}
+}
+
 void api_decode_detail(const char *body, size_t len, char *buf, size_t size)
 {
-	struct json_doc d;
-	char *text = NULL;
+	struct detail d = {.text = {0}, .n = 0, .room = size};
+	struct json_doc doc;
+	char *text;
 	int tok;
 
-	snprintf(buf, size, "(no detail)");
-	if(len == 0 || json_parse(&d, body, len) != 0)
+	if(size == 0)
 		return;
-	tok = json_find(&d, 0, "detail");
-	if(tok >= 0 && json_string(&d, tok, &text) == 0) {
+	snprintf(buf, size, "(no detail)");
+	if(len == 0 || !body || json_parse(&doc, body, len) != 0)
+		return;
+	tok = json_find(&doc, 0, "detail");
+	if(json_type(&doc, tok) == JSON_STRING)
+		detail_strings(&doc, tok, NULL, &d);
+	else if(json_type(&doc, 0) == JSON_OBJECT)
+		detail_fields(&doc, &d);
+	else if(json_type(&doc, 0) == JSON_ARRAY)
+		detail_strings(&doc, 0, NULL, &d);
+	json_free(&doc);
+	text = text_buf_take(&d.text, NULL);
+	if(text && d.n > 0) {
 		snprintf(buf, size, "%s", text);
 		text_scrub(buf);
-	} else if(json_type(&d, 0) == JSON_OBJECT && json_size(&d, 0) > 0) {
-		/* Field errors: {"field": ["message", ...]}; show the first. */
-		char *field = NULL;
-		int value = 2;
-
-		if(json_type(&d, value) == JSON_ARRAY && json_size(&d, value) > 0)
-			value = 3;
-		if(json_string(&d, 1, &field) == 0 && json_string(&d, value, &text) == 0) {
-			char both[1024];
-
-			snprintf(both, sizeof(both), "%s: %s", field, text);
-			snprintf(buf, size, "%s", both);
-			text_scrub(buf);
-		}
-		free(field);
 	}
 	free(text);
-	json_free(&d);
 }
 
 /* What a POST that starts an import says when its answer was lost. */

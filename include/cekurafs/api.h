@@ -96,7 +96,12 @@ int api_decode_auto_fetch(const char *body, size_t len, char **progress_id);
 /* Appends a page's agents to *l (unsorted) and returns its `next` (new string,
  * or NULL) and its `count` (-1 when absent or null; not an integer >= 0 is -EPROTO). */
 int api_decode_agent_page(const char *body, size_t len, struct agent_list *l, char **next, int64_t *count);
-/* The one-line human text of an error body: detail, or "field: message". */
+/* The one-line human text of an error body (DESIGN.md, "Jobs"), cut to size:
+ * its `detail` when that is a string; else every "field: message" pair in
+ * the order received, joined by "; " (a field's array of strings gives a
+ * pair per string, a string one pair, any other value none; the field
+ * `non_field_errors` gives the message alone); else, for an array, its
+ * strings joined by "; "; else "(no detail)". Control bytes become spaces. */
 void api_decode_detail(const char *body, size_t len, char *buf, size_t size);
 
 #endif

@@ -15,6 +15,7 @@
 
 #include "cekurafs/api.h"
 #include "cekurafs/log.h"
+#include "cekurafs/text.h"
 #include "fake_transport.h"
 
 #define AGENTS FAKE_BASE_URL "/test_framework/v2/aiagents/"
@@ -349,9 +350,10 @@ static void test_field_errors_read_field_colon_message(void **state)
 	(void)state;
 	assert_detail("{\"progress_id\": [\"This field is required.\"]}",
 		      "progress_id: This field is required.");
-	assert_detail("{\"provider\": [\"first\", \"second\"], \"other\": [\"x\"]}", "provider: first");
+	assert_detail("{\"provider\": [\"first\", \"second\"], \"other\": [\"x\"]}",
+		      "provider: first; provider: second; other: x");
 	assert_detail("{\"provider\": \"not a list\"}", "provider: not a list");
-	assert_detail("{\"non_field_errors\": [\"Bad\\ncombination\"]}", "non_field_errors: Bad combination");
+	assert_detail("{\"non_field_errors\": [\"Bad\\ncombination\"]}", "Bad combination");
 }
 
 static void test_bodies_without_detail_say_so(void **state)
@@ -361,10 +363,92 @@ static void test_bodies_without_detail_say_so(void **state)
 	assert_detail(NULL, "(no detail)");
 	assert_detail("<html>502 Bad Gateway</html>", "(no detail)");
 	assert_detail("{}", "(no detail)");
-	assert_detail("[\"x\"]", "(no detail)");
+	assert_detail("[]", "(no detail)");
+	assert_detail("[5, null, [\"x\"], {\"a\": \"b\"}]", "(no detail)");
+	assert_detail("\"a bare string\"", "(no detail)");
+	assert_detail("42", "(no detail)");
+	assert_detail("null", "(no detail)");
 	assert_detail("{\"provider\": []}", "(no detail)");
 	assert_detail("{\"provider\": [5]}", "(no detail)");
 	assert_detail("{\"detail\": {\"x\": 1}}", "(no detail)");
+}
+
+/* DESIGN.md "Jobs": the examples it gives, word for word. */
+static void test_the_4xx_examples_of_the_design(void **state)
+{
+	(void)state;
+	assert_detail("{\"provider\": [\"\\\"synthflow\\\" is not a valid choice.\"]}",
+		      "provider: \"synthflow\" is not a valid choice.");
+	assert_detail("{\"a\": [\"x\", \"y\"], \"non_field_errors\": [\"z\"]}", "a: x; a: y; z");
+	assert_detail("[\"Invalid personalities provided.\", \"b\"]", "Invalid personalities provided.; b");
+}
+
+static void test_detail_wins_over_field_errors(void **state)
+{
+	(void)state;
+	assert_detail("{\"provider\": [\"p\"], \"detail\": \"A tools import is already running\"}",
+		      "A tools import is already running");
+	/* a detail that is not a string is one more field, of no usable value */
+	assert_detail("{\"detail\": null, \"provider\": [\"p\"]}", "provider: p");
+	assert_detail("{\"detail\": [\"d\"], \"provider\": [\"p\"]}", "detail: d; provider: p");
+}
+
+static void test_every_field_error_is_shown_in_the_order_received(void **state)
+{
+	(void)state;
+	assert_detail("{\"provider\": [\"This field is required.\"], \"assistant_id\": [\"This field is "
+		      "required.\"], \"mcp_server_url\": \"Enter a valid URL.\"}",
+		      "provider: This field is required.; assistant_id: This field is required.; "
+		      "mcp_server_url: Enter a valid URL.");
+	assert_detail("{\"z\": [\"1\"], \"a\": [\"2\"]}", "z: 1; a: 2");
+	assert_detail("{\"caf\\u00e9\": [\"\"]}", "caf\xc3\xa9: ");
+}
+
+static void test_non_field_errors_show_the_message_alone(void **state)
+{
+	(void)state;
+	assert_detail("{\"non_field_errors\": [\"Invalid data. Expected a dictionary, but got list.\"]}",
+		      "Invalid data. Expected a dictionary, but got list.");
+	assert_detail("{\"non_field_errors\": [\"m1\", \"m2\"], \"f\": [\"m3\"]}", "m1; m2; f: m3");
+	assert_detail("{\"non_field_errors\": \"alone\"}", "alone");
+}
+
+static void test_a_bare_array_of_strings_is_joined(void **state)
+{
+	(void)state;
+	assert_detail("[\"Agent does not have a websocket URL\"]", "Agent does not have a websocket URL");
+	assert_detail("[\"a\", 5, \"b\", null, [\"c\"], \"\"]", "a; b; ");
+	assert_detail("[\"two\\nlines\", \"tab\\there\"]", "two lines; tab here");
+}
+
+static void test_nested_and_other_values_are_skipped(void **state)
+{
+	(void)state;
+	assert_detail("{\"tools\": {\"0\": {\"name\": [\"required\"]}}, \"provider\": [\"p\"]}",
+		      "provider: p");
+	assert_detail(
+		"{\"a\": 5, \"b\": true, \"c\": null, \"d\": [[\"x\"], {\"y\": \"z\"}, 3], \"e\": [\"ok\"]}",
+		"e: ok");
+	assert_detail("{\"a\": 5, \"b\": {\"c\": [\"x\"]}}", "(no detail)");
+	assert_detail("{\"a\": [\"x\", 5, \"y\"]}", "a: x; a: y");
+}
+
+static void test_many_field_errors_are_cut_to_the_buffer(void **state)
+{
+	char buf[40];
+	struct text_buf body = {0};
+	char *text;
+
+	(void)state;
+	text_buf_printf(&body, "{");
+	for(int i = 0; i < 10000; i++)
+		text_buf_printf(&body, "%s\"f%d\": [\"m\"]", i ? ", " : "", i);
+	text_buf_printf(&body, "}");
+	text = text_buf_take(&body, NULL);
+	assert_non_null(text);
+	api_decode_detail(text, strlen(text), buf, sizeof(buf));
+	assert_string_equal(buf, "f0: m; f1: m; f2: m; f3: m; f4: m; f5: "); /* 39 bytes */
+	free(text);
 }
 
 static void test_a_long_detail_is_cut_to_the_buffer(void **state)
@@ -981,6 +1065,13 @@ int main(void)
 		cmocka_unit_test(test_detail_is_taken_word_for_word),
 		cmocka_unit_test(test_field_errors_read_field_colon_message),
 		cmocka_unit_test(test_bodies_without_detail_say_so),
+		cmocka_unit_test(test_the_4xx_examples_of_the_design),
+		cmocka_unit_test(test_detail_wins_over_field_errors),
+		cmocka_unit_test(test_every_field_error_is_shown_in_the_order_received),
+		cmocka_unit_test(test_non_field_errors_show_the_message_alone),
+		cmocka_unit_test(test_a_bare_array_of_strings_is_joined),
+		cmocka_unit_test(test_nested_and_other_values_are_skipped),
+		cmocka_unit_test(test_many_field_errors_are_cut_to_the_buffer),
 		cmocka_unit_test(test_a_long_detail_is_cut_to_the_buffer),
 		cmocka_unit_test_setup_teardown(test_each_call_names_its_endpoint_for_the_stats, setup,
 						teardown),
