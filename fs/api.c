@@ -4,6 +4,9 @@
  *   GET  /test_framework/v2/aiagents/42/auto-fetch-progress/?progress_id=...
  *   GET  /test_framework/v2/aiagents/short_list/?page_size=1000 (and every `next`)
  *   GET  /test_framework/v2/aiagents/42/
+ *   GET  /test_framework/v2/aiagents/42/history/?page_size=1000 (and every `next`)
+ *   POST /test_framework/v1/aiagents/42/tools/auto-fetch/    {"provider": ...} -> progress id
+ *   GET  /test_framework/v1/aiagents/42/tools/auto-fetch-progress/?progress_id=...
  *
  * Responses are decoded strictly: a field of the wrong type is EPROTO with a
  * message naming it, never a guess. Stage objects follow the reference's rule
@@ -22,8 +25,11 @@
 #include "cekurafs/json.h"
 #include "cekurafs/log.h"
 #include "cekurafs/text.h"
+#include "cekurafs/tools_progress.h"
 
 #define AGENTS_PATH "/test_framework/v2/aiagents/"
+/* The tools-only import lives in v1 only (deprecated there; no v2 twin). */
+#define AGENTS_V1_PATH "/test_framework/v1/aiagents/"
 /* Pages of one listing, whatever its `count` says (100,000 agents take 100). */
 #define MAX_PAGES 100000
 /* Page size asked for listings. The server's maximum is undocumented; Django
@@ -104,55 +110,108 @@ static int fail(struct api_error *e, int err, long status, const char *fmt, ...)
 	return -err;
 }
 
+/* The messages of an error body, joined as they come: "; " between two. */
+struct detail {
+	struct text_buf text;
+	size_t n;    /* messages so far */
+	size_t room; /* bytes worth having: the caller's buffer cuts the rest */
+};
+
+/* Adds message, as "field: message" or alone when field is NULL. */
+static void detail_add(struct detail *d, const char *field, const char *message)
+{
+	if(d->n++ > 0)
+		text_buf_add(&d->text, "; ", 2);
+	if(field)
+		text_buf_printf(&d->text, "%s: ", field);
+	text_buf_printf(&d->text, "%s", message);
+}
+
+/* Adds the strings of tok, a string or an array (its other values skipped),
+ * each as a message of field (NULL: alone). */
+static void detail_strings(const struct json_doc *doc, int tok, const char *field, struct detail *d)
+{
+	bool array = json_type(doc, tok) == JSON_ARRAY;
+	int n = array ? json_size(doc, tok) : 1, el = array ? tok + 1 : tok;
+
+	if(!array && json_type(doc, tok) != JSON_STRING)
+		return;
+	for(int i = 0; i < n && d->text.len < d->room && !d->text.err; i++) {
+		char *message = NULL;
+
+		if(json_type(doc, el) == JSON_STRING && json_string(doc, el, &message) == 0)
+			detail_add(d, field, message);
+		free(message);
+		el = json_next(doc, el);
+	}
+}
+
+/* Adds every field's messages, in the order received. */
+static void detail_fields(const struct json_doc *doc, struct detail *d)
+{
+	int key = 1;
+
+	for(int i = 0; i < json_size(doc, 0) && d->text.len < d->room && !d->text.err; i++) {
+		char *field = NULL;
+
+		if(json_key_is(doc, key, "non_field_errors"))
+			detail_strings(doc, key + 1, NULL, d);
+		else if(json_string(doc, key, &field) == 0)
+			detail_strings(doc, key + 1, field, d);
+		free(field);
+		key = json_next(doc, key + 1);
+	}
+}
+
 void api_decode_detail(const char *body, size_t len, char *buf, size_t size)
 {
-	struct json_doc d;
-	char *text = NULL;
+	struct detail d = {.text = {0}, .n = 0, .room = size};
+	struct json_doc doc;
+	char *text;
 	int tok;
 
-	snprintf(buf, size, "(no detail)");
-	if(len == 0 || json_parse(&d, body, len) != 0)
+	if(size == 0)
 		return;
-	tok = json_find(&d, 0, "detail");
-	if(tok >= 0 && json_string(&d, tok, &text) == 0) {
+	snprintf(buf, size, "(no detail)");
+	if(len == 0 || !body || json_parse(&doc, body, len) != 0)
+		return;
+	tok = json_find(&doc, 0, "detail");
+	if(json_type(&doc, tok) == JSON_STRING)
+		detail_strings(&doc, tok, NULL, &d);
+	else if(json_type(&doc, 0) == JSON_OBJECT)
+		detail_fields(&doc, &d);
+	else if(json_type(&doc, 0) == JSON_ARRAY)
+		detail_strings(&doc, 0, NULL, &d);
+	json_free(&doc);
+	text = text_buf_take(&d.text, NULL);
+	if(text && d.n > 0) {
 		snprintf(buf, size, "%s", text);
 		text_scrub(buf);
-	} else if(json_type(&d, 0) == JSON_OBJECT && json_size(&d, 0) > 0) {
-		/* Field errors: {"field": ["message", ...]}; show the first. */
-		char *field = NULL;
-		int value = 2;
-
-		if(json_type(&d, value) == JSON_ARRAY && json_size(&d, value) > 0)
-			value = 3;
-		if(json_string(&d, 1, &field) == 0 && json_string(&d, value, &text) == 0) {
-			char both[1024];
-
-			snprintf(both, sizeof(both), "%s: %s", field, text);
-			snprintf(buf, size, "%s", both);
-			text_scrub(buf);
-		}
-		free(field);
 	}
 	free(text);
-	json_free(&d);
 }
 
 /* What a POST that starts an import says when its answer was lost. */
-#define IMPORT_MAY_HAVE_STARTED "the API may have started an import; a retry will tell (EBUSY if it did)"
+#define MAY_HAVE_STARTED(what)	      "the API may have started " what "; a retry will tell (EBUSY if it did)"
+#define IMPORT_MAY_HAVE_STARTED	      MAY_HAVE_STARTED("an import")
+#define TOOLS_IMPORT_MAY_HAVE_STARTED MAY_HAVE_STARTED("a tools import")
 
 /* Makes a call and turns every failure into an api_error. On 2xx returns 0
- * with resp holding the body; otherwise -errno and resp freed. if_lost (NULL
- * for none) is what a request that is not idempotent may have done when its
- * answer was lost after it was sent (a reset, a timeout): e's message then
- * says so after the cause. */
+ * with resp holding the body; otherwise -errno and resp freed. body (NULL
+ * for none) is a POST's JSON, NUL-terminated. if_lost (NULL for none) is what
+ * a request that is not idempotent may have done when its answer was lost
+ * after it was sent (a reset, a timeout): e's message then says so after the
+ * cause. */
 static int call(struct api *api, const struct api_cancel *c, const char *method, const char *url,
-		enum stats_endpoint endpoint, bool idempotent, const char *if_lost,
+		const char *body, enum stats_endpoint endpoint, bool idempotent, const char *if_lost,
 		struct http_response *resp, struct api_error *e)
 {
 	struct http_request req = {
 		.method = method,
 		.url = url,
 		.key = api->key,
+		.body = body,
+		.body_len = body ? strlen(body) : 0,
 		.endpoint = endpoint,
 		.cancelled = c ? c->cancelled : NULL,
 		.cancel_arg = c ? c->arg : NULL,
@@ -503,10 +562,10 @@ static int seen_add(struct seen_urls *s, const char *url)
 }
 
 /* What the first page allows the whole listing. Pages can shift while they
- * are read (an agent added meanwhile), so one page of slack on each bound. */
+ * are read (an item added meanwhile), so one page of slack on each bound. */
 struct listing_bounds {
 	int64_t count;	  /* the first page's `count`; -1 when it gave none */
-	size_t per_page;  /* agents on the first page, at least 1 */
+	size_t per_page;  /* items on the first page, at least 1 */
 	size_t max_pages; /* ceil(count / per_page) + 1, at most MAX_PAGES */
 	size_t max_items; /* count + per_page */
 };
@@ -527,20 +586,29 @@ static void bounds_set(struct listing_bounds *b, int64_t count, size_t first_pag
 	b->max_items = (uint64_t)count < SIZE_MAX - b->per_page ? (size_t)count + b->per_page : SIZE_MAX;
 }
 
-/* Checks page `page` (just decoded, out holding every agent so far) and its
- * `next` against what the listing may do. Returns 0 to follow next, or
- * -EPROTO (-ENOMEM) with e filled. */
-static int listing_check(struct api *api, struct listing_bounds *b, struct seen_urls *seen, size_t page,
-			 const struct agent_list *out, const char *next, struct api_error *e)
+/* A paginated listing as walk_pages() follows it. */
+struct page_walk {
+	enum stats_endpoint endpoint; /* what each page's request counts as */
+	const char *items;	      /* what the pages hold, for messages: "agents" */
+	const char *shape;	      /* what a page must be, for a malformed one's message */
+	api_page_fn *page;	      /* decodes one page into arg */
+	void *arg;
+};
+
+/* Checks page `page` (just decoded, total items so far) and its `next`
+ * against what the listing may do. Returns 0 to follow next, or -EPROTO
+ * (-ENOMEM) with e filled. */
+static int listing_check(struct api *api, const struct page_walk *w, struct listing_bounds *b,
+			 struct seen_urls *seen, size_t page, size_t total, const char *next,
+			 struct api_error *e)
 {
 	int rc;
 
-	if(out->n > b->max_items)
-		return fail(
-			e, EPROTO, 0,
-			"malformed response: page %zu brings the agents to %zu, more than the first page's "
-			"count of %lld",
-			page, out->n, (long long)b->count);
+	if(total > b->max_items)
+		return fail(e, EPROTO, 0,
+			    "malformed response: page %zu brings the %s to %zu, more than the first page's "
+			    "count of %lld",
+			    page, w->items, total, (long long)b->count);
 	if(!next)
 		return 0;
 	if(!same_origin(api, next))
@@ -561,49 +629,96 @@ static int listing_check(struct api *api, struct listing_bounds *b, struct seen_
 	return 0;
 }
 
-int api_list_agents(struct api *api, const struct api_cancel *c, struct agent_list *out, struct api_error *e)
+/* GETs url (owned: freed here; NULL is out of memory) and every `next` after
+ * it, each page given to w->page, within the bounds the first page sets.
+ * 0, or -errno with e filled. */
+static int walk_pages(struct api *api, const struct api_cancel *c, char *url, const struct page_walk *w,
+		      struct api_error *e)
 {
-	char *url = url_of(api, AGENTS_PATH "short_list/?page_size=" PAGE_SIZE);
 	int rc = url ? 0 : fail(e, ENOMEM, 0, "out of memory");
 	struct listing_bounds bounds = {.count = -1};
 	struct seen_urls seen = {NULL, 0, 0};
+	size_t total = 0;
 
-	memset(out, 0, sizeof(*out));
 	if(url && seen_add(&seen, url) < 0)
 		rc = fail(e, ENOMEM, 0, "out of memory");
 	for(size_t page = 1; url && rc == 0; page++) {
 		struct http_response resp;
 		char *next = NULL;
-		int64_t count;
+		int64_t count = -1;
+		size_t items = 0;
 
-		rc = call(api, c, "GET", url, STATS_LIST, true, NULL, &resp, e);
+		rc = call(api, c, "GET", url, NULL, w->endpoint, true, NULL, &resp, e);
 		if(rc == 0) {
-			size_t before = out->n;
-
-			rc = api_decode_agent_page(resp.body, resp.len, out, &next, &count);
+			rc = w->page(w->arg, resp.body ? resp.body : "", resp.len, &next, &count, &items);
 			if(rc == -EPROTO)
-				malformed(e, &resp,
-					  "an agent list page is not {\"count\": int, \"results\": [{\"id\": "
-					  "int}], \"next\": url}");
+				malformed(e, &resp, w->shape);
 			else if(rc != 0)
 				fail(e, -rc, 0, "%s", strerror(-rc));
+			total = items < SIZE_MAX - total ? total + items : SIZE_MAX;
 			if(rc == 0 && page == 1)
-				bounds_set(&bounds, count, out->n - before);
+				bounds_set(&bounds, count, items);
 			if(rc == 0)
-				rc = listing_check(api, &bounds, &seen, page, out, next, e);
+				rc = listing_check(api, w, &bounds, &seen, page, total, next, e);
 			http_response_free(&resp);
 		}
 		free(url);
-		url = next;
+		url = next; /* freed below when the walk ends here */
 	}
 	free(url);
 	free(seen.slot);
+	return rc;
+}
+
+/* api_decode_agent_page() as an api_page_fn: arg is the agent_list. */
+static int agent_page(void *arg, const char *body, size_t len, char **next, int64_t *count, size_t *items)
+{
+	struct agent_list *l = arg;
+	size_t before = l->n;
+	int rc = api_decode_agent_page(body, len, l, next, count);
+
+	*items = l->n - before;
+	return rc;
+}
+
+int api_list_agents(struct api *api, const struct api_cancel *c, struct agent_list *out, struct api_error *e)
+{
+	const struct page_walk walk = {
+		.endpoint = STATS_LIST,
+		.items = "agents",
+		.shape = "an agent list page is not {\"count\": int, \"results\": [{\"id\": int}], \"next\": "
+			 "url}",
+		.page = agent_page,
+		.arg = out,
+	};
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = walk_pages(api, c, url_of(api, AGENTS_PATH "short_list/?page_size=" PAGE_SIZE), &walk, e);
 	if(rc != 0) {
 		agent_list_free(out);
 		return rc;
 	}
 	sort_unique(out);
 	return 0;
+}
+
+int api_history(struct api *api, const struct api_cancel *c, uint64_t id, api_page_fn *page, void *arg,
+		struct api_error *e)
+{
+	const struct page_walk walk = {
+		.endpoint = STATS_HISTORY,
+		.items = "versions",
+		.shape = "a history page is not {\"count\": int, \"results\": [...], \"next\": url}",
+		.page = page,
+		.arg = arg,
+	};
+
+	if(!page)
+		return fail(e, EINVAL, 0, "no page reader");
+	return walk_pages(
+		api, c, url_of(api, AGENTS_PATH "%llu/history/?page_size=" PAGE_SIZE, (unsigned long long)id),
+		&walk, e);
 }
 
 int api_get_agent_body(struct api *api, const struct api_cancel *c, uint64_t id, char **body, size_t *len,
@@ -619,7 +734,7 @@ int api_get_agent_body(struct api *api, const struct api_cancel *c, uint64_t id,
 	}
 	if(!url)
 		return fail(e, ENOMEM, 0, "out of memory");
-	rc = call(api, c, "GET", url, STATS_AGENT, true, NULL, &resp, e);
+	rc = call(api, c, "GET", url, NULL, STATS_AGENT, true, NULL, &resp, e);
 	free(url);
 	if(rc != 0)
 		return rc;
@@ -643,6 +758,28 @@ int api_get_agent(struct api *api, const struct api_cancel *c, uint64_t id, stru
 	return api_get_agent_body(api, c, id, NULL, NULL, e);
 }
 
+/* The answer of a POST that started an import: its progress id into
+ * *progress_id. Frees resp. 0 or -errno with e filled. */
+static int started(struct http_response *resp, char **progress_id, struct api_error *e)
+{
+	int rc = api_decode_auto_fetch(resp->body, resp->len, progress_id);
+
+	if(rc == -EPROTO)
+		malformed(e, resp, "no usable \"progress_id\" string");
+	else if(rc != 0)
+		fail(e, -rc, 0, "%s", strerror(-rc));
+	http_response_free(resp);
+	return rc;
+}
+
+/* Moves resp's body (as sent) into *raw, "" for an empty one. 0 or -ENOMEM. */
+static int keep_body(struct http_response *resp, char **raw)
+{
+	*raw = resp->body ? resp->body : strdup("");
+	resp->body = NULL;
+	return *raw ? 0 : -ENOMEM;
+}
+
 int api_auto_fetch(struct api *api, const struct api_cancel *c, uint64_t id, char **progress_id,
 		   struct api_error *e)
 {
@@ -653,17 +790,11 @@ int api_auto_fetch(struct api *api, const struct api_cancel *c, uint64_t id, cha
 	*progress_id = NULL;
 	if(!url)
 		return fail(e, ENOMEM, 0, "out of memory");
-	rc = call(api, c, "POST", url, STATS_AUTO_FETCH, false, IMPORT_MAY_HAVE_STARTED, &resp, e);
+	rc = call(api, c, "POST", url, NULL, STATS_AUTO_FETCH, false, IMPORT_MAY_HAVE_STARTED, &resp, e);
 	free(url);
 	if(rc != 0)
 		return rc;
-	rc = api_decode_auto_fetch(resp.body, resp.len, progress_id);
-	if(rc == -EPROTO)
-		malformed(e, &resp, "no usable \"progress_id\" string");
-	else if(rc != 0)
-		fail(e, -rc, 0, "%s", strerror(-rc));
-	http_response_free(&resp);
-	return rc;
+	return started(&resp, progress_id, e);
 }
 
 int api_progress(struct api *api, const struct api_cancel *c, uint64_t id, const char *progress_id,
@@ -681,7 +812,7 @@ int api_progress(struct api *api, const struct api_cancel *c, uint64_t id, const
 		     progress_id);
 	if(!url)
 		return fail(e, ENOMEM, 0, "out of memory");
-	rc = call(api, c, "GET", url, STATS_PROGRESS, true, NULL, &resp, e);
+	rc = call(api, c, "GET", url, NULL, STATS_PROGRESS, true, NULL, &resp, e);
 	free(url);
 	if(rc != 0)
 		return rc;
@@ -692,14 +823,89 @@ int api_progress(struct api *api, const struct api_cancel *c, uint64_t id, const
 		malformed(e, &resp, "not a progress object (status, current_stage, stages, error)");
 	else if(rc != 0)
 		fail(e, -rc, 0, "%s", strerror(-rc));
-	if(rc == 0) {
-		*raw = resp.body ? resp.body : strdup("");
-		resp.body = NULL;
-		if(!*raw) {
-			progress_free(out);
-			rc = fail(e, ENOMEM, 0, "out of memory");
-		}
+	if(rc == 0 && keep_body(&resp, raw) != 0) {
+		progress_free(out);
+		rc = fail(e, ENOMEM, 0, "out of memory");
 	}
+	http_response_free(&resp);
+	return rc;
+}
+
+/* A tools endpoint answered 404 or 410: the deprecated import is gone, which
+ * is -EOPNOTSUPP. Any other failure rc (from call()) stays as it is. */
+static int tools_gone(int rc, struct api_error *e)
+{
+	if(rc != 0 && (e->status == 404 || e->status == 410))
+		return fail(e, EOPNOTSUPP, e->status, "HTTP %ld: " API_TOOLS_GONE, e->status);
+	return rc;
+}
+
+int api_tools_fetch(struct api *api, const struct api_cancel *c, uint64_t id, const char *body,
+		    char **progress_id, struct api_error *e)
+{
+	char *url;
+	struct http_response resp;
+	int rc;
+
+	*progress_id = NULL;
+	if(!body)
+		return fail(e, EINVAL, 0, "no request body");
+	url = url_of(api, AGENTS_V1_PATH "%llu/tools/auto-fetch/", (unsigned long long)id);
+	if(!url)
+		return fail(e, ENOMEM, 0, "out of memory");
+	rc = call(api, c, "POST", url, body, STATS_TOOLS_FETCH, false, TOOLS_IMPORT_MAY_HAVE_STARTED, &resp,
+		  e);
+	free(url);
+	if(rc != 0)
+		return tools_gone(rc, e);
+	return started(&resp, progress_id, e);
+}
+
+/* A tools progress answer as a struct progress: its status and error, no
+ * stage. Takes the strings from t. 0 or -ENOMEM. */
+static int tools_as_progress(struct tools_progress *t, struct progress *out)
+{
+	out->status = t->status;
+	out->error = t->error;
+	t->status = t->error = NULL;
+	out->current_stage = strdup("");
+	return out->current_stage ? 0 : -ENOMEM;
+}
+
+int api_tools_progress(struct api *api, const struct api_cancel *c, uint64_t id, const char *progress_id,
+		       struct progress *out, char **raw, struct api_error *e)
+{
+	struct tools_progress t;
+	struct http_response resp;
+	char *url;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	*raw = NULL;
+	if(!ids_valid_job(progress_id))
+		return fail(e, EINVAL, 0, "invalid progress id");
+	url = url_of(api, AGENTS_V1_PATH "%llu/tools/auto-fetch-progress/?progress_id=%s",
+		     (unsigned long long)id, progress_id);
+	if(!url)
+		return fail(e, ENOMEM, 0, "out of memory");
+	rc = call(api, c, "GET", url, NULL, STATS_TOOLS_PROGRESS, true, NULL, &resp, e);
+	free(url);
+	if(rc != 0)
+		return tools_gone(rc, e);
+	rc = tools_progress_decode(resp.body, resp.len, &t);
+	if(rc == -EPROTO)
+		malformed(
+			e, &resp,
+			"not a tools progress object (status, tools_created, tools_updated, message, error)");
+	else if(rc != 0)
+		fail(e, -rc, 0, "%s", strerror(-rc));
+	if(rc == 0 && (tools_as_progress(&t, out) != 0 || keep_body(&resp, raw) != 0)) {
+		progress_free(out);
+		free(*raw);
+		*raw = NULL;
+		rc = fail(e, ENOMEM, 0, "out of memory");
+	}
+	tools_progress_free(&t);
 	http_response_free(&resp);
 	return rc;
 }
@@ -712,7 +918,7 @@ int api_check(struct api *api, struct api_error *e)
 
 	if(!url)
 		return fail(e, ENOMEM, 0, "out of memory");
-	rc = call(api, NULL, "GET", url, STATS_LIST, true, NULL, &resp, e);
+	rc = call(api, NULL, "GET", url, NULL, STATS_LIST, true, NULL, &resp, e);
 	if(rc == 0)
 		http_response_free(&resp);
 	free(url);

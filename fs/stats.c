@@ -27,13 +27,15 @@ static const char *const endpoint_names[STATS_NENDPOINTS] = {
 	[STATS_AGENT] = "agent",
 	[STATS_AUTO_FETCH] = "auto_fetch",
 	[STATS_PROGRESS] = "progress",
+	[STATS_TOOLS_FETCH] = "tools_fetch",
+	[STATS_TOOLS_PROGRESS] = "tools_progress",
+	[STATS_HISTORY] = "history",
 };
 
 static const char *const cache_names[STATS_NCACHES] = {
-	[STATS_CACHE_LISTING] = "listing",
-	[STATS_CACHE_PROGRESS] = "progress",
-	[STATS_CACHE_CONFIG] = "config",
-	[STATS_CACHE_NEGATIVE] = "negative",
+	[STATS_CACHE_LISTING] = "listing", [STATS_CACHE_PROGRESS] = "progress",
+	[STATS_CACHE_CONFIG] = "config",   [STATS_CACHE_NEGATIVE] = "negative",
+	[STATS_CACHE_HISTORY] = "history",
 };
 
 void stats_request(enum stats_endpoint ep, long status)

@@ -82,6 +82,44 @@ int api_auto_fetch(struct api *api, const struct api_cancel *c, uint64_t id, cha
 int api_progress(struct api *api, const struct api_cancel *c, uint64_t id, const char *progress_id,
 		 struct progress *out, char **raw, struct api_error *e);
 
+/* What a tools endpoint's 404 or 410 says: the API dropped the deprecated import. */
+#define API_TOOLS_GONE "the API no longer offers a tools-only import"
+
+/* Starts a tools-only import: POST /test_framework/v1/aiagents/{id}/tools/auto-fetch/
+ * with body (one JSON object, NUL-terminated, sent unchanged as application/json;
+ * never logged). Any 2xx with {"progress_id": "<valid job id>"}; *progress_id
+ * is a new string the caller frees. Sent again only as api_auto_fetch() is
+ * (never reached the API, or 429); a lost answer's message says the API may
+ * have started a tools import. A 404 or 410 is -EOPNOTSUPP with msg
+ * "HTTP 404: " API_TOOLS_GONE (410 likewise); a NULL body -EINVAL, nothing sent. */
+int api_tools_fetch(struct api *api, const struct api_cancel *c, uint64_t id, const char *body,
+		    char **progress_id, struct api_error *e);
+
+/* Polls a tools-only import: GET /test_framework/v1/aiagents/{id}/tools/auto-fetch-progress/
+ * ?progress_id=<id>. On success *out holds its status and error (NULL when
+ * null), current_stage "" and no stages (progress_free() it), and *raw the
+ * body as sent (the caller frees it; tools_progress_render() makes its text).
+ * A 400 is -EREMOTEIO as for api_progress(); 404 or 410 -EOPNOTSUPP as for
+ * api_tools_fetch(); an answer of another shape -EPROTO ("malformed response: ...");
+ * an invalid progress_id -EINVAL, nothing sent. */
+int api_tools_progress(struct api *api, const struct api_cancel *c, uint64_t id, const char *progress_id,
+		       struct progress *out, char **raw, struct api_error *e);
+
+/* One page of a listing, decoded by the caller (arg is its own): appends what
+ * the page holds, gives its `next` (a new string, or NULL: the last page),
+ * its `count` (-1 when absent or null) and how many items it held. 0, -EPROTO
+ * (not a page: *next left NULL), -ENOMEM. */
+typedef int api_page_fn(void *arg, const char *body, size_t len, char **next, int64_t *count, size_t *items);
+
+/* An agent's versions: GET /test_framework/v2/aiagents/{id}/history/?page_size=1000
+ * and every `next`, each page given to page(arg, ...) in turn. The bounds of
+ * api_list_agents(): a `next` away from api_url, to a URL already asked for,
+ * past the pages or items the first page's `count` allows, or with no
+ * `count` on the first page, is -EPROTO. A 404 is -ENOENT. 0, or -errno with
+ * e filled (what page() collected is the caller's to free either way). */
+int api_history(struct api *api, const struct api_cancel *c, uint64_t id, api_page_fn *page, void *arg,
+		struct api_error *e);
+
 /* One cheap request to check the key at start-up. */
 int api_check(struct api *api, struct api_error *e);
 
@@ -96,7 +134,12 @@ int api_decode_auto_fetch(const char *body, size_t len, char **progress_id);
 /* Appends a page's agents to *l (unsorted) and returns its `next` (new string,
  * or NULL) and its `count` (-1 when absent or null; not an integer >= 0 is -EPROTO). */
 int api_decode_agent_page(const char *body, size_t len, struct agent_list *l, char **next, int64_t *count);
-/* The one-line human text of an error body: detail, or "field: message". */
+/* The one-line human text of an error body (DESIGN.md, "Jobs"), cut to size:
+ * its `detail` when that is a string; else every "field: message" pair in
+ * the order received, joined by "; " (a field's array of strings gives a
+ * pair per string, a string one pair, any other value none; the field
+ * `non_field_errors` gives the message alone); else, for an array, its
+ * strings joined by "; "; else "(no detail)". Control bytes become spaces. */
 void api_decode_detail(const char *body, size_t len, char *buf, size_t size);
 
 #endif

@@ -33,9 +33,15 @@ enum http_outcome {
 };
 
 struct http_request {
-	const char *method; /* "GET" or "POST" (POST has an empty body) */
+	const char *method; /* "GET" or "POST" */
 	const char *url;    /* absolute */
 	const char *key;    /* sent as X-CEKURA-API-KEY; never logged */
+	/* A POST's body, body_len bytes sent as they are with Content-Type:
+	 * application/json; NULL (and 0) for a POST with an empty body. Borrowed
+	 * for the call. Never logged: a body may hold a provider's key. A GET
+	 * sends none. */
+	const char *body;
+	size_t body_len;
 	/* What .cekurafs/stats counts each exchange as: the caller knows what it
 	 * asks for, the URL is not parsed for it. */
 	enum stats_endpoint endpoint;

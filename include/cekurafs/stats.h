@@ -14,13 +14,23 @@
 #include <stddef.h>
 
 /* The API's endpoints, as counted (each request names its own: http.h). */
-enum stats_endpoint { STATS_LIST, STATS_AGENT, STATS_AUTO_FETCH, STATS_PROGRESS, STATS_NENDPOINTS };
+enum stats_endpoint {
+	STATS_LIST,
+	STATS_AGENT,
+	STATS_AUTO_FETCH,
+	STATS_PROGRESS,
+	STATS_TOOLS_FETCH,    /* the tools-only import's POST */
+	STATS_TOOLS_PROGRESS, /* its poll */
+	STATS_HISTORY,	      /* a page of an agent's versions */
+	STATS_NENDPOINTS
+};
 
 enum stats_cache {
 	STATS_CACHE_LISTING,  /* a listing reused within list_ttl */
 	STATS_CACHE_PROGRESS, /* a progress read that needed no poll */
 	STATS_CACHE_CONFIG,   /* an agent's configuration reused */
 	STATS_CACHE_NEGATIVE, /* a missing agent answered without asking */
+	STATS_CACHE_HISTORY,  /* an agent's versions reused */
 	STATS_NCACHES
 };
 

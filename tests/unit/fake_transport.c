@@ -138,6 +138,14 @@ static void record(struct fake *f, const struct http_request *req)
 	r->method = xstrdup(req->method);
 	r->url = xstrdup(req->url);
 	r->key = xstrdup(req->key);
+	if(req->body) {
+		r->body = malloc(req->body_len + 1);
+		if(!r->body)
+			abort();
+		memcpy(r->body, req->body, req->body_len);
+		r->body[req->body_len] = '\0';
+		r->body_len = req->body_len;
+	}
 	r->endpoint = req->endpoint;
 	r->timeout = req->timeout;
 	r->connect_timeout = req->connect_timeout;
@@ -258,6 +266,7 @@ void fake_free(struct fake *f)
 		free(f->requests[i]->method);
 		free(f->requests[i]->url);
 		free(f->requests[i]->key);
+		free(f->requests[i]->body);
 		free(f->requests[i]);
 	}
 	free(f->requests);
@@ -373,6 +382,34 @@ const struct fake_request *fake_request(struct fake *f, size_t i)
 		r = f->requests[i];
 	pthread_mutex_unlock(&f->lock);
 	return r;
+}
+
+const char *fake_body(struct fake *f, size_t i)
+{
+	const char *body = NULL;
+
+	pthread_mutex_lock(&f->lock);
+	if(i < f->nrequests)
+		body = f->requests[i]->body;
+	pthread_mutex_unlock(&f->lock);
+	return body;
+}
+
+const char *fake_request_body(struct fake *f, const char *method, const char *url_part)
+{
+	const char *body = NULL;
+
+	pthread_mutex_lock(&f->lock);
+	for(size_t i = f->nrequests; i > 0; i--) {
+		const struct fake_request *r = f->requests[i - 1];
+
+		if(method_matches(r->method, method) && url_matches(r->url, url_part ? url_part : "")) {
+			body = r->body;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&f->lock);
+	return body;
 }
 
 size_t fake_pending(struct fake *f)

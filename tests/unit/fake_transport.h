@@ -1,7 +1,7 @@
 /* fake_transport.h - a scripted HTTP transport for the unit tests.
  *
- * It answers from a script instead of the network and remembers every request,
- * so a test drives the real policy, API and registry code and then checks what
+ * It answers from a script instead of the network and remembers every request
+ * (its body too: fake_body()), so a test drives the real policy, API and registry code and then checks what
  * was (and was not) sent:
  *
  *   struct fake *f = fake_new();
@@ -56,6 +56,8 @@ struct fake_request {
 	char *method;
 	char *url;
 	char *key;		      /* the X-CEKURA-API-KEY value, NULL when none was given */
+	char *body;		      /* a copy of the request's body (NUL added), NULL when none */
+	size_t body_len;	      /* its bytes, without the NUL */
 	enum stats_endpoint endpoint; /* what the caller said it asks for */
 	double timeout;
 	double connect_timeout;
@@ -94,6 +96,15 @@ size_t fake_count(struct fake *f, const char *method, const char *url_part);
 
 /* Request i (0 = first). The pointer stays valid until fake_free(). */
 const struct fake_request *fake_request(struct fake *f, size_t i);
+
+/* The body request i sent (a copy, NUL-terminated), or NULL when it sent none
+ * or there is no request i. Valid until fake_free(). Its length is
+ * fake_request(f, i)->body_len. */
+const char *fake_body(struct fake *f, size_t i);
+
+/* The body of the last request matching method and url_part (as fake_count()
+ * matches), or NULL when none matches or the last that does sent none. */
+const char *fake_request_body(struct fake *f, const char *method, const char *url_part);
 
 /* Expectations not yet used, and requests that nothing in the script matched. */
 size_t fake_pending(struct fake *f);

@@ -14,7 +14,9 @@
 #include <cmocka.h>
 
 #include "cekurafs/api.h"
+#include "cekurafs/json.h"
 #include "cekurafs/log.h"
+#include "cekurafs/text.h"
 #include "fake_transport.h"
 
 #define AGENTS FAKE_BASE_URL "/test_framework/v2/aiagents/"
@@ -349,9 +351,10 @@ static void test_field_errors_read_field_colon_message(void **state)
 	(void)state;
 	assert_detail("{\"progress_id\": [\"This field is required.\"]}",
 		      "progress_id: This field is required.");
-	assert_detail("{\"provider\": [\"first\", \"second\"], \"other\": [\"x\"]}", "provider: first");
+	assert_detail("{\"provider\": [\"first\", \"second\"], \"other\": [\"x\"]}",
+		      "provider: first; provider: second; other: x");
 	assert_detail("{\"provider\": \"not a list\"}", "provider: not a list");
-	assert_detail("{\"non_field_errors\": [\"Bad\\ncombination\"]}", "non_field_errors: Bad combination");
+	assert_detail("{\"non_field_errors\": [\"Bad\\ncombination\"]}", "Bad combination");
 }
 
 static void test_bodies_without_detail_say_so(void **state)
@@ -361,10 +364,92 @@ static void test_bodies_without_detail_say_so(void **state)
 	assert_detail(NULL, "(no detail)");
 	assert_detail("<html>502 Bad Gateway</html>", "(no detail)");
 	assert_detail("{}", "(no detail)");
-	assert_detail("[\"x\"]", "(no detail)");
+	assert_detail("[]", "(no detail)");
+	assert_detail("[5, null, [\"x\"], {\"a\": \"b\"}]", "(no detail)");
+	assert_detail("\"a bare string\"", "(no detail)");
+	assert_detail("42", "(no detail)");
+	assert_detail("null", "(no detail)");
 	assert_detail("{\"provider\": []}", "(no detail)");
 	assert_detail("{\"provider\": [5]}", "(no detail)");
 	assert_detail("{\"detail\": {\"x\": 1}}", "(no detail)");
+}
+
+/* DESIGN.md "Jobs": the examples it gives, word for word. */
+static void test_the_4xx_examples_of_the_design(void **state)
+{
+	(void)state;
+	assert_detail("{\"provider\": [\"\\\"synthflow\\\" is not a valid choice.\"]}",
+		      "provider: \"synthflow\" is not a valid choice.");
+	assert_detail("{\"a\": [\"x\", \"y\"], \"non_field_errors\": [\"z\"]}", "a: x; a: y; z");
+	assert_detail("[\"Invalid personalities provided.\", \"b\"]", "Invalid personalities provided.; b");
+}
+
+static void test_detail_wins_over_field_errors(void **state)
+{
+	(void)state;
+	assert_detail("{\"provider\": [\"p\"], \"detail\": \"A tools import is already running\"}",
+		      "A tools import is already running");
+	/* a detail that is not a string is one more field, of no usable value */
+	assert_detail("{\"detail\": null, \"provider\": [\"p\"]}", "provider: p");
+	assert_detail("{\"detail\": [\"d\"], \"provider\": [\"p\"]}", "detail: d; provider: p");
+}
+
+static void test_every_field_error_is_shown_in_the_order_received(void **state)
+{
+	(void)state;
+	assert_detail("{\"provider\": [\"This field is required.\"], \"assistant_id\": [\"This field is "
+		      "required.\"], \"mcp_server_url\": \"Enter a valid URL.\"}",
+		      "provider: This field is required.; assistant_id: This field is required.; "
+		      "mcp_server_url: Enter a valid URL.");
+	assert_detail("{\"z\": [\"1\"], \"a\": [\"2\"]}", "z: 1; a: 2");
+	assert_detail("{\"caf\\u00e9\": [\"\"]}", "caf\xc3\xa9: ");
+}
+
+static void test_non_field_errors_show_the_message_alone(void **state)
+{
+	(void)state;
+	assert_detail("{\"non_field_errors\": [\"Invalid data. Expected a dictionary, but got list.\"]}",
+		      "Invalid data. Expected a dictionary, but got list.");
+	assert_detail("{\"non_field_errors\": [\"m1\", \"m2\"], \"f\": [\"m3\"]}", "m1; m2; f: m3");
+	assert_detail("{\"non_field_errors\": \"alone\"}", "alone");
+}
+
+static void test_a_bare_array_of_strings_is_joined(void **state)
+{
+	(void)state;
+	assert_detail("[\"Agent does not have a websocket URL\"]", "Agent does not have a websocket URL");
+	assert_detail("[\"a\", 5, \"b\", null, [\"c\"], \"\"]", "a; b; ");
+	assert_detail("[\"two\\nlines\", \"tab\\there\"]", "two lines; tab here");
+}
+
+static void test_nested_and_other_values_are_skipped(void **state)
+{
+	(void)state;
+	assert_detail("{\"tools\": {\"0\": {\"name\": [\"required\"]}}, \"provider\": [\"p\"]}",
+		      "provider: p");
+	assert_detail(
+		"{\"a\": 5, \"b\": true, \"c\": null, \"d\": [[\"x\"], {\"y\": \"z\"}, 3], \"e\": [\"ok\"]}",
+		"e: ok");
+	assert_detail("{\"a\": 5, \"b\": {\"c\": [\"x\"]}}", "(no detail)");
+	assert_detail("{\"a\": [\"x\", 5, \"y\"]}", "a: x; a: y");
+}
+
+static void test_many_field_errors_are_cut_to_the_buffer(void **state)
+{
+	char buf[40];
+	struct text_buf body = {0};
+	char *text;
+
+	(void)state;
+	text_buf_printf(&body, "{");
+	for(int i = 0; i < 10000; i++)
+		text_buf_printf(&body, "%s\"f%d\": [\"m\"]", i ? ", " : "", i);
+	text_buf_printf(&body, "}");
+	text = text_buf_take(&body, NULL);
+	assert_non_null(text);
+	api_decode_detail(text, strlen(text), buf, sizeof(buf));
+	assert_string_equal(buf, "f0: m; f1: m; f2: m; f3: m; f4: m; f5: "); /* 39 bytes */
+	free(text);
 }
 
 static void test_a_long_detail_is_cut_to_the_buffer(void **state)
@@ -601,6 +686,433 @@ static void test_a_progress_body_of_the_wrong_shape_is_eproto(void **state)
 	fake_expect_raw(rig->f, "GET", "/auto-fetch-progress/", HTTP_DONE, 200, "{\"status\"\0", 10);
 	assert_int_equal(api_progress(rig->api, NULL, 42, "p", &p, &raw, &rig->e), -EPROTO);
 	assert_string_equal(rig->e.msg, "malformed response: not JSON (10 bytes)");
+}
+
+/* ---- the tools-only import ---- */
+
+#define TOOLS FAKE_BASE_URL "/test_framework/v1/aiagents/"
+#define TOOLS_BODY                                                                                           \
+	"{\"provider\": \"custom\", \"mcp_server_url\": \"https://mcp.example/\",\n \"api_key\": "           \
+	"\"sk-provider-secret\"}"
+
+static void test_tools_fetch_posts_the_body_unchanged_to_v1(void **state)
+{
+	struct rig *rig = *state;
+	const struct fake_request *req;
+	char *id = NULL;
+
+	fake_expect(rig->f, "POST", "/42/tools/auto-fetch/$", HTTP_DONE, 200, "{\"progress_id\": \"t-1\"}");
+	assert_int_equal(api_tools_fetch(rig->api, NULL, 42, TOOLS_BODY, &id, &rig->e), 0);
+	assert_string_equal(id, "t-1");
+	free(id);
+	assert_int_equal(fake_nrequests(rig->f), 1);
+	req = fake_request(rig->f, 0);
+	assert_string_equal(req->method, "POST");
+	assert_string_equal(req->url, TOOLS "42/tools/auto-fetch/");
+	assert_string_equal(req->key, FAKE_KEY);
+	assert_int_equal(req->endpoint, STATS_TOOLS_FETCH);
+	/* byte for byte, newline and all; the content type is the curl transport's (test_http) */
+	assert_string_equal(fake_body(rig->f, 0), TOOLS_BODY);
+	assert_int_equal(req->body_len, strlen(TOOLS_BODY));
+	assert_string_equal(fake_request_body(rig->f, "POST", "/tools/auto-fetch/"), TOOLS_BODY);
+}
+
+static void test_tools_fetch_takes_any_2xx(void **state)
+{
+	static const long statuses[] = {200, 201, 202};
+	struct rig *rig = *state;
+
+	for(size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+		char *id = NULL;
+
+		fake_expect(rig->f, "POST", "/tools/auto-fetch/", HTTP_DONE, statuses[i],
+			    "{\"progress_id\": \"t-2\"}");
+		assert_int_equal(api_tools_fetch(rig->api, NULL, 7, "{}", &id, &rig->e), 0);
+		assert_string_equal(id, "t-2");
+		free(id);
+	}
+}
+
+static void test_tools_fetch_with_no_body_sends_nothing(void **state)
+{
+	struct rig *rig = *state;
+	char *id = (char *)"untouched";
+
+	assert_int_equal(api_tools_fetch(rig->api, NULL, 42, NULL, &id, &rig->e), -EINVAL);
+	assert_null(id);
+	assert_int_equal(fake_nrequests(rig->f), 0);
+}
+
+static void test_a_refused_tools_fetch_shows_every_field_error_and_never_the_body(void **state)
+{
+	struct rig *rig = *state;
+	char *id = (char *)"untouched";
+
+	fake_expect(
+		rig->f, "POST", "/tools/auto-fetch/", HTTP_DONE, 400,
+		"{\"provider\": [\"\\\"synthflow\\\" is not a valid choice.\"], \"assistant_id\": [\"This "
+		"field is required.\"]}");
+	assert_int_equal(api_tools_fetch(rig->api, NULL, 42, TOOLS_BODY, &id, &rig->e), -EREMOTEIO);
+	assert_null(id);
+	assert_int_equal(rig->e.status, 400);
+	assert_string_equal(rig->e.msg,
+			    "HTTP 400: provider: \"synthflow\" is not a valid choice.; assistant_id: "
+			    "This field is required.");
+	fake_expect(rig->f, "POST", "/tools/auto-fetch/", HTTP_DONE, 400,
+		    "{\"detail\": \"A tools import is already running for this agent\"}");
+	assert_int_equal(api_tools_fetch(rig->api, NULL, 42, TOOLS_BODY, &id, &rig->e), -EREMOTEIO);
+	assert_string_equal(rig->e.msg, "HTTP 400: A tools import is already running for this agent");
+	fake_expect(rig->f, "POST", "/tools/auto-fetch/", HTTP_DONE, 500, NULL);
+	assert_int_equal(api_tools_fetch(rig->api, NULL, 42, TOOLS_BODY, &id, &rig->e), -EIO);
+	assert_null(strstr(rig->e.msg, "sk-provider-secret"));
+	assert_int_equal(fake_count(rig->f, "POST", NULL), 3); /* a 5xx POST is not sent again */
+}
+
+static void test_tools_endpoints_gone_are_eopnotsupp(void **state)
+{
+	static const long statuses[] = {404, 410};
+	struct rig *rig = *state;
+
+	for(size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+		char want[128], *id = NULL, *raw = (char *)"untouched";
+		struct progress p;
+
+		snprintf(want, sizeof(want), "HTTP %ld: the API no longer offers a tools-only import",
+			 statuses[i]);
+		fake_expect(rig->f, "POST", "/tools/auto-fetch/", HTTP_DONE, statuses[i],
+			    "{\"detail\": \"Not found.\"}");
+		assert_int_equal(api_tools_fetch(rig->api, NULL, 42, "{}", &id, &rig->e), -EOPNOTSUPP);
+		assert_null(id);
+		assert_int_equal(rig->e.err, EOPNOTSUPP);
+		assert_int_equal(rig->e.status, statuses[i]);
+		assert_string_equal(rig->e.msg, want);
+		fake_expect(rig->f, "GET", "/tools/auto-fetch-progress/", HTTP_DONE, statuses[i], NULL);
+		assert_int_equal(api_tools_progress(rig->api, NULL, 42, "t-1", &p, &raw, &rig->e),
+				 -EOPNOTSUPP);
+		assert_null(raw);
+		assert_null(p.status);
+		assert_int_equal(rig->e.status, statuses[i]);
+		assert_string_equal(rig->e.msg, want);
+	}
+	assert_int_equal(fake_nrequests(rig->f), 4);
+}
+
+static void test_a_tools_fetch_whose_answer_was_lost_says_a_tools_import_may_have_started(void **state)
+{
+	struct rig *rig = *state;
+	char *id = NULL;
+
+	fake_expect(rig->f, "POST", "/tools/auto-fetch/", HTTP_RESET, 0, NULL);
+	assert_int_equal(api_tools_fetch(rig->api, NULL, 42, "{}", &id, &rig->e), -ECONNRESET);
+	assert_string_equal(rig->e.msg,
+			    "connection reset by the API after the request was sent: the API may have "
+			    "started a tools import; a retry will tell (EBUSY if it did)");
+	fake_expect(rig->f, "POST", "/tools/auto-fetch/", HTTP_TIMEOUT, 0, NULL);
+	assert_int_equal(api_tools_fetch(rig->api, NULL, 42, "{}", &id, &rig->e), -ETIMEDOUT);
+	assert_string_equal(rig->e.msg,
+			    "timed out after 5 s waiting for the answer: the API may have started a "
+			    "tools import; a retry will tell (EBUSY if it did)");
+	assert_int_equal(fake_count(rig->f, "POST", NULL), 2);
+	assert_null(id);
+}
+
+static void test_a_tools_fetch_answered_429_is_resent_with_the_same_body(void **state)
+{
+	struct rig *rig = *state;
+	char *id = NULL;
+
+	fake_expect(rig->f, "POST", "/tools/auto-fetch/", HTTP_DONE, 429, NULL)->retry_after = 0.01;
+	fake_expect(rig->f, "POST", "/tools/auto-fetch/", HTTP_DONE, 200, "{\"progress_id\": \"t-3\"}");
+	assert_int_equal(api_tools_fetch(rig->api, NULL, 42, TOOLS_BODY, &id, &rig->e), 0);
+	assert_string_equal(id, "t-3");
+	free(id);
+	assert_int_equal(fake_nrequests(rig->f), 2);
+	assert_string_equal(fake_body(rig->f, 0), TOOLS_BODY);
+	assert_string_equal(fake_body(rig->f, 1), TOOLS_BODY);
+}
+
+static void test_a_tools_fetch_without_a_usable_progress_id_is_eproto(void **state)
+{
+	struct rig *rig = *state;
+	char *id = (char *)"untouched";
+
+	fake_expect(rig->f, "POST", "/tools/auto-fetch/", HTTP_DONE, 200, "{\"progress_id\": null}");
+	assert_int_equal(api_tools_fetch(rig->api, NULL, 42, "{}", &id, &rig->e), -EPROTO);
+	assert_null(id);
+	assert_string_equal(rig->e.msg, "malformed response: no usable \"progress_id\" string");
+}
+
+static void test_tools_progress_gives_status_and_error_and_keeps_the_raw_body(void **state)
+{
+	static const struct {
+		const char *body, *status, *error;
+	} cases[] = {
+		{"{\"status\": \"in_progress\", \"tools_created\": null, \"tools_updated\": null, "
+		 "\"message\": "
+		 "\"Discovering tools\", \"error\": null}",
+		 "in_progress", NULL},
+		{"{\"status\": \"completed\", \"tools_created\": 1, \"tools_updated\": 2, \"message\": "
+		 "\"Imported 1 "
+		 "tool, updated 2\", \"error\": null}",
+		 "completed", NULL},
+		{"{\"status\": \"failed\", \"tools_created\": null, \"tools_updated\": null, \"message\": "
+		 "null, "
+		 "\"error\": \"Provider returned 401: invalid API key\"}",
+		 "failed", "Provider returned 401: invalid API key"},
+		{"{\"status\": \"queued\"}", "queued", NULL},
+	};
+	struct rig *rig = *state;
+
+	for(size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct progress p;
+		char *raw = NULL;
+
+		fake_expect(rig->f, "GET", "/42/tools/auto-fetch-progress/?progress_id=t-1$", HTTP_DONE, 200,
+			    cases[i].body);
+		assert_int_equal(api_tools_progress(rig->api, NULL, 42, "t-1", &p, &raw, &rig->e), 0);
+		assert_string_equal(raw, cases[i].body);
+		assert_string_equal(p.status, cases[i].status);
+		if(cases[i].error)
+			assert_string_equal(p.error, cases[i].error);
+		else
+			assert_null(p.error);
+		assert_string_equal(p.current_stage, "");
+		assert_int_equal(p.nstages, 0);
+		progress_free(&p);
+		free(raw);
+	}
+	assert_string_equal(fake_request(rig->f, 0)->url,
+			    TOOLS "42/tools/auto-fetch-progress/?progress_id=t-1");
+	assert_int_equal(fake_request(rig->f, 0)->endpoint, STATS_TOOLS_PROGRESS);
+	assert_null(fake_body(rig->f, 0));
+}
+
+static void test_an_unknown_tools_progress_id_is_eremoteio(void **state)
+{
+	struct rig *rig = *state;
+	struct progress p;
+	char *raw = NULL;
+
+	fake_expect(rig->f, "GET", "/tools/auto-fetch-progress/", HTTP_DONE, 400,
+		    "{\"detail\": \"Invalid or expired progress_id\"}");
+	assert_int_equal(api_tools_progress(rig->api, NULL, 42, "gone", &p, &raw, &rig->e), -EREMOTEIO);
+	assert_int_equal(rig->e.status, 400);
+	assert_string_equal(rig->e.msg, "HTTP 400: Invalid or expired progress_id");
+	assert_null(raw);
+	assert_null(p.status);
+	assert_int_equal(fake_nrequests(rig->f), 1);
+}
+
+static void test_a_tools_progress_of_the_wrong_shape_is_eproto(void **state)
+{
+	struct rig *rig = *state;
+	struct progress p;
+	char *raw = NULL;
+
+	fake_expect(rig->f, "GET", "/tools/auto-fetch-progress/", HTTP_DONE, 200,
+		    "{\"status\": \"completed\", \"tools_created\": \"1\"}");
+	assert_int_equal(api_tools_progress(rig->api, NULL, 42, "t", &p, &raw, &rig->e), -EPROTO);
+	assert_string_equal(rig->e.msg,
+			    "malformed response: not a tools progress object (status, tools_created, "
+			    "tools_updated, message, error)");
+	assert_null(raw);
+	assert_null(p.status);
+	fake_expect(rig->f, "GET", "/tools/auto-fetch-progress/", HTTP_DONE, 200, "<html>");
+	assert_int_equal(api_tools_progress(rig->api, NULL, 42, "t", &p, &raw, &rig->e), -EPROTO);
+	assert_string_equal(rig->e.msg, "malformed response: not JSON (6 bytes)");
+	fake_expect(rig->f, "GET", "/tools/auto-fetch-progress/", HTTP_DONE, 200, NULL);
+	assert_int_equal(api_tools_progress(rig->api, NULL, 42, "t", &p, &raw, &rig->e), -EPROTO);
+	assert_string_equal(rig->e.msg, "malformed response: not JSON (0 bytes)");
+	assert_null(raw);
+}
+
+static void test_tools_progress_with_an_invalid_id_sends_nothing(void **state)
+{
+	struct rig *rig = *state;
+	struct progress p;
+	char *raw = NULL;
+
+	assert_int_equal(api_tools_progress(rig->api, NULL, 42, "a&b", &p, &raw, &rig->e), -EINVAL);
+	assert_int_equal(api_tools_progress(rig->api, NULL, 42, NULL, &p, &raw, &rig->e), -EINVAL);
+	assert_null(raw);
+	assert_int_equal(fake_nrequests(rig->f), 0);
+}
+
+/* ---- history ---- */
+
+#define HISTORY AGENTS "42/history/"
+
+/* A page reader for the tests: keeps every history_id, and fails with fail_rc
+ * on page fail_on (1-based; 0: never). */
+struct pages {
+	int64_t ids[64];
+	size_t n, pages, fail_on;
+	int fail_rc;
+};
+
+static int read_page(void *arg, const char *body, size_t len, char **next, int64_t *count, size_t *items)
+{
+	struct pages *p = arg;
+	struct json_doc d;
+	int results, tok, next_tok, count_tok;
+
+	*next = NULL;
+	*count = -1;
+	*items = 0;
+	if(++p->pages == p->fail_on)
+		return p->fail_rc;
+	if(json_parse(&d, body, len) != 0)
+		return -EPROTO;
+	results = json_find(&d, 0, "results");
+	next_tok = json_find(&d, 0, "next");
+	count_tok = json_find(&d, 0, "count");
+	if(json_type(&d, results) != JSON_ARRAY) {
+		json_free(&d);
+		return -EPROTO;
+	}
+	if(json_type(&d, count_tok) == JSON_NUMBER)
+		assert_int_equal(json_int(&d, count_tok, count), 0);
+	tok = results + 1;
+	for(int i = 0; i < json_size(&d, results); i++) {
+		assert_true(p->n < 64);
+		assert_int_equal(json_int(&d, json_find(&d, tok, "history_id"), &p->ids[p->n++]), 0);
+		tok = json_next(&d, tok);
+	}
+	*items = (size_t)json_size(&d, results);
+	if(json_type(&d, next_tok) == JSON_STRING)
+		assert_int_equal(json_string(&d, next_tok, next), 0);
+	json_free(&d);
+	return 0;
+}
+
+static void test_history_gives_every_page_to_the_callers_reader(void **state)
+{
+	struct rig *rig = *state;
+	struct pages p = {0};
+
+	fake_expect(rig->f, "GET", "/42/history/?page_size=1000$", HTTP_DONE, 200,
+		    "{\"count\": 5, \"next\": \"" HISTORY "?page=2&page_size=1000\", \"results\": "
+		    "[{\"history_id\": 42005}, {\"history_id\": 42004}]}");
+	fake_expect(rig->f, "GET", "page=2&", HTTP_DONE, 200,
+		    "{\"count\": 5, \"next\": \"" HISTORY "?page=3&page_size=1000\", \"results\": "
+		    "[{\"history_id\": 42003}, {\"history_id\": 42002}]}");
+	fake_expect(rig->f, "GET", "page=3&", HTTP_DONE, 200,
+		    "{\"count\": 5, \"next\": null, \"results\": [{\"history_id\": 42001}]}");
+	assert_int_equal(api_history(rig->api, NULL, 42, read_page, &p, &rig->e), 0);
+	assert_int_equal(p.pages, 3);
+	assert_int_equal(p.n, 5);
+	for(size_t i = 0; i < 5; i++)
+		assert_int_equal(p.ids[i], 42005 - (int64_t)i);
+	assert_int_equal(fake_nrequests(rig->f), 3);
+	assert_string_equal(fake_request(rig->f, 0)->url, HISTORY "?page_size=1000");
+	assert_string_equal(fake_request(rig->f, 1)->url, HISTORY "?page=2&page_size=1000");
+	for(size_t i = 0; i < 3; i++) {
+		assert_int_equal(fake_request(rig->f, i)->endpoint, STATS_HISTORY);
+		assert_string_equal(fake_request(rig->f, i)->key, FAKE_KEY);
+	}
+}
+
+static void test_history_of_one_page_without_a_count(void **state)
+{
+	struct rig *rig = *state;
+	struct pages p = {0};
+
+	fake_expect(rig->f, "GET", "/42/history/", HTTP_DONE, 200, "{\"results\": [{\"history_id\": 1}]}");
+	assert_int_equal(api_history(rig->api, NULL, 42, read_page, &p, &rig->e), 0);
+	assert_int_equal(p.n, 1);
+}
+
+static void test_history_next_to_another_origin_is_eproto_and_not_followed(void **state)
+{
+	struct rig *rig = *state;
+	struct pages p = {0};
+
+	fake_expect(rig->f, "GET", "/42/history/", HTTP_DONE, 200,
+		    "{\"count\": 4, \"next\": "
+		    "\"https://evil.example/test_framework/v2/aiagents/42/history/?page=2\", "
+		    "\"results\": [{\"history_id\": 1}, {\"history_id\": 2}]}");
+	fake_default(rig->f, NULL, "evil", HTTP_DONE, 200, "{\"next\": null, \"results\": []}");
+	assert_int_equal(api_history(rig->api, NULL, 42, read_page, &p, &rig->e), -EPROTO);
+	assert_string_equal(rig->e.msg, "malformed response: `next` points away from api_url");
+	assert_int_equal(fake_nrequests(rig->f), 1);
+	assert_int_equal(fake_count(rig->f, NULL, "evil"), 0);
+}
+
+static void test_history_pages_in_a_loop_are_eproto(void **state)
+{
+	struct rig *rig = *state;
+	struct pages p = {0};
+
+	fake_default(rig->f, "GET", "/42/history/?page_size=1000$", HTTP_DONE, 200,
+		     "{\"count\": 100, \"next\": \"" HISTORY "?page=2&page_size=1000\", \"results\": "
+		     "[{\"history_id\": 1}, {\"history_id\": 2}]}");
+	fake_default(rig->f, "GET", "page=2&", HTTP_DONE, 200,
+		     "{\"count\": 100, \"next\": \"" HISTORY "?page_size=1000\", \"results\": "
+		     "[{\"history_id\": 3}, {\"history_id\": 4}]}");
+	assert_int_equal(api_history(rig->api, NULL, 42, read_page, &p, &rig->e), -EPROTO);
+	assert_string_equal(rig->e.msg, "malformed response: page 2 links back to an earlier page");
+	assert_int_equal(fake_nrequests(rig->f), 2);
+}
+
+static void test_history_past_its_count_is_eproto(void **state)
+{
+	struct rig *rig = *state;
+	struct pages p = {0};
+
+	fake_expect(rig->f, "GET", "/42/history/?page_size=1000$", HTTP_DONE, 200,
+		    "{\"count\": 2, \"next\": \"" HISTORY "?page=2&page_size=1000\", \"results\": "
+		    "[{\"history_id\": 1}, {\"history_id\": 2}]}");
+	fake_expect(rig->f, "GET", "page=2&", HTTP_DONE, 200,
+		    "{\"count\": 2, \"next\": null, \"results\": [{\"history_id\": 3}, {\"history_id\": 4}, "
+		    "{\"history_id\": 5}]}");
+	assert_int_equal(api_history(rig->api, NULL, 42, read_page, &p, &rig->e), -EPROTO);
+	assert_string_equal(rig->e.msg,
+			    "malformed response: page 2 brings the versions to 5, more than the first "
+			    "page's count of 2");
+}
+
+static void test_history_of_an_unknown_agent_is_enoent(void **state)
+{
+	struct rig *rig = *state;
+	struct pages p = {0};
+
+	fake_expect(rig->f, "GET", "/43/history/", HTTP_DONE, 404, "{\"detail\": \"Not found.\"}");
+	assert_int_equal(api_history(rig->api, NULL, 43, read_page, &p, &rig->e), -ENOENT);
+	assert_int_equal(rig->e.status, 404);
+	assert_string_equal(rig->e.msg, "HTTP 404: Not found.");
+	assert_int_equal(p.pages, 0);
+	assert_string_equal(fake_request(rig->f, 0)->url, AGENTS "43/history/?page_size=1000");
+}
+
+static void test_a_malformed_history_page_is_eproto(void **state)
+{
+	struct rig *rig = *state;
+	struct pages p = {0};
+
+	fake_expect(rig->f, "GET", "/42/history/?page_size=1000$", HTTP_DONE, 200,
+		    "{\"count\": 3, \"next\": \"" HISTORY "?page=2&page_size=1000\", \"results\": "
+		    "[{\"history_id\": 1}, {\"history_id\": 2}]}");
+	fake_expect(rig->f, "GET", "page=2&", HTTP_DONE, 200, "{\"count\": 3, \"results\": {}}");
+	assert_int_equal(api_history(rig->api, NULL, 42, read_page, &p, &rig->e), -EPROTO);
+	assert_string_equal(rig->e.msg,
+			    "malformed response: a history page is not {\"count\": int, \"results\": "
+			    "[...], \"next\": url}");
+	fake_expect(rig->f, "GET", "/42/history/", HTTP_DONE, 200, "<html>oops</html>");
+	assert_int_equal(api_history(rig->api, NULL, 42, read_page, &p, &rig->e), -EPROTO);
+	assert_string_equal(rig->e.msg, "malformed response: not JSON (17 bytes)");
+	assert_int_equal(fake_nrequests(rig->f), 3);
+}
+
+static void test_a_history_reader_out_of_memory_ends_the_walk(void **state)
+{
+	struct rig *rig = *state;
+	struct pages p = {.fail_on = 1, .fail_rc = -ENOMEM};
+
+	fake_expect(rig->f, "GET", "/42/history/", HTTP_DONE, 200, "{\"count\": 0, \"results\": []}");
+	assert_int_equal(api_history(rig->api, NULL, 42, read_page, &p, &rig->e), -ENOMEM);
+	assert_int_equal(rig->e.err, ENOMEM);
+	assert_int_equal(api_history(rig->api, NULL, 42, NULL, &p, &rig->e), -EINVAL);
+	assert_int_equal(fake_nrequests(rig->f), 1);
 }
 
 static void test_listing_follows_next_over_every_page_and_sorts(void **state)
@@ -981,6 +1493,13 @@ int main(void)
 		cmocka_unit_test(test_detail_is_taken_word_for_word),
 		cmocka_unit_test(test_field_errors_read_field_colon_message),
 		cmocka_unit_test(test_bodies_without_detail_say_so),
+		cmocka_unit_test(test_the_4xx_examples_of_the_design),
+		cmocka_unit_test(test_detail_wins_over_field_errors),
+		cmocka_unit_test(test_every_field_error_is_shown_in_the_order_received),
+		cmocka_unit_test(test_non_field_errors_show_the_message_alone),
+		cmocka_unit_test(test_a_bare_array_of_strings_is_joined),
+		cmocka_unit_test(test_nested_and_other_values_are_skipped),
+		cmocka_unit_test(test_many_field_errors_are_cut_to_the_buffer),
 		cmocka_unit_test(test_a_long_detail_is_cut_to_the_buffer),
 		cmocka_unit_test_setup_teardown(test_each_call_names_its_endpoint_for_the_stats, setup,
 						teardown),
@@ -1006,6 +1525,40 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_an_unknown_progress_id_is_eremoteio_with_the_detail,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_progress_body_of_the_wrong_shape_is_eproto, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_tools_fetch_posts_the_body_unchanged_to_v1, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_tools_fetch_takes_any_2xx, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tools_fetch_with_no_body_sends_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_refused_tools_fetch_shows_every_field_error_and_never_the_body, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(test_tools_endpoints_gone_are_eopnotsupp, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_tools_fetch_whose_answer_was_lost_says_a_tools_import_may_have_started, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(test_a_tools_fetch_answered_429_is_resent_with_the_same_body,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_tools_fetch_without_a_usable_progress_id_is_eproto,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_tools_progress_gives_status_and_error_and_keeps_the_raw_body, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_an_unknown_tools_progress_id_is_eremoteio, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_a_tools_progress_of_the_wrong_shape_is_eproto, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_tools_progress_with_an_invalid_id_sends_nothing, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_history_gives_every_page_to_the_callers_reader, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_history_of_one_page_without_a_count, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_history_next_to_another_origin_is_eproto_and_not_followed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_history_pages_in_a_loop_are_eproto, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_history_past_its_count_is_eproto, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_history_of_an_unknown_agent_is_enoent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_malformed_history_page_is_eproto, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_history_reader_out_of_memory_ends_the_walk, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_listing_follows_next_over_every_page_and_sorts, setup,
 						teardown),

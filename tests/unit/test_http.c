@@ -234,6 +234,48 @@ static void test_a_post_answered_429_is_resent_after_retry_after(void **state)
 	assert_true(fake_request(rig->f, 1)->at - fake_request(rig->f, 0)->at >= 0.1);
 }
 
+/* The body rides every attempt of a call as it was given, and the POST rules stay. */
+static void test_a_post_body_goes_unchanged_with_every_attempt(void **state)
+{
+	static const char body[] = "{\"provider\": \"custom\", \"mcp_server_url\": \"https://m\"}";
+	struct rig *rig = *state;
+
+	rig->req.method = "POST";
+	rig->req.body = body;
+	rig->req.body_len = strlen(body);
+	fake_expect(rig->f, "POST", URL, HTTP_DONE, 429, NULL)->retry_after = 0.01;
+	fake_expect(rig->f, "POST", URL, HTTP_DONE, 429, NULL)->retry_after = 0.01;
+	fake_expect(rig->f, "POST", URL, HTTP_DONE, 200, "{\"progress_id\": \"p\"}");
+	send_call(rig, false);
+	assert_int_equal(rig->resp.status, 200);
+	assert_int_equal(fake_nrequests(rig->f), 3);
+	for(size_t i = 0; i < 3; i++) {
+		assert_string_equal(fake_body(rig->f, i), body);
+		assert_int_equal(fake_request(rig->f, i)->body_len, strlen(body));
+	}
+	assert_string_equal(fake_request_body(rig->f, "POST", URL), body);
+	/* a body does not make a POST idempotent: a reset is not sent again */
+	fake_expect(rig->f, "POST", URL, HTTP_RESET, 0, NULL);
+	fake_expect(rig->f, "POST", URL, HTTP_DONE, 200, "{}");
+	send_call(rig, false);
+	assert_int_equal(rig->resp.outcome, HTTP_RESET);
+	assert_int_equal(fake_nrequests(rig->f), 4);
+	assert_int_equal(fake_pending(rig->f), 1);
+}
+
+static void test_a_request_without_a_body_records_none(void **state)
+{
+	struct rig *rig = *state;
+
+	fake_expect(rig->f, "GET", URL, HTTP_DONE, 200, "{}");
+	send_call(rig, true);
+	assert_null(fake_body(rig->f, 0));
+	assert_int_equal(fake_request(rig->f, 0)->body_len, 0);
+	assert_null(fake_body(rig->f, 1)); /* no such request */
+	assert_null(fake_request_body(rig->f, "GET", URL));
+	assert_null(fake_request_body(rig->f, "POST", URL));
+}
+
 static void test_a_post_answered_429_past_the_budget_fails_at_once(void **state)
 {
 	struct rig *rig = *state;
@@ -567,10 +609,37 @@ struct one_shot {
 	int listener;
 	unsigned short port;
 	const char *answer;
-	char head[16384];
+	char head[16384]; /* and the start of the body, when it came in the same reads */
 	size_t len;
+	char body[16384];
+	long body_len; /* -1 when the request said no Content-Length */
 	pthread_t thread;
 };
+
+/* Reads the rest of a body of Content-Length bytes after the head into
+ * s->body (NUL added); s->body_len stays -1 when the head has no length. */
+static void one_shot_read_body(struct one_shot *s, int c)
+{
+	const char *end = strstr(s->head, "\r\n\r\n"), *cl = strcasestr(s->head, "\r\nContent-Length:");
+	size_t want;
+
+	if(!end || !cl || cl > end)
+		return;
+	want = strtoul(cl + strlen("\r\nContent-Length:"), NULL, 10);
+	if(want >= sizeof(s->body))
+		return;
+	end += 4;
+	s->body_len = (long)(s->head + s->len - end);
+	memcpy(s->body, end, (size_t)s->body_len);
+	while((size_t)s->body_len < want) {
+		ssize_t n = read(c, s->body + s->body_len, want - (size_t)s->body_len);
+
+		if(n <= 0)
+			break;
+		s->body_len += n;
+	}
+	s->body[s->body_len] = '\0';
+}
 
 static void *one_shot_serve(void *arg)
 {
@@ -589,6 +658,7 @@ static void *one_shot_serve(void *arg)
 		s->len += (size_t)n;
 		s->head[s->len] = '\0';
 	}
+	one_shot_read_body(s, c);
 	if(write(c, answer, strlen(answer)) < 0)
 		s->len = 0;
 	close(c);
@@ -602,6 +672,7 @@ static void one_shot_start(struct one_shot *s, const char *answer)
 
 	memset(s, 0, sizeof(*s));
 	s->answer = answer;
+	s->body_len = -1;
 	s->listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(s->listener >= 0);
 	assert_int_equal(bind(s->listener, (struct sockaddr *)&a, sizeof(a)), 0);
@@ -650,6 +721,80 @@ static void test_the_key_header_carries_the_whole_key(void **state)
 		free(line);
 		free(key);
 	}
+	t->destroy(t);
+	curl_global_cleanup();
+}
+
+/* Sends req (its url set to the one-shot server's path) through the curl transport. */
+static void curl_one_shot(struct http_transport *t, struct http_request *req, struct one_shot *s)
+{
+	char url[64];
+	struct http_response resp;
+
+	one_shot_start(s, NULL);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/body", (unsigned)s->port);
+	req->url = url;
+	t->exchange(t, req, &resp);
+	one_shot_join(s);
+	req->url = NULL;
+	assert_int_equal(resp.outcome, HTTP_DONE);
+	assert_int_equal(resp.status, 200);
+	http_response_free(&resp);
+}
+
+/* A POST's body goes out byte for byte, body_len of them, as JSON, with no
+ * "Expect: 100-continue" that would hold it back; a POST without one stays
+ * an empty form post, and a GET sends no body whatever it is given. */
+static void test_the_curl_transport_sends_a_post_body_as_json(void **state)
+{
+	static const char json[] = "{\"provider\": \"vapi\", \"assistant_id\": \"a-1\"}";
+	static const char more[] = "{\"provider\": \"vapi\", \"assistant_id\": \"a-1\"}trailing";
+	struct http_request req = {.method = "POST", .key = "k", .timeout = 5, .connect_timeout = 5};
+	char big[5001], length[64];
+	struct http_transport *t;
+	struct one_shot s;
+
+	(void)state;
+	memset(big, 'a', sizeof(big) - 1);
+	big[0] = '"';
+	big[sizeof(big) - 2] = '"';
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(http_global_init(), 0);
+	t = http_curl_new(NULL);
+	assert_non_null(t);
+	/* body_len bytes, not up to the NUL: what follows them is not sent */
+	req.body = more;
+	req.body_len = strlen(json);
+	curl_one_shot(t, &req, &s);
+	assert_true(strncmp(s.head, "POST /body HTTP/1.1\r\n", strlen("POST /body HTTP/1.1\r\n")) == 0);
+	assert_non_null(strcasestr(s.head, "\r\nContent-Type: application/json\r\n"));
+	snprintf(length, sizeof(length), "\r\nContent-Length: %zu\r\n", strlen(json));
+	assert_non_null(strcasestr(s.head, length));
+	assert_null(strcasestr(s.head, "\r\nExpect:"));
+	assert_non_null(strstr(s.head, "\r\nX-CEKURA-API-KEY: k\r\n"));
+	assert_int_equal(s.body_len, (long)strlen(json));
+	assert_string_equal(s.body, json);
+
+	req.body = big;
+	req.body_len = strlen(big);
+	curl_one_shot(t, &req, &s);
+	assert_null(strcasestr(s.head, "\r\nExpect:"));
+	assert_int_equal(s.body_len, (long)strlen(big));
+	assert_string_equal(s.body, big);
+
+	req.body = NULL;
+	req.body_len = 0;
+	curl_one_shot(t, &req, &s);
+	assert_null(strcasestr(s.head, "Content-Type: application/json"));
+	assert_int_equal(s.body_len, 0);
+
+	req.method = "GET";
+	req.body = json;
+	req.body_len = strlen(json);
+	curl_one_shot(t, &req, &s);
+	assert_true(strncmp(s.head, "GET /body HTTP/1.1\r\n", strlen("GET /body HTTP/1.1\r\n")) == 0);
+	assert_null(strcasestr(s.head, "Content-Type"));
+	assert_int_equal(s.body_len, -1);
 	t->destroy(t);
 	curl_global_cleanup();
 }
@@ -752,6 +897,9 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_a_post_answered_429_is_resent_after_retry_after, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_a_post_body_goes_unchanged_with_every_attempt, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_a_request_without_a_body_records_none, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_post_answered_429_past_the_budget_fails_at_once, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_a_post_answered_429_every_time_stops_at_max_retries,
@@ -784,6 +932,7 @@ int main(void)
 		cmocka_unit_test(test_only_connection_failures_are_never_sent),
 		cmocka_unit_test(test_the_key_header_carries_the_whole_key),
 		cmocka_unit_test(test_the_curl_transport_reads_both_forms_of_retry_after),
+		cmocka_unit_test(test_the_curl_transport_sends_a_post_body_as_json),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -60,7 +60,10 @@ static void test_a_fresh_start_shows_zeros_and_no_requests(void **state)
 	assert_line("cache_hits_progress 0");
 	assert_line("cache_hits_config 0");
 	assert_line("cache_hits_negative 0");
+	assert_line("cache_hits_history 0");
 	assert_no_line_starting("requests_list");
+	assert_no_line_starting("requests_tools");
+	assert_no_line_starting("requests_history");
 	assert_no_line_starting("errors_");
 }
 
@@ -78,6 +81,28 @@ static void test_requests_are_counted_by_endpoint_and_status(void **state)
 	assert_line("requests_auto_fetch_202 1");
 	assert_line("requests_list_failed 1");
 	assert_line("requests_agent_failed 1");
+}
+
+static void test_the_tools_import_and_history_endpoints_have_names(void **state)
+{
+	(void)state;
+	stats_request(STATS_TOOLS_FETCH, 200);
+	stats_request(STATS_TOOLS_FETCH, 410);
+	stats_request(STATS_TOOLS_PROGRESS, 200);
+	stats_request(STATS_TOOLS_PROGRESS, 200);
+	stats_request(STATS_TOOLS_PROGRESS, 0);
+	stats_request(STATS_HISTORY, 404);
+	stats_request(STATS_NENDPOINTS, 200); /* not an endpoint: ignored */
+	stats_cache_hit(STATS_CACHE_HISTORY);
+	stats_cache_hit(STATS_NCACHES); /* not a cache: ignored */
+	assert_line("requests_tools_fetch_200 1");
+	assert_line("requests_tools_fetch_410 1");
+	assert_line("requests_tools_progress_200 2");
+	assert_line("requests_tools_progress_failed 1");
+	assert_line("requests_history_404 1");
+	assert_line("cache_hits_history 1");
+	assert_no_line_starting("requests_progress_");
+	assert_no_line_starting("(null)");
 }
 
 static void test_errors_are_named_by_errno(void **state)
@@ -116,6 +141,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_a_fresh_start_shows_zeros_and_no_requests, reset),
 		cmocka_unit_test_setup(test_requests_are_counted_by_endpoint_and_status, reset),
+		cmocka_unit_test_setup(test_the_tools_import_and_history_endpoints_have_names, reset),
 		cmocka_unit_test_setup(test_errors_are_named_by_errno, reset),
 		cmocka_unit_test_setup(test_the_other_counters, reset),
 	};
