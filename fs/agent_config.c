@@ -1,4 +1,5 @@
-/* agent_config.c - an agent's configuration (AIAgentV2) as the texts of its files.
+/* agent_config.c - an agent's configuration (AIAgentV2), or a version of it
+ * (AIAgentHistory), as the texts of its files.
  *
  *   $ cat agents/42/name
  *   Front desk
@@ -6,11 +7,17 @@
  *   customer_name	Who is calling
  *   $ ls agents/42/tools/
  *   lookup_order.json  transfer_escalate.json
+ *   $ ls agents/49/history/49901/tools/
+ *   ls: reading directory 'agents/49/history/49901/tools/': Protocol error
  *
  * Everything is rendered once, at decode time, so reads only copy bytes.
  * The API's shape is taken leniently (a missing or odd scalar is an empty or
  * raw file) except for the lists the directories are built from, where a
- * wrong shape means the body cannot be trusted: -EPROTO.
+ * wrong shape means the body cannot be trusted: -EPROTO for an agent. A
+ * version's collections may come as strings holding JSON (the schema says
+ * "string"): such a string is parsed as a document of its own and shown by
+ * the same code as an array; one that cannot be shown fails that
+ * collection's files alone.
  */
 #include "cekurafs/agent_config.h"
 
@@ -22,18 +29,28 @@
 #include "cekurafs/json.h"
 #include "cekurafs/text.h"
 
-/* Where each field's value is: a key of the agent, or a key of one of its objects. */
+/* Where each field's value is, by shape: a key of the body, or a key of one
+ * of its objects; no key: the field is always empty. */
 static const struct {
-	const char *parent; /* NULL: a key of the agent itself */
-	const char *key;
-} field_path[AGENT_CONFIG_NFIELDS] = {
-	[AGENT_CONFIG_NAME] = {NULL, "name"},
-	[AGENT_CONFIG_SYSTEM_PROMPT] = {NULL, "description"},
-	[AGENT_CONFIG_LANGUAGE] = {NULL, "language"},
-	[AGENT_CONFIG_PROVIDER] = {"provider", "type"},
-	[AGENT_CONFIG_PROVIDER_AGENT_ID] = {"provider", "agent_id"},
-	[AGENT_CONFIG_PHONE_NUMBER] = {"telephony", "phone_number"},
-	[AGENT_CONFIG_UPDATED_AT] = {NULL, "updated_at"},
+	const char *parent; /* NULL: a key of the body itself */
+	const char *key;    /* NULL: no value in this shape */
+} field_path[][AGENT_CONFIG_NFIELDS] = {
+	[AGENT_CONFIG_AGENT] =
+		{
+			[AGENT_CONFIG_NAME] = {NULL, "name"},
+			[AGENT_CONFIG_SYSTEM_PROMPT] = {NULL, "description"},
+			[AGENT_CONFIG_LANGUAGE] = {NULL, "language"},
+			[AGENT_CONFIG_PROVIDER] = {"provider", "type"},
+			[AGENT_CONFIG_PROVIDER_AGENT_ID] = {"provider", "agent_id"},
+			[AGENT_CONFIG_PHONE_NUMBER] = {"telephony", "phone_number"},
+			[AGENT_CONFIG_UPDATED_AT] = {NULL, "updated_at"},
+		},
+	[AGENT_CONFIG_VERSION] =
+		{
+			[AGENT_CONFIG_NAME] = {NULL, "agent_name"},
+			[AGENT_CONFIG_SYSTEM_PROMPT] = {NULL, "description"},
+			[AGENT_CONFIG_LANGUAGE] = {NULL, "language"},
+		},
 };
 
 /* The key of each list's array, and the keys of an element's name and id. */
@@ -131,12 +148,13 @@ static int line_text(const struct json_doc *d, int tok, struct config_text *t)
 	return t->text ? 0 : -ENOMEM;
 }
 
-static int decode_fields(const struct json_doc *d, struct agent_config *c)
+static int decode_fields(const struct json_doc *d, enum agent_config_shape shape, struct agent_config *c)
 {
 	for(int f = 0; f < AGENT_CONFIG_NFIELDS; f++) {
-		int obj = field_path[f].parent ? json_find(d, 0, field_path[f].parent) : 0;
+		const char *parent = field_path[shape][f].parent, *key = field_path[shape][f].key;
+		int obj = parent ? json_find(d, 0, parent) : 0;
 		/* json_find() gives -1 for an absent, null or odd parent: no value */
-		int tok = json_find(d, obj, field_path[f].key);
+		int tok = key ? json_find(d, obj, key) : -1;
 		int rc = line_text(d, tok, &c->field[f]);
 
 		if(rc != 0)
@@ -145,17 +163,16 @@ static int decode_fields(const struct json_doc *d, struct agent_config *c)
 	return 0;
 }
 
-/* Sets *arr to the token of the array of key, or -1 when key is absent or
- * null. Returns 0, or -EPROTO when the value is something else or the array
- * holds something that is not an object. */
-static int object_array(const struct json_doc *d, const char *key, int *arr)
+/* Sets *arr to tok when it is an array of objects, or to -1 when tok is
+ * absent (< 0) or null and null_ok. Returns 0, or -EPROTO when the value is
+ * something else or the array holds something that is not an object. */
+static int object_array(const struct json_doc *d, int tok, bool null_ok, int *arr)
 {
-	int tok = json_find(d, 0, key);
 	enum json_type type = json_type(d, tok);
 	int n, el;
 
 	*arr = -1;
-	if(tok < 0 || type == JSON_NULL)
+	if(tok < 0 || (type == JSON_NULL && null_ok))
 		return 0;
 	if(type != JSON_ARRAY)
 		return -EPROTO;
@@ -171,7 +188,6 @@ static int object_array(const struct json_doc *d, const char *key, int *arr)
 	return 0;
 }
 
-/* Appends "name<TAB>description\n" for variable el. */
 /* Appends "name<TAB>description\n" for variable el; bytes that would break
  * the line or the column become spaces. */
 static int variable_line(const struct json_doc *d, int el, struct text_buf *b)
@@ -192,15 +208,66 @@ static int variable_line(const struct json_doc *d, int el, struct text_buf *b)
 	return rc;
 }
 
-static int decode_variables(const struct json_doc *d, struct agent_config *c)
+/* One collection of the body (dynamic_variables, mock_tools,
+ * knowledge_base_files) as an array of objects: arr in the body's document,
+ * or, for a version's collection sent as a string, token 0 of a document of
+ * its own parsed from the decoded string. Either way the same code reads it. */
+struct collection {
+	const struct json_doc *d; /* where arr is: the body's document, or &inner */
+	int arr;		  /* the array, or -1: none (absent or null) */
+	struct json_doc inner;	  /* the string's document, when text is not NULL */
+	char *text;		  /* owned: the decoded string that inner borrows */
+};
+
+static void collection_close(struct collection *col)
+{
+	if(col->text) {
+		json_free(&col->inner);
+		free(col->text);
+		col->text = NULL;
+	}
+}
+
+/* Finds the collection of key in d (the body) for shape. Returns 0, -EPROTO
+ * (not an array of objects, nor for a version a string holding one: a string
+ * that holds null is no exception), -EFBIG (past AGENT_CONFIG_MAX_ITEMS) or
+ * -ENOMEM; collection_close() it either way. */
+static int collection_open(const struct json_doc *d, const char *key, enum agent_config_shape shape,
+			   struct collection *col)
+{
+	int tok = json_find(d, 0, key);
+	int rc;
+
+	col->d = d;
+	col->arr = -1;
+	col->text = NULL;
+	if(shape != AGENT_CONFIG_VERSION || json_type(d, tok) != JSON_STRING)
+		return object_array(d, tok, true, &col->arr);
+	rc = json_string(d, tok, &col->text);
+	if(rc == 0)
+		rc = json_parse(&col->inner, col->text, strlen(col->text));
+	if(rc != 0) {
+		free(col->text);
+		col->text = NULL;
+		return rc;
+	}
+	col->d = &col->inner;
+	return object_array(col->d, 0, false, &col->arr);
+}
+
+static int decode_variables(const struct json_doc *body, enum agent_config_shape shape,
+			    struct agent_config *c)
 {
 	struct text_buf b = {0};
-	int arr, n, el, rc = object_array(d, "dynamic_variables", &arr);
+	struct collection col;
+	int n, el, rc = collection_open(body, "dynamic_variables", shape, &col);
+	const struct json_doc *d = col.d;
 
-	n = rc == 0 && arr >= 0 ? json_size(d, arr) : 0;
-	el = arr + 1;
+	n = rc == 0 && col.arr >= 0 ? json_size(d, col.arr) : 0;
+	el = col.arr + 1;
 	for(int i = 0; i < n && rc == 0; i++, el = json_next(d, el))
 		rc = variable_line(d, el, &b);
+	collection_close(&col);
 	if(rc != 0) {
 		text_buf_free(&b);
 		return rc;
@@ -244,16 +311,14 @@ static int decode_elements(const struct json_doc *d, int arr, enum config_list l
 	return 0;
 }
 
-static int decode_list(const struct json_doc *d, enum config_list l, struct agent_config *c)
+/* Fills list l from array arr of d (its n > 0 elements). */
+static int decode_array(const struct json_doc *d, int arr, enum config_list l, struct agent_config *c)
 {
-	int arr, rc = object_array(d, list_path[l].key, &arr);
-	size_t n;
+	size_t n = (size_t)json_size(d, arr);
 	char **raw;
 	uint64_t *ids;
+	int rc;
 
-	if(rc != 0 || arr < 0 || json_size(d, arr) == 0)
-		return rc;
-	n = (size_t)json_size(d, arr);
 	c->list[l].texts = calloc(n, sizeof(*c->list[l].texts));
 	raw = calloc(n, sizeof(*raw));
 	ids = calloc(n, sizeof(*ids));
@@ -271,7 +336,43 @@ static int decode_list(const struct json_doc *d, enum config_list l, struct agen
 	return rc;
 }
 
-static int decode_doc(const struct json_doc *d, const char *body, size_t len, struct agent_config *c)
+static int decode_list(const struct json_doc *body, enum config_list l, enum agent_config_shape shape,
+		       struct agent_config *c)
+{
+	struct collection col;
+	int rc = collection_open(body, list_path[l].key, shape, &col);
+
+	if(rc == 0 && col.arr >= 0 && json_size(col.d, col.arr) > 0)
+		rc = decode_array(col.d, col.arr, l, c);
+	collection_close(&col);
+	return rc;
+}
+
+/* Empties list l (what a failed decode_list() left). */
+static void list_clear(struct agent_config *c, enum config_list l)
+{
+	for(size_t i = 0; i < c->list[l].n; i++)
+		free(c->list[l].texts[i].text);
+	free(c->list[l].texts);
+	names_index_free(&c->list[l].index);
+	c->list[l].texts = NULL;
+	c->list[l].n = 0;
+}
+
+/* What a collection's failure rc does: in a version, -EPROTO or -EFBIG stay
+ * that collection's (*err, and 0 is returned, so the rest decodes); anything
+ * else (an agent's, or -ENOMEM) fails the whole. */
+static int collection_failed(enum agent_config_shape shape, int rc, int *err)
+{
+	if(shape == AGENT_CONFIG_VERSION && (rc == -EPROTO || rc == -EFBIG)) {
+		*err = rc;
+		return 0;
+	}
+	return rc;
+}
+
+static int decode_doc(const struct json_doc *d, const char *body, size_t len, enum agent_config_shape shape,
+		      struct agent_config *c)
 {
 	int rc;
 
@@ -279,28 +380,42 @@ static int decode_doc(const struct json_doc *d, const char *body, size_t len, st
 		return -EPROTO;
 	rc = json_pretty(body, len, &c->json.text, &c->json.len);
 	if(rc == 0)
-		rc = decode_fields(d, c);
-	if(rc == 0)
-		rc = decode_variables(d, c);
-	for(int l = 0; l < AGENT_CONFIG_NLISTS && rc == 0; l++)
-		rc = decode_list(d, (enum config_list)l, c);
+		rc = decode_fields(d, shape, c);
+	if(rc == 0) {
+		rc = collection_failed(shape, decode_variables(d, shape, c), &c->variables_err);
+		if(rc == 0 && c->variables_err != 0)
+			rc = text_copy(&c->variables, "", 0);
+	}
+	for(int l = 0; l < AGENT_CONFIG_NLISTS && rc == 0; l++) {
+		rc = collection_failed(shape, decode_list(d, (enum config_list)l, shape, c), &c->list[l].err);
+		if(c->list[l].err != 0)
+			list_clear(c, (enum config_list)l);
+	}
 	return rc;
 }
 
-int agent_config_decode(const char *body, size_t len, struct agent_config *out)
+int agent_config_decode_shape(const char *body, size_t len, enum agent_config_shape shape,
+			      struct agent_config *out)
 {
 	struct json_doc d;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
+	if(shape != AGENT_CONFIG_AGENT && shape != AGENT_CONFIG_VERSION)
+		return -EINVAL;
 	rc = json_parse(&d, body, len);
 	if(rc != 0)
 		return rc;
-	rc = decode_doc(&d, body, len, out);
+	rc = decode_doc(&d, body, len, shape, out);
 	json_free(&d);
 	if(rc != 0)
 		agent_config_free(out);
 	return rc;
+}
+
+int agent_config_decode(const char *body, size_t len, struct agent_config *out)
+{
+	return agent_config_decode_shape(body, len, AGENT_CONFIG_AGENT, out);
 }
 
 void agent_config_free(struct agent_config *c)
@@ -309,12 +424,8 @@ void agent_config_free(struct agent_config *c)
 	for(int f = 0; f < AGENT_CONFIG_NFIELDS; f++)
 		free(c->field[f].text);
 	free(c->variables.text);
-	for(int l = 0; l < AGENT_CONFIG_NLISTS; l++) {
-		for(size_t i = 0; i < c->list[l].n; i++)
-			free(c->list[l].texts[i].text);
-		free(c->list[l].texts);
-		names_index_free(&c->list[l].index);
-	}
+	for(int l = 0; l < AGENT_CONFIG_NLISTS; l++)
+		list_clear(c, (enum config_list)l);
 	memset(c, 0, sizeof(*c));
 }
 

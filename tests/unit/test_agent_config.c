@@ -1,7 +1,10 @@
 /* test_agent_config.c - an agent's configuration as files: every field of a full
  * AIAgentV2, escapes decoded, absent and null values empty, tools and
  * knowledge base files pretty-printed under safe, unique names, dynamic
- * variables one per line, and the wrong shapes refused with EPROTO.
+ * variables one per line, and the wrong shapes refused with EPROTO. A version
+ * of an agent (AIAgentHistory): its own keys, collections as arrays or as
+ * strings holding arrays shown alike, and a collection that is neither failing
+ * alone.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -492,6 +495,264 @@ static void test_a_large_agent_decodes_in_linear_time(void **state)
 	free(body);
 }
 
+/* ---- the VERSION shape (AIAgentHistory records) ---- */
+
+static void decode_version(const char *body, struct agent_config *c)
+{
+	int rc = agent_config_decode_shape(body, strlen(body), AGENT_CONFIG_VERSION, c);
+
+	if(rc != 0)
+		fail_msg("agent_config_decode_shape(%s, VERSION) = %d, want 0", body, rc);
+}
+
+/* The collections of a version, as arrays. */
+#define VERSION_TOOLS                                                                                        \
+	"[{\"id\": 11, \"name\": \"lookup_order\", \"description\": \"Finds an order by id\", "              \
+	"\"mock_data\": [{\"input\": {\"order_id\": \"A-1\"}, \"output\": {\"status\": \"shipped\", "        \
+	"\"eta_days\": 2, \"items\": []}}], \"served_via\": {\"type\": \"webhook\", "                        \
+	"\"url\": \"https://mock.cekura.ai/t/11\", \"mock_index\": 0}}, {\"id\": 12, "                       \
+	"\"name\": \"transfer/escalate\", \"mock_data\": []}]"
+#define VERSION_KB "[{\"id\": 502, \"file_name\": \"faq.md\", \"file_size\": 912}]"
+#define VERSION_VARS                                                                                         \
+	"[{\"id\": 3, \"name\": \"customer_name\", \"description\": \"Who is calling\"}, "                   \
+	"{\"name\": \"order_id\", \"description\": \"The order\\tnumber\"}]"
+
+/* The same, each as a JSON string holding the array (as json.dumps() sends it). */
+#define VERSION_TOOLS_STRING                                                                                 \
+	"\"[{\\\"id\\\": 11, \\\"name\\\": \\\"lookup_order\\\", \\\"description\\\": \\\"Finds an order "   \
+	"by "                                                                                                \
+	"id\\\", \\\"mock_data\\\": [{\\\"input\\\": {\\\"order_id\\\": \\\"A-1\\\"}, \\\"output\\\": "      \
+	"{\\\"status\\\": \\\"shipped\\\", \\\"eta_days\\\": 2, \\\"items\\\": []}}], \\\"served_via\\\": "  \
+	"{\\\"type\\\": \\\"webhook\\\", \\\"url\\\": \\\"https://mock.cekura.ai/t/11\\\", "                 \
+	"\\\"mock_index\\\": 0}}, {\\\"id\\\": 12, \\\"name\\\": \\\"transfer/escalate\\\", "                \
+	"\\\"mock_data\\\": []}]\""
+#define VERSION_KB_STRING "\"[{\\\"id\\\": 502, \\\"file_name\\\": \\\"faq.md\\\", \\\"file_size\\\": 912}]\""
+#define VERSION_VARS_STRING                                                                                  \
+	"\"[{\\\"id\\\": 3, \\\"name\\\": \\\"customer_name\\\", \\\"description\\\": \\\"Who is "           \
+	"calling\\\"}, {\\\"name\\\": \\\"order_id\\\", \\\"description\\\": \\\"The "                       \
+	"order\\\\tnumber\\\"}]\""
+
+#define VERSION_HEAD                                                                                         \
+	"{\"history_id\": 42002, \"history_date\": \"2026-06-12T10:30:00Z\", \"history_type\": \"~\", "      \
+	"\"history_change_reason\": \"Auto-fetch\", \"history_user\": null, \"version_id\": null, "          \
+	"\"version_name\": null, \"id\": 42, \"agent_name\": \"Front desk\", \"language\": \"fr\", "         \
+	"\"description\": \"You are the front desk.\\nBe brief.\", "
+
+static const char VERSION_ARRAYS[] =
+	VERSION_HEAD "\"mock_tools\": " VERSION_TOOLS ", \"knowledge_base_files\": " VERSION_KB
+		     ", \"dynamic_variables\": " VERSION_VARS "}";
+static const char VERSION_STRINGS[] =
+	VERSION_HEAD "\"mock_tools\": " VERSION_TOOLS_STRING ", \"knowledge_base_files\": " VERSION_KB_STRING
+		     ", \"dynamic_variables\": " VERSION_VARS_STRING "}";
+
+static void test_a_version_takes_name_prompt_and_language_from_its_record(void **state)
+{
+	struct agent_config c;
+
+	(void)state;
+	decode_version(VERSION_ARRAYS, &c);
+	assert_text(&c.field[AGENT_CONFIG_NAME], "Front desk\n");
+	assert_text(&c.field[AGENT_CONFIG_SYSTEM_PROMPT], "You are the front desk.\nBe brief.\n");
+	assert_text(&c.field[AGENT_CONFIG_LANGUAGE], "fr\n");
+	assert_text(&c.field[AGENT_CONFIG_PROVIDER], "");
+	assert_text(&c.field[AGENT_CONFIG_PROVIDER_AGENT_ID], "");
+	assert_text(&c.field[AGENT_CONFIG_PHONE_NUMBER], "");
+	assert_text(&c.field[AGENT_CONFIG_UPDATED_AT], "");
+	assert_int_equal(c.variables_err, 0);
+	for(int l = 0; l < AGENT_CONFIG_NLISTS; l++)
+		assert_int_equal(c.list[l].err, 0);
+	/* record.json: the whole record pretty-printed, like agent.json */
+	assert_starts_with(c.json.text,
+			   "{\n  \"history_id\": 42002,\n  \"history_date\": \"2026-06-12T10:30:00Z\",\n");
+	assert_non_null(strstr(c.json.text, "\n  \"agent_name\": \"Front desk\",\n"));
+	agent_config_free(&c);
+	/* a version's "name" is not agent_name; an agent's agent_name is not its name */
+	decode_version("{\"name\": \"x\", \"updated_at\": \"2026\", \"provider\": {\"type\": \"vapi\"}}", &c);
+	for(int f = 0; f < AGENT_CONFIG_NFIELDS; f++)
+		assert_text(&c.field[f], "");
+	agent_config_free(&c);
+	assert_field("{\"agent_name\": \"x\"}", AGENT_CONFIG_NAME, "");
+}
+
+static void test_a_version_s_collections_as_strings_show_as_arrays_do(void **state)
+{
+	struct agent_config a, s;
+
+	(void)state;
+	decode_version(VERSION_ARRAYS, &a);
+	decode_version(VERSION_STRINGS, &s);
+	assert_text(&s.variables, a.variables.text);
+	assert_text(&a.variables, "customer_name\tWho is calling\norder_id\tThe order number\n");
+	for(int l = 0; l < AGENT_CONFIG_NLISTS; l++) {
+		const struct name_index *x = &a.list[l].index;
+
+		assert_int_equal(s.list[l].err, 0);
+		assert_int_equal(s.list[l].n, a.list[l].n);
+		assert_int_equal(s.list[l].index.n, x->n);
+		for(size_t i = 0; i < x->n; i++) {
+			assert_string_equal(s.list[l].index.v[i].name, x->v[i].name);
+			assert_text(agent_config_entry(&s, (enum config_list)l, x->v[i].name),
+				    agent_config_entry(&a, (enum config_list)l, x->v[i].name)->text);
+		}
+	}
+	assert_int_equal(a.list[AGENT_CONFIG_TOOLS].n, 2);
+	assert_text(agent_config_entry(&s, AGENT_CONFIG_TOOLS, "lookup_order.json"), LOOKUP_ORDER);
+	assert_non_null(agent_config_entry(&s, AGENT_CONFIG_TOOLS, "transfer_escalate.json"));
+	assert_text(agent_config_entry(&s, AGENT_CONFIG_KNOWLEDGE_BASE, "faq.md.json"),
+		    "{\n  \"id\": 502,\n  \"file_name\": \"faq.md\",\n  \"file_size\": 912\n}\n");
+	/* record.json is the record as sent: the strings stay strings */
+	assert_non_null(strstr(s.json.text, "\n  \"knowledge_base_files\": " VERSION_KB_STRING ",\n"));
+	agent_config_free(&a);
+	agent_config_free(&s);
+}
+
+static void test_a_version_s_null_or_absent_collections_are_empty(void **state)
+{
+	static const char *const bodies[] = {
+		"{\"mock_tools\": null, \"knowledge_base_files\": null, \"dynamic_variables\": null}",
+		"{}",
+		"{\"mock_tools\": \"[]\", \"knowledge_base_files\": \" [ ] \", \"dynamic_variables\": []}",
+	};
+
+	(void)state;
+	for(size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		struct agent_config c;
+
+		decode_version(bodies[i], &c);
+		assert_text(&c.variables, "");
+		assert_int_equal(c.variables_err, 0);
+		for(int l = 0; l < AGENT_CONFIG_NLISTS; l++) {
+			assert_int_equal(c.list[l].n, 0);
+			assert_int_equal(c.list[l].err, 0);
+		}
+		agent_config_free(&c);
+	}
+}
+
+/* Decodes a version whose key holds value and the other two collections
+ * good ones; checks that only key failed, with want. */
+static void assert_collection_fails_alone(const char *key, const char *value, int want)
+{
+	char body[1024];
+	struct agent_config c;
+	int tools = strcmp(key, "mock_tools") == 0, kb = strcmp(key, "knowledge_base_files") == 0;
+	int vars = strcmp(key, "dynamic_variables") == 0;
+
+	snprintf(body, sizeof(body),
+		 "{\"agent_name\": \"A\", \"mock_tools\": %s, \"knowledge_base_files\": %s, "
+		 "\"dynamic_variables\": %s, \"language\": \"en\"}",
+		 tools ? value : VERSION_TOOLS_STRING, kb ? value : VERSION_KB,
+		 vars ? value : VERSION_VARS_STRING);
+	decode_version(body, &c);
+	assert_text(&c.field[AGENT_CONFIG_NAME], "A\n");
+	assert_text(&c.field[AGENT_CONFIG_LANGUAGE], "en\n");
+	assert_non_null(strstr(c.json.text, "\"agent_name\": \"A\""));
+	if(c.list[AGENT_CONFIG_TOOLS].err != (tools ? want : 0) ||
+	   c.list[AGENT_CONFIG_KNOWLEDGE_BASE].err != (kb ? want : 0) || c.variables_err != (vars ? want : 0))
+		fail_msg("%s: %s gave tools %d, knowledge base %d, variables %d", key, value,
+			 c.list[AGENT_CONFIG_TOOLS].err, c.list[AGENT_CONFIG_KNOWLEDGE_BASE].err,
+			 c.variables_err);
+	assert_int_equal(c.list[AGENT_CONFIG_TOOLS].n, tools ? 0 : 2);
+	assert_int_equal(c.list[AGENT_CONFIG_TOOLS].index.n, tools ? 0 : 2);
+	assert_int_equal(c.list[AGENT_CONFIG_KNOWLEDGE_BASE].n, kb ? 0 : 1);
+	assert_text(&c.variables, vars ? "" : "customer_name\tWho is calling\norder_id\tThe order number\n");
+	if(!tools)
+		assert_text(agent_config_entry(&c, AGENT_CONFIG_TOOLS, "lookup_order.json"), LOOKUP_ORDER);
+	else
+		assert_null(agent_config_entry(&c, AGENT_CONFIG_TOOLS, "lookup_order.json"));
+	agent_config_free(&c);
+}
+
+static void test_a_version_s_collection_that_is_not_an_array_of_objects_fails_alone(void **state)
+{
+	static const char *const keys[] = {"mock_tools", "knowledge_base_files", "dynamic_variables"};
+	static const char *const bad[] = {
+		"\"not json\"",
+		"\"\"",
+		"\"null\"",
+		"\"{}\"",
+		"\"{\\\"id\\\": 1}\"",
+		"\"[1]\"",
+		"\"[{}, null]\"",
+		"\"[{}] []\"",
+		"\"[{}\"",
+		"\"\\\"[]\\\"\"", /* a string holding a string holding an array */
+		"{}",
+		"5",
+		"true",
+		"[1]",
+		"[{}, \"x\"]",
+	};
+
+	(void)state;
+	for(size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+		for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			assert_collection_fails_alone(keys[k], bad[i], -EPROTO);
+}
+
+static void test_a_version_s_collection_past_the_item_bound_is_efbig_alone(void **state)
+{
+	const size_t n = AGENT_CONFIG_MAX_ITEMS + 1;
+	char *array = malloc(n * 3 + 2), *body;
+	size_t len = 0;
+	struct agent_config c;
+
+	(void)state;
+	assert_non_null(array);
+	array[len++] = '[';
+	for(size_t i = 0; i < n; i++)
+		len += (size_t)sprintf(array + len, "%s{}", i ? "," : "");
+	array[len++] = ']';
+	array[len] = '\0';
+	/* the string form for tools, the array form for knowledge base files */
+	assert_true(asprintf(&body, "{\"mock_tools\": \"%s\", \"knowledge_base_files\": %s}", array, array) >
+		    0);
+	decode_version(body, &c);
+	assert_int_equal(c.list[AGENT_CONFIG_TOOLS].err, -EFBIG);
+	assert_int_equal(c.list[AGENT_CONFIG_KNOWLEDGE_BASE].err, -EFBIG);
+	assert_int_equal(c.list[AGENT_CONFIG_TOOLS].n, 0);
+	assert_int_equal(c.list[AGENT_CONFIG_KNOWLEDGE_BASE].n, 0);
+	assert_int_equal(c.variables_err, 0);
+	agent_config_free(&c);
+	free(body);
+	free(array);
+}
+
+static void test_a_version_that_is_not_an_object_is_eproto(void **state)
+{
+	static const char *const bad[] = {"[]", "\"x\"", "null", "", "{\"a\": 1"};
+
+	(void)state;
+	for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct agent_config c;
+
+		assert_int_equal(agent_config_decode_shape(bad[i], strlen(bad[i]), AGENT_CONFIG_VERSION, &c),
+				 -EPROTO);
+		assert_null(c.json.text);
+		agent_config_free(&c);
+	}
+}
+
+static void test_an_agent_still_fails_whole_on_a_string_collection(void **state)
+{
+	struct agent_config c;
+
+	(void)state;
+	/* what a version takes, an agent refuses: the AGENT shape is unchanged */
+	assert_eproto(VERSION_STRINGS);
+	assert_int_equal(
+		agent_config_decode_shape(VERSION_STRINGS, strlen(VERSION_STRINGS), AGENT_CONFIG_AGENT, &c),
+		-EPROTO);
+	agent_config_free(&c);
+	decode(VERSION_ARRAYS, &c);
+	assert_int_equal(c.variables_err, 0);
+	for(int l = 0; l < AGENT_CONFIG_NLISTS; l++)
+		assert_int_equal(c.list[l].err, 0);
+	agent_config_free(&c);
+	assert_int_equal(agent_config_decode_shape("{}", 2, (enum agent_config_shape)7, &c), -EINVAL);
+	agent_config_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -515,6 +776,13 @@ int main(void)
 		cmocka_unit_test(test_free_is_safe_on_a_zeroed_config_and_twice),
 		cmocka_unit_test(test_texts_are_copies_that_outlive_the_body),
 		cmocka_unit_test(test_a_large_agent_decodes_in_linear_time),
+		cmocka_unit_test(test_a_version_takes_name_prompt_and_language_from_its_record),
+		cmocka_unit_test(test_a_version_s_collections_as_strings_show_as_arrays_do),
+		cmocka_unit_test(test_a_version_s_null_or_absent_collections_are_empty),
+		cmocka_unit_test(test_a_version_s_collection_that_is_not_an_array_of_objects_fails_alone),
+		cmocka_unit_test(test_a_version_s_collection_past_the_item_bound_is_efbig_alone),
+		cmocka_unit_test(test_a_version_that_is_not_an_object_is_eproto),
+		cmocka_unit_test(test_an_agent_still_fails_whole_on_a_string_collection),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
