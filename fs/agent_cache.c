@@ -1,4 +1,6 @@
-/* agent_cache.c - each agent's configuration, fetched and kept (agent_cache.h). */
+/* agent_cache.c - what the registry keeps of each agent, fetched and kept
+ * (agent_cache.h): one row per thing kept, one cache for all of them.
+ */
 #include "agent_cache.h"
 
 #include <errno.h>
@@ -8,34 +10,179 @@
 #include <string.h>
 
 #include "cekurafs/clock.h"
+#include "cekurafs/log.h"
 #include "cekurafs/memory.h"
 #include "cekurafs/stats.h"
 
-/* A decoded configuration and the references to it: the cache's, and each
- * reader's until it gives it back. Immutable once made; freed by its last holder. */
-struct held_config {
+/* A decoded thing and the references to it: the cache's, and each reader's
+ * until it gives it back. Immutable once made; freed by its last holder.
+ * Readers get &u (agent_cache_put() finds the rest from it). */
+struct held {
 	atomic_uint refs;
-	struct agent_config config;
+	enum agent_cached what;
+	union {
+		struct agent_config config;
+		struct history history;
+	} u;
 };
 
-/* An agent's place in the cache; made at its first use. Those holding a
- * configuration are in the cache list, oldest first. */
+/* An agent's place in the cache for one thing kept; the agent's
+ * AGENT_CACHED_N of them are made at its first use. Those holding something
+ * are in the cache list, oldest first. */
 struct cache_entry {
-	struct held_config *held;	 /* the cache's reference, or NULL */
+	struct held *held;		 /* the cache's reference, or NULL */
 	double at;			 /* monotonic time it was fetched */
 	size_t bytes;			 /* about what it holds */
 	struct cache_entry *prev, *next; /* in the cache list, while held */
 	unsigned forgotten;		 /* bumped when it is forgotten: a fetch in flight is stale */
 	unsigned gen;			 /* the agent's content_gen it was fetched at */
-	uint64_t json_hash;		 /* of the last agent.json fetched, kept when it is forgotten */
-	double changed_at;		 /* wall-clock time agent.json last changed (0: never fetched) */
+	uint64_t hash;			 /* of the last one fetched, kept when it is forgotten */
+	double changed_at;		 /* wall-clock time it last changed (0: never fetched) */
 	struct flight fetch;
+};
+
+/* A thing kept: how it is fetched, freed and measured. */
+struct cached_type {
+	const char *op; /* the error line's operation of a failed fetch */
+	enum stats_cache stat;
+	/* Fetches it into h->u (no lock held). 0 or -errno with e filled. */
+	int (*load)(struct api *api, const struct api_cancel *c, uint64_t id, struct held *h,
+		    struct api_error *e);
+	void (*release)(struct held *h);
+	size_t (*bytes)(const struct held *h);
+	uint64_t (*hash)(const struct held *h); /* tells a new one from one fetched again */
 };
 
 struct agent_cache {
 	struct cache_entry *head, *tail; /* oldest first */
 	size_t n, bytes;
 };
+
+/* FNV-1a over len bytes, continuing from h. */
+static uint64_t hash_bytes(uint64_t h, const void *p, size_t len)
+{
+	const unsigned char *s = p;
+
+	for(size_t i = 0; i < len; i++)
+		h = (h ^ s[i]) * UINT64_C(1099511628211);
+	return h;
+}
+
+#define HASH_START UINT64_C(14695981039346656037)
+
+/* ---- the configuration ---- */
+
+/* The errno and words of a body agent_config_decode() refused. */
+static int decode_failed(int rc, struct api_error *e)
+{
+	if(rc != -EPROTO && rc != -EFBIG) {
+		snprintf(e->msg, sizeof(e->msg), "%s", strerror(-rc));
+		return rc;
+	}
+	snprintf(e->msg, sizeof(e->msg), "malformed response: the agent %s",
+		 rc == -EPROTO ? "is not an AIAgentV2 object" : "is too large to show as files");
+	return -EPROTO;
+}
+
+static int load_config(struct api *api, const struct api_cancel *c, uint64_t id, struct held *h,
+		       struct api_error *e)
+{
+	char *body = NULL;
+	size_t len = 0;
+	int rc = api_get_agent_body(api, c, id, &body, &len, e);
+
+	if(rc == 0) {
+		rc = agent_config_decode(body, len, &h->u.config);
+		if(rc != 0)
+			rc = decode_failed(rc, e);
+	}
+	free(body);
+	return rc;
+}
+
+static void release_config(struct held *h)
+{
+	agent_config_free(&h->u.config);
+}
+
+static size_t config_bytes(const struct agent_config *cfg)
+{
+	size_t n = sizeof(*cfg) + cfg->json.len + cfg->variables.len;
+
+	for(int i = 0; i < AGENT_CONFIG_NFIELDS; i++)
+		n += cfg->field[i].len;
+	for(int l = 0; l < AGENT_CONFIG_NLISTS; l++)
+		for(size_t i = 0; i < cfg->list[l].n; i++)
+			n += cfg->list[l].texts[i].len + 64; /* and its name */
+	return n;
+}
+
+static size_t bytes_config(const struct held *h)
+{
+	return config_bytes(&h->u.config);
+}
+
+static uint64_t hash_config(const struct held *h)
+{
+	return hash_bytes(HASH_START, h->u.config.json.text, h->u.config.json.len);
+}
+
+/* ---- the history ---- */
+
+static int load_history(struct api *api, const struct api_cancel *c, uint64_t id, struct held *h,
+			struct api_error *e)
+{
+	struct history_builder *b = history_builder_new();
+	int rc = b ? api_history(api, c, id, history_page, b, e) : -ENOMEM;
+
+	if(rc == 0) {
+		rc = history_build(b, &h->u.history);
+		if(rc == -EFBIG || rc == -EPROTO) {
+			snprintf(e->msg, sizeof(e->msg),
+				 "malformed response: a version is too large to show as files");
+			rc = -EPROTO;
+		} else if(rc != 0) {
+			snprintf(e->msg, sizeof(e->msg), "%s", strerror(-rc));
+		}
+	}
+	if(rc == 0 && h->u.history.skipped)
+		log_warn("agent %llu: history: %zu records without an integer history_id skipped",
+			 (unsigned long long)id, h->u.history.skipped);
+	history_builder_free(b);
+	return rc;
+}
+
+static void release_history(struct held *h)
+{
+	history_free(&h->u.history);
+}
+
+static size_t bytes_history(const struct held *h)
+{
+	return history_bytes(&h->u.history);
+}
+
+static uint64_t hash_history(const struct held *h)
+{
+	uint64_t x = HASH_START;
+
+	for(size_t i = 0; i < h->u.history.n; i++) {
+		const struct history_version *v = &h->u.history.v[i];
+
+		x = hash_bytes(x, &v->id, sizeof(v->id));
+		x = hash_bytes(x, v->config.json.text, v->config.json.len);
+	}
+	return x;
+}
+
+static const struct cached_type types[AGENT_CACHED_N] = {
+	[AGENT_CACHED_CONFIG] = {"config", STATS_CACHE_CONFIG, load_config, release_config, bytes_config,
+				 hash_config},
+	[AGENT_CACHED_HISTORY] = {"history", STATS_CACHE_HISTORY, load_history, release_history,
+				  bytes_history, hash_history},
+};
+
+/* ---- the cache ---- */
 
 int agent_cache_init(struct registry *r)
 {
@@ -49,38 +196,25 @@ void agent_cache_fini(struct registry *r)
 	r->cache = NULL;
 }
 
-static void held_unref(struct held_config *h)
+static void held_unref(struct held *h)
 {
 	if(h && atomic_fetch_sub(&h->refs, 1) == 1) {
-		agent_config_free(&h->config);
+		types[h->what].release(h);
 		free(h);
 	}
 }
 
-void agent_cache_put(struct agent_config *cfg)
+void agent_cache_put(void *obj)
 {
-	if(cfg)
-		held_unref((struct held_config *)((char *)cfg - offsetof(struct held_config, config)));
+	if(obj)
+		held_unref((struct held *)((char *)obj - offsetof(struct held, u)));
 }
 
-/* A new reference to h's configuration. */
-static struct agent_config *take_ref(struct held_config *h)
+/* A new reference to what h holds. */
+static void *take_ref(struct held *h)
 {
 	atomic_fetch_add(&h->refs, 1);
-	return &h->config;
-}
-
-/* About the memory a configuration holds. */
-static size_t config_bytes(const struct agent_config *cfg)
-{
-	size_t n = sizeof(*cfg) + cfg->json.len + cfg->variables.len;
-
-	for(int i = 0; i < AGENT_CONFIG_NFIELDS; i++)
-		n += cfg->field[i].len;
-	for(int l = 0; l < AGENT_CONFIG_NLISTS; l++)
-		for(size_t i = 0; i < cfg->list[l].n; i++)
-			n += cfg->list[l].texts[i].len + 64; /* and its name */
-	return n;
+	return &h->u;
 }
 
 /* Drops the entry's configuration from the cache. */
@@ -106,9 +240,9 @@ static void cache_drop(struct agent_cache *ac, struct cache_entry *ce)
 
 void agent_cache_forget(struct registry *r, struct agent *a)
 {
-	if(a->cache) {
-		cache_drop(r->cache, a->cache);
-		a->cache->forgotten++;
+	for(int w = 0; a->cache && w < AGENT_CACHED_N; w++) {
+		cache_drop(r->cache, &a->cache[w]);
+		a->cache[w].forgotten++;
 	}
 }
 
@@ -122,42 +256,44 @@ void agent_cache_expire(struct registry *r)
 
 bool agent_cache_idle(const struct agent *a)
 {
-	return !a->cache || (!a->cache->held && !a->cache->fetch.busy);
+	for(int w = 0; a->cache && w < AGENT_CACHED_N; w++)
+		if(a->cache[w].held || a->cache[w].fetch.busy)
+			return false;
+	return true;
 }
 
 void agent_cache_agent_free(struct registry *r, struct agent *a)
 {
-	if(a->cache)
-		cache_drop(r->cache, a->cache);
+	for(int w = 0; a->cache && w < AGENT_CACHED_N; w++)
+		cache_drop(r->cache, &a->cache[w]);
 	free(a->cache);
 	a->cache = NULL;
 }
 
-double agent_cache_changed_at(const struct agent *a)
+double agent_cache_changed_at(const struct agent *a, enum agent_cached what)
 {
-	return a && a->cache ? a->cache->changed_at : 0;
+	return a && a->cache ? a->cache[what].changed_at : 0;
 }
 
-/* FNV-1a: tells a configuration that changed from one fetched again. */
-static uint64_t text_hash(const char *s, size_t len)
+/* The agent's entries, made at the first use. NULL when out of memory. */
+static struct cache_entry *entry_of(struct agent *a, enum agent_cached what)
 {
-	uint64_t h = UINT64_C(14695981039346656037);
-
-	for(size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)s[i]) * UINT64_C(1099511628211);
-	return h;
+	if(!a->cache)
+		a->cache = calloc(AGENT_CACHED_N, sizeof(*a->cache));
+	return a->cache ? &a->cache[what] : NULL;
 }
 
-/* Keeps h (a reference is taken) as the agent's configuration, fetched now
- * at content generation gen, evicting the oldest past the cache's bounds. */
-static void keep(struct registry *r, struct agent *a, struct held_config *h, unsigned gen)
+/* Keeps h (a reference is taken) for the agent, fetched now at content
+ * generation gen, evicting the oldest past the cache's bounds. */
+static void keep(struct registry *r, struct agent *a, struct held *h, unsigned gen)
 {
+	const struct cached_type *type = &types[h->what];
 	struct agent_cache *ac = r->cache;
-	struct cache_entry *ce = a->cache;
-	uint64_t hash = text_hash(h->config.json.text, h->config.json.len);
+	struct cache_entry *ce = &a->cache[h->what];
+	uint64_t hash = type->hash(h);
 
-	if(ce->changed_at == 0 || hash != ce->json_hash) {
-		ce->json_hash = hash;
+	if(ce->changed_at == 0 || hash != ce->hash) {
+		ce->hash = hash;
 		ce->changed_at = clock_wall();
 	}
 	cache_drop(ac, ce);
@@ -165,7 +301,7 @@ static void keep(struct registry *r, struct agent *a, struct held_config *h, uns
 	ce->held = h;
 	ce->gen = gen;
 	ce->at = clock_mono();
-	ce->bytes = config_bytes(&h->config);
+	ce->bytes = type->bytes(h);
 	ce->prev = ac->tail;
 	if(ac->tail)
 		ac->tail->next = ce;
@@ -178,126 +314,107 @@ static void keep(struct registry *r, struct agent *a, struct held_config *h, uns
 		cache_drop(ac, ac->head); /* the oldest go first; the newest always stays */
 }
 
-/* Whether the agent's configuration is held and fresh. A configuration a
- * completed job made stale is dropped on sight. */
-static bool fresh(struct registry *r, struct agent *a)
+/* Whether what is kept is held and fresh. What a completed job made stale
+ * is dropped on sight. */
+static bool fresh(struct registry *r, struct agent *a, enum agent_cached what)
 {
-	struct cache_entry *ce = a->cache;
+	struct cache_entry *ce = a->cache ? &a->cache[what] : NULL;
 
 	if(ce && ce->held && ce->gen != a->content_gen)
 		cache_drop(r->cache, ce);
 	return ce && ce->held && clock_mono() - ce->at < r->opt.list_ttl;
 }
 
-/* The errno and words of a body agent_config_decode() refused. */
-static int decode_failed(int rc, struct api_error *e)
+/* A new held thing with no reference yet, NULL when out of memory. */
+static struct held *held_new(enum agent_cached what)
 {
-	if(rc != -EPROTO && rc != -EFBIG) {
-		snprintf(e->msg, sizeof(e->msg), "%s", strerror(-rc));
-		return rc;
-	}
-	snprintf(e->msg, sizeof(e->msg), "malformed response: the agent %s",
-		 rc == -EPROTO ? "is not an AIAgentV2 object" : "is too large to show as files");
-	return -EPROTO;
+	struct held *h = calloc(1, sizeof(*h));
+
+	if(h)
+		h->what = what;
+	return h;
 }
 
-/* Decodes body into a new held configuration with no reference yet. */
-static int decode(const char *body, size_t len, struct held_config **out)
+struct held *agent_cache_decode(const char *body, size_t len)
 {
-	struct held_config *h = calloc(1, sizeof(*h));
-	int rc = h ? agent_config_decode(body, len, &h->config) : -ENOMEM;
+	struct held *h = held_new(AGENT_CACHED_CONFIG);
 
-	if(rc != 0) {
-		if(h)
-			agent_config_free(&h->config);
-		free(h);
+	if(h && agent_config_decode(body, len, &h->u.config) != 0) {
+		free(h); /* agent_config_decode() freed what it made */
 		h = NULL;
 	}
-	*out = h;
-	return rc;
-}
-
-struct held_config *agent_cache_decode(const char *body, size_t len)
-{
-	struct held_config *h = NULL;
-
-	decode(body, len, &h);
 	if(h)
 		atomic_init(&h->refs, 1); /* the offer's */
 	return h;
 }
 
-void agent_cache_offer(struct registry *r, struct agent *a, struct held_config *h)
+void agent_cache_offer(struct registry *r, struct agent *a, struct held *h)
 {
+	struct cache_entry *ce;
+
 	if(!h)
 		return;
-	if(a && !a->cache)
-		a->cache = calloc(1, sizeof(*a->cache));
-	if(a && a->cache && !a->cache->fetch.busy && !a->cache->held)
+	ce = a ? entry_of(a, h->what) : NULL;
+	if(ce && !ce->fetch.busy && !ce->held)
 		keep(r, a, h, a->content_gen);
 	held_unref(h); /* the offer's reference: the cache took its own */
 }
 
-/* Fetches and decodes the agent's configuration into *out (a new reference
- * on success). The lock is released meanwhile. */
-static int fetch(struct registry *r, struct agent *a, const struct api_cancel *c, struct agent_config **out)
+/* Fetches what into *out (a new reference on success). The lock is released meanwhile. */
+static int fetch(struct registry *r, struct agent *a, const struct api_cancel *c, enum agent_cached what,
+		 void **out)
 {
-	struct cache_entry *ce = a->cache;
+	const struct cached_type *type = &types[what];
+	struct cache_entry *ce = &a->cache[what];
 	struct api_error e = {0};
-	struct held_config *h = NULL;
+	struct held *h = held_new(what);
 	unsigned forgotten = ce->forgotten, gen = a->content_gen;
-	char *body = NULL;
-	size_t len = 0;
 	int rc;
 
+	if(!h)
+		return -ENOMEM;
 	ce->fetch.busy = true; /* also keeps the sweep away from the agent */
 	pthread_mutex_unlock(&r->lock);
-	rc = api_get_agent_body(r->api, c, a->id, &body, &len, &e);
-	if(rc == 0) {
-		rc = decode(body, len, &h);
-		if(rc != 0)
-			rc = decode_failed(rc, &e);
-	}
-	free(body);
+	rc = type->load(r->api, c, a->id, h, &e);
 	pthread_mutex_lock(&r->lock);
 	if(rc == 0) {
 		atomic_init(&h->refs, 1); /* the caller's */
 		if(ce->forgotten == forgotten && a->content_gen == gen)
 			keep(r, a, h, gen); /* not forgotten meanwhile (a job completing) */
-		*out = &h->config;
-	} else if(rc != -EINTR) {
-		reg_agent_error(a, "config", "%s", e.msg);
+		*out = &h->u;
+	} else {
+		free(h); /* load() freed what it made */
+		if(rc != -EINTR)
+			reg_agent_error(a, type->op, "%s", e.msg);
 	}
 	reg_flight_end(r, &ce->fetch, rc);
 	return rc;
 }
 
-int agent_cache_get(struct registry *r, struct agent *a, const struct api_cancel *c,
-		    struct agent_config **out)
+int agent_cache_get(struct registry *r, struct agent *a, const struct api_cancel *c, enum agent_cached what,
+		    void **out)
 {
-	int rc;
+	struct cache_entry *ce = entry_of(a, what);
+	int rc = ce ? 0 : -ENOMEM;
 
 	*out = NULL;
-	if(!a->cache)
-		a->cache = calloc(1, sizeof(*a->cache));
-	rc = a->cache ? 0 : -ENOMEM;
-	while(rc == 0 && !fresh(r, a)) {
-		if(!a->cache->fetch.busy)
-			return fetch(r, a, c, out);
+	while(rc == 0 && !fresh(r, a, what)) {
+		if(!ce->fetch.busy)
+			return fetch(r, a, c, what, out);
 		a->users++;
-		rc = reg_flight_join(r, &a->cache->fetch, c) != 0 ? -EINTR : 0;
+		rc = reg_flight_join(r, &ce->fetch, c) != 0 ? -EINTR : 0;
 		a->users--;
-		if(rc == 0 && a->cache->fetch.err != 0 && a->cache->fetch.err != -EINTR)
-			rc = a->cache->fetch.err; /* its failure is ours: no second request */
+		if(rc == 0 && ce->fetch.err != 0 && ce->fetch.err != -EINTR)
+			rc = ce->fetch.err; /* its failure is ours: no second request */
 	}
 	if(rc == 0) {
-		stats_cache_hit(STATS_CACHE_CONFIG);
-		*out = take_ref(a->cache->held);
+		stats_cache_hit(types[what].stat);
+		*out = take_ref(ce->held);
 	}
 	return rc;
 }
 
-struct agent_config *agent_cache_peek(struct registry *r, struct agent *a)
+void *agent_cache_peek(struct registry *r, struct agent *a, enum agent_cached what)
 {
-	return a && a->cache && fresh(r, a) ? take_ref(a->cache->held) : NULL;
+	return a && fresh(r, a, what) ? take_ref(a->cache[what].held) : NULL;
 }

@@ -305,7 +305,7 @@ static void answer_free(struct answer *ans)
 static int prepare_answer(const struct job_type *type, struct answer *ans, char *json, const char *id,
 			  const struct shared_text *old_text, const struct shared_text *old_json)
 {
-	char *text = type->render(&ans->p, id);
+	char *text = type->render(&ans->p, json, id);
 
 	ans->text = text ? reg_text_wrap(text, strlen(text)) : NULL;
 	ans->json = reg_text_wrap(json, strlen(json));
@@ -754,7 +754,42 @@ bool jobs_events_ready(const struct agent *a, enum job_kind kind, const struct j
 
 /* ---- starting a job ---- */
 
-int jobs_start(struct registry *r, struct agent *a, const struct api_cancel *c, enum job_kind kind)
+/* Whether a job of this kind may start: EBUSY (error line written) while one
+ * of the kinds it excludes is being sent or still runs, checked with a fresh
+ * poll (a job the API no longer knows is over). 0 or -errno. Lock held; j
+ * (the job to start) is marked starting, so that a concurrent start of a kind
+ * it excludes sees it. */
+static int may_start(struct registry *r, struct agent *a, const struct api_cancel *c, enum job_kind kind)
+{
+	const struct job_type *type = job_type_of(kind);
+
+	for(int k = 0; k < JOB_NKINDS; k++) {
+		struct job *o = a->jobs[k];
+		int rc;
+
+		if(!(type->excludes & JOB_KIND_BIT(k)) || !o)
+			continue;
+		if(o->starting && k != (int)kind) {
+			reg_agent_error(a, type->start_op, "%s of this agent is being started",
+					o->type->a_noun);
+			return -EBUSY;
+		}
+		rc = job_poll(r, o, c, true);
+		if(rc == -ENOENT)
+			continue; /* the API does not know that job (any more): it is over */
+		if(rc != 0)
+			return rc;
+		if(o->id && !terminal(o)) {
+			reg_agent_error(a, type->start_op, "%s is already running (%s %s)", o->type->a_noun,
+					o->type->id_label, o->id);
+			return -EBUSY;
+		}
+	}
+	return 0;
+}
+
+int jobs_start(struct registry *r, struct agent *a, const struct api_cancel *c, enum job_kind kind,
+	       const char *body)
 {
 	const struct job_type *type = job_type_of(kind);
 	struct api_error e = {0};
@@ -770,19 +805,12 @@ int jobs_start(struct registry *r, struct agent *a, const struct api_cancel *c, 
 		return -EBUSY;
 	}
 	j->starting = true;
-	/* A fresh poll, unless the stored job is known to be over. */
-	rc = job_poll(r, j, c, true);
-	if(rc == -ENOENT) {
-		rc = 0; /* the API does not know that job (any more): it is over */
-	} else if(rc == 0 && j->id && !terminal(j)) {
-		reg_agent_error(a, type->start_op, "%s is already running (%s %s)", type->a_noun,
-				type->id_label, j->id);
-		rc = -EBUSY;
-	}
+	a->users++; /* the checks and the POST release the lock */
+	rc = may_start(r, a, c, kind);
 	if(rc != 0)
 		goto out;
 	pthread_mutex_unlock(&r->lock);
-	rc = type->start(r->api, c, a->id, &id, &e);
+	rc = type->start(r->api, c, a->id, body, &id, &e);
 	pthread_mutex_lock(&r->lock);
 	if(rc != 0) {
 		if(rc != -EINTR)
@@ -815,6 +843,7 @@ int jobs_start(struct registry *r, struct agent *a, const struct api_cancel *c, 
 		rc = -EIO;
 	}
 out:
+	a->users--;
 	j->starting = false;
 	pthread_cond_broadcast(&r->changed);
 	return rc;

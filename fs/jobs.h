@@ -48,9 +48,11 @@ bool jobs_agent_has_id(const struct agent *a);
 /* Forgets when the agent's running jobs were last polled (SIGHUP): the next read asks. */
 void jobs_drop_caches(struct agent *a);
 
-/* Starts a job: -EBUSY when one of the kind still runs (fresh poll), else
- * the POST; the new id is kept and on disk before 0 is returned. */
-int jobs_start(struct registry *r, struct agent *a, const struct api_cancel *c, enum job_kind kind);
+/* Starts a job: -EBUSY when one of the kinds it excludes still runs (fresh
+ * poll), else the POST with body (NULL: none); the new id is kept and on
+ * disk before 0 is returned. */
+int jobs_start(struct registry *r, struct agent *a, const struct api_cancel *c, enum job_kind kind,
+	       const char *body);
 
 /* The job's current texts, polling first when the last poll is older than
  * poll_interval. A poll that is needed but fails is an error, never stale text. */

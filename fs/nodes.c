@@ -1,9 +1,13 @@
 /* nodes.c - one row per file of an agent directory.
  *
  *   $ ls agents/42
- *   agent.json  dynamic_variables  error  events  knowledge_base  language  name
- *   phone_number  progress  progress.json  provider  provider_agent_id  refetch
- *   system_prompt  tools  updated_at  wait
+ *   agent.json  dynamic_variables  error  events  history  knowledge_base  language
+ *   name  phone_number  progress  progress.json  provider  provider_agent_id  refetch
+ *   system_prompt  tools  tools-progress  tools-progress.json  tools-refetch
+ *   tools-wait  updated_at  wait
+ *   $ ls agents/42/history/9001
+ *   change  date  dynamic_variables  knowledge_base  language  name  reason
+ *   record.json  system_prompt  tools  user  version
  *
  * Readable files serve a snapshot taken once per open file (at open, or at
  * the first read for `wait`), so one `cat` sees one consistent text; a read at
@@ -22,6 +26,8 @@
 #include <time.h>
 
 #include "cekurafs/clock.h"
+#include "cekurafs/ids.h"
+#include "cekurafs/json.h"
 #include "cekurafs/stats.h"
 
 /* One open file. The kernel serialises nothing on it: FUSE workers read it
@@ -159,67 +165,224 @@ static size_t size_none(const struct node_ctx *ctx, const struct node_file *f)
 	return 0;
 }
 
-/* ---- the agent's configuration ---- */
+/* ---- the agent's configuration, and each version's in history/ ---- */
 
 /* Row arguments of the configuration files that are not a one-value field. */
 enum { AGENT_CONFIG_ARG_JSON = AGENT_CONFIG_NFIELDS, AGENT_CONFIG_ARG_VARIABLES };
 
-/* The text a configuration row shows, or NULL for an entry that does not exist. */
-static const struct config_text *config_text_of(const struct agent_config *cfg, const struct node_file *f)
+/* A configuration a file reads: the agent's, or a version's (f->parent is
+ * history/), with the reference that keeps it alive. */
+struct config_ref {
+	const struct agent_config *cfg;
+	const struct history_version *version; /* a version's file: its version */
+	struct agent_config *agent;	       /* the reference held: one of these */
+	struct history *history;
+};
+
+static void config_put(struct config_ref *ref)
 {
-	if(f->kind->dir)
-		return f->entry ? agent_config_entry(cfg, (enum config_list)f->kind->arg, f->entry) : NULL;
-	if(f->kind->arg == AGENT_CONFIG_ARG_JSON)
-		return &cfg->json;
-	if(f->kind->arg == AGENT_CONFIG_ARG_VARIABLES)
-		return &cfg->variables;
-	return &cfg->field[f->kind->arg];
+	registry_agent_config_put(ref->agent);
+	registry_history_put(ref->history);
+	memset(ref, 0, sizeof(*ref));
+}
+
+/* Finds f's version in a history held (NULL: none), -ENOENT when it is not there. */
+static int version_in(struct config_ref *ref, const struct node_file *f)
+{
+	if(!ref->history)
+		return -EAGAIN;
+	ref->version = history_find(ref->history, f->item);
+	if(!ref->version) {
+		config_put(ref);
+		return -ENOENT;
+	}
+	ref->cfg = &ref->version->config;
+	return 0;
+}
+
+/* The configuration f reads, fetched when not fresh. 0 or -errno. */
+static int config_get(const struct node_ctx *ctx, const struct node_file *f, struct config_ref *ref)
+{
+	int rc;
+
+	memset(ref, 0, sizeof(*ref));
+	if(f->parent) {
+		rc = registry_history(ctx->reg, &ctx->cancel, f->id, &ref->history);
+		return rc == 0 ? version_in(ref, f) : rc;
+	}
+	rc = registry_agent_config(ctx->reg, &ctx->cancel, f->id, &ref->agent);
+	ref->cfg = ref->agent;
+	return rc;
+}
+
+/* The same when it is held and fresh, never calling the API: -EAGAIN when not held. */
+static int config_peek(const struct node_ctx *ctx, const struct node_file *f, struct config_ref *ref)
+{
+	memset(ref, 0, sizeof(*ref));
+	if(f->parent) {
+		ref->history = registry_history_cached(ctx->reg, f->id);
+		return version_in(ref, f);
+	}
+	ref->agent = registry_agent_config_cached(ctx->reg, f->id);
+	ref->cfg = ref->agent;
+	return ref->agent ? 0 : -EAGAIN;
+}
+
+/* The text a configuration row shows: 0 with *t (NULL for an entry that
+ * does not exist), or the -errno of the list it comes from (a version's
+ * collection the API sent malformed). */
+static int config_text_of(const struct agent_config *cfg, const struct node_file *f,
+			  const struct config_text **t)
+{
+	*t = NULL;
+	if(f->kind->dir) {
+		if(cfg->list[f->kind->arg].err)
+			return cfg->list[f->kind->arg].err;
+		*t = f->entry ? agent_config_entry(cfg, (enum config_list)f->kind->arg, f->entry) : NULL;
+	} else if(f->kind->arg == AGENT_CONFIG_ARG_JSON) {
+		*t = &cfg->json;
+	} else if(f->kind->arg == AGENT_CONFIG_ARG_VARIABLES) {
+		if(cfg->variables_err)
+			return cfg->variables_err;
+		*t = &cfg->variables;
+	} else {
+		*t = &cfg->field[f->kind->arg];
+	}
+	return 0;
+}
+
+static int copy_text(const struct config_text *t, struct node_text *out)
+{
+	if(!t)
+		return -ENOENT;
+	out->text = malloc(t->len + 1);
+	if(!out->text)
+		return -ENOMEM;
+	memcpy(out->text, t->text, t->len + 1);
+	out->len = t->len;
+	return 0;
 }
 
 static int make_config(const struct node_ctx *ctx, const struct node_file *f, struct node_text *out)
 {
-	const struct config_text *t;
-	struct agent_config *cfg;
-	int rc = registry_agent_config(ctx->reg, &ctx->cancel, f->id, &cfg);
+	const struct config_text *t = NULL;
+	struct config_ref ref;
+	int rc = config_get(ctx, f, &ref);
 
-	if(rc != 0)
-		return rc;
-	t = config_text_of(cfg, f);
-	if(!t)
-		rc = -ENOENT;
-	else if(!(out->text = malloc(t->len + 1)))
-		rc = -ENOMEM;
-	else {
-		memcpy(out->text, t->text, t->len + 1);
-		out->len = t->len;
-	}
-	registry_agent_config_put(cfg);
+	if(rc == 0)
+		rc = config_text_of(ref.cfg, f, &t);
+	if(rc == 0)
+		rc = copy_text(t, out);
+	config_put(&ref);
 	return rc;
 }
 
 static size_t size_config(const struct node_ctx *ctx, const struct node_file *f)
 {
-	struct agent_config *cfg = registry_agent_config_cached(ctx->reg, f->id);
-	const struct config_text *t = cfg ? config_text_of(cfg, f) : NULL;
-	size_t size = t ? t->len : UNKNOWN_SIZE;
+	const struct config_text *t = NULL;
+	struct config_ref ref;
+	size_t size = UNKNOWN_SIZE;
 
-	registry_agent_config_put(cfg);
+	if(config_peek(ctx, f, &ref) == 0 && config_text_of(ref.cfg, f, &t) == 0 && t)
+		size = t->len;
+	config_put(&ref);
 	return size;
 }
 
 static int list_config(const struct node_ctx *ctx, const struct node_file *f, node_fill_fn *fill, void *arg)
 {
 	const struct name_index *x;
-	struct agent_config *cfg;
-	int rc = registry_agent_config(ctx->reg, &ctx->cancel, f->id, &cfg);
+	struct config_ref ref;
+	int rc = config_get(ctx, f, &ref);
 
-	if(rc != 0)
-		return rc;
-	x = &cfg->list[f->kind->arg].index;
-	for(size_t i = 0; i < x->n; i++)
-		fill(arg, x->v[i].name);
-	registry_agent_config_put(cfg);
-	return 0;
+	if(rc == 0)
+		rc = ref.cfg->list[f->kind->arg].err;
+	if(rc == 0) {
+		x = &ref.cfg->list[f->kind->arg].index;
+		for(size_t i = 0; i < x->n; i++)
+			fill(arg, x->v[i].name);
+	}
+	config_put(&ref);
+	return rc;
+}
+
+/* A version's own files (date, change, reason, user, version): arg is the field. */
+static int make_version_field(const struct node_ctx *ctx, const struct node_file *f, struct node_text *out)
+{
+	struct config_ref ref;
+	int rc = config_get(ctx, f, &ref);
+
+	if(rc == 0)
+		rc = copy_text(&ref.version->field[f->kind->arg], out);
+	config_put(&ref);
+	return rc;
+}
+
+static size_t size_version_field(const struct node_ctx *ctx, const struct node_file *f)
+{
+	struct config_ref ref;
+	size_t size = config_peek(ctx, f, &ref) == 0 ? ref.version->field[f->kind->arg].len : UNKNOWN_SIZE;
+
+	config_put(&ref);
+	return size;
+}
+
+/* The mtime of a version's directory and files: its history_date. */
+static double changed_version(const struct node_ctx *ctx, const struct node_file *f)
+{
+	struct config_ref ref;
+	double at = config_peek(ctx, f, &ref) == 0 ? ref.version->date : 0;
+
+	config_put(&ref);
+	return at;
+}
+
+/* history/ itself, and each version's directory. */
+static double changed_history(const struct node_ctx *ctx, const struct node_file *f)
+{
+	return f->item ? changed_version(ctx, f) : registry_history_changed_at(ctx->reg, f->id);
+}
+
+static int list_history(const struct node_ctx *ctx, const struct node_file *f, node_fill_fn *fill, void *arg)
+{
+	struct history *h;
+	int rc = registry_history(ctx->reg, &ctx->cancel, f->id, &h);
+
+	for(size_t i = 0; rc == 0 && i < h->n; i++) {
+		char name[24];
+
+		snprintf(name, sizeof(name), "%llu", (unsigned long long)h->v[i].id);
+		fill(arg, name);
+	}
+	registry_history_put(h);
+	return rc;
+}
+
+static int item_history(const struct node_ctx *ctx, const struct node_file *f)
+{
+	struct config_ref ref;
+	int rc = config_get(ctx, f, &ref);
+
+	config_put(&ref);
+	return rc;
+}
+
+/* history/newest: the version with the latest date (the first: history.c sorts them so). */
+static int link_history(const struct node_ctx *ctx, const struct node_file *f, const char *name, char *target,
+			size_t size)
+{
+	struct history *h;
+	int rc;
+
+	if(strcmp(name, "newest") != 0)
+		return -ENOENT;
+	rc = registry_history(ctx->reg, &ctx->cancel, f->id, &h);
+	if(rc == 0 && h->n == 0)
+		rc = -ENOENT;
+	if(rc == 0)
+		snprintf(target, size, "%llu", (unsigned long long)h->v[0].id);
+	registry_history_put(h);
+	return rc;
 }
 
 int nodes_parse_trigger(const char *buf, size_t size, off_t off)
@@ -235,24 +398,52 @@ int nodes_parse_trigger(const char *buf, size_t size, off_t off)
 	return end - i == 1 && buf[i] == '1' ? 0 : -EINVAL;
 }
 
-/* Starts a job: "1" written at offset 0. */
+int nodes_parse_start(const char *buf, size_t size, off_t off, bool bodies, char **body)
+{
+	struct json_doc d;
+	bool object;
+
+	*body = NULL;
+	if(nodes_parse_trigger(buf, size, off) == 0)
+		return 0;
+	if(!bodies || off != 0 || size > NODES_MAX_BODY || memchr(buf, '\0', size))
+		return -EINVAL;
+	if(json_parse(&d, buf, size) != 0)
+		return -EINVAL; /* json_parse() takes one value, whitespace around it */
+	object = json_type(&d, 0) == JSON_OBJECT;
+	json_free(&d);
+	if(!object)
+		return -EINVAL;
+	*body = strndup(buf, size);
+	return *body ? 0 : -ENOMEM;
+}
+
+/* Starts a job: "1" written at offset 0, or a request body for a kind that takes one. */
 static int write_start(const struct node_ctx *ctx, const struct node_file *f, const char *buf, size_t size,
 		       off_t off)
 {
-	int rc = nodes_parse_trigger(buf, size, off);
+	const struct job_type *type = job_type_of(kind_of(f));
+	char *body = NULL;
+	int rc = nodes_parse_start(buf, size, off, type->request != NULL, &body);
 
-	if(rc != 0) {
-		char why[128];
+	if(rc == -EINVAL) {
+		char why[160];
 
 		if(off != 0)
 			snprintf(why, sizeof(why), "invalid input: write \"1\" at the start of the file");
+		else if(type->request && size > NODES_MAX_BODY)
+			snprintf(why, sizeof(why), "invalid input: a request body is at most %d bytes",
+				 NODES_MAX_BODY);
+		else if(type->request)
+			snprintf(why, sizeof(why),
+				 "invalid input: write \"1\" or one JSON object to start %s", type->a_noun);
 		else
-			snprintf(why, sizeof(why), "invalid input: write \"1\" to start %s",
-				 job_type_of(kind_of(f))->a_noun);
+			snprintf(why, sizeof(why), "invalid input: write \"1\" to start %s", type->a_noun);
 		registry_note_error(ctx->reg, f->id, f->kind->name, why);
-		return rc;
 	}
-	rc = registry_job_start(ctx->reg, &ctx->cancel, f->id, kind_of(f));
+	if(rc == 0)
+		rc = registry_job_start(ctx->reg, &ctx->cancel, f->id, kind_of(f), body);
+	free(body); /* never kept, logged or shown: it may hold a provider's key */
 	return rc == 0 ? (int)size : rc;
 }
 
@@ -288,12 +479,49 @@ static int write_start(const struct node_ctx *ctx, const struct node_file *f, co
 		.size = size_job                                                                             \
 	}
 
+#define VERSION_FIELD(file, field)                                                                           \
+	{                                                                                                    \
+		.name = file, .mode = 0444, .arg = field, .at_open = true, .make = make_version_field,       \
+		.changed = changed_version, .size = size_version_field                                       \
+	}
+#define VERSION_CONFIG_FILE(file, field)                                                                     \
+	{                                                                                                    \
+		.name = file, .mode = 0444, .arg = field, .at_open = true, .make = make_config,              \
+		.changed = changed_version, .size = size_config                                              \
+	}
+#define VERSION_CONFIG_DIR(file, which)                                                                      \
+	{                                                                                                    \
+		.name = file, .mode = 0555, .dir = true, .arg = which, .at_open = true, .make = make_config, \
+		.changed = changed_version, .size = size_config, .list = list_config                         \
+	}
+
+/* The files of one version in history/<history_id>/: the agent's own rows,
+ * made by the same code, and what the record says of the change. */
+static const struct node_kind version_kinds[] = {
+	VERSION_CONFIG_FILE("name", AGENT_CONFIG_NAME),
+	VERSION_CONFIG_FILE("language", AGENT_CONFIG_LANGUAGE),
+	VERSION_CONFIG_FILE("system_prompt", AGENT_CONFIG_SYSTEM_PROMPT),
+	VERSION_CONFIG_FILE("dynamic_variables", AGENT_CONFIG_ARG_VARIABLES),
+	VERSION_CONFIG_DIR("tools", AGENT_CONFIG_TOOLS),
+	VERSION_CONFIG_DIR("knowledge_base", AGENT_CONFIG_KNOWLEDGE_BASE),
+	VERSION_FIELD("date", HISTORY_DATE),
+	VERSION_FIELD("change", HISTORY_CHANGE),
+	VERSION_FIELD("reason", HISTORY_REASON),
+	VERSION_FIELD("user", HISTORY_USER),
+	VERSION_FIELD("version", HISTORY_VERSION),
+	VERSION_CONFIG_FILE("record.json", AGENT_CONFIG_ARG_JSON),
+};
+
 static const struct node_kind kinds[] = {
 	JOB_START("refetch", JOB_AGENT_IMPORT),
 	JOB_TEXT_FILE("progress", JOB_AGENT_IMPORT, false),
 	JOB_TEXT_FILE("progress.json", JOB_AGENT_IMPORT, true),
 	JOB_EVENTS("events", JOB_AGENT_IMPORT),
 	JOB_WAIT("wait", JOB_AGENT_IMPORT),
+	JOB_START("tools-refetch", JOB_TOOLS_IMPORT),
+	JOB_TEXT_FILE("tools-progress", JOB_TOOLS_IMPORT, false),
+	JOB_TEXT_FILE("tools-progress.json", JOB_TOOLS_IMPORT, true),
+	JOB_WAIT("tools-wait", JOB_TOOLS_IMPORT),
 	{.name = "error",
 	 .mode = 0444,
 	 .at_open = true,
@@ -311,6 +539,15 @@ static const struct node_kind kinds[] = {
 	AGENT_CONFIG_FILE("dynamic_variables", AGENT_CONFIG_ARG_VARIABLES),
 	AGENT_CONFIG_DIR("tools", AGENT_CONFIG_TOOLS),
 	AGENT_CONFIG_DIR("knowledge_base", AGENT_CONFIG_KNOWLEDGE_BASE),
+	{.name = "history",
+	 .mode = 0555,
+	 .items = version_kinds,
+	 .nitems = sizeof(version_kinds) / sizeof(version_kinds[0]),
+	 .list = list_history,
+	 .item = item_history,
+	 .link = link_history,
+	 .changed = changed_history,
+	 .size = size_none},
 };
 
 /* ---- .cekurafs/ ---- */
@@ -405,7 +642,10 @@ const struct node_kind *nodes_status_table(size_t *n)
 
 double nodes_changed(const struct node_ctx *ctx, const struct node_file *f)
 {
-	return f->kind->changed ? f->kind->changed(ctx, f) : 0;
+	const struct node_kind *row =
+		f->kind ? f->kind : f->parent; /* an item's directory: its collection's */
+
+	return row && row->changed ? row->changed(ctx, f) : 0;
 }
 
 size_t nodes_size(const struct node_ctx *ctx, const struct node_file *f)
@@ -413,21 +653,124 @@ size_t nodes_size(const struct node_ctx *ctx, const struct node_file *f)
 	return f->kind->size(ctx, f);
 }
 
-int nodes_list(const struct node_ctx *ctx, const struct node_file *f, node_fill_fn *fill, void *arg)
+/* The item table's rows of a collection, else the agent's. */
+static const struct node_kind *rows_of(const struct node_kind *collection, size_t *n)
 {
-	return f->kind->list ? f->kind->list(ctx, f, fill, arg) : -ENOTDIR;
+	if(collection) {
+		*n = collection->nitems;
+		return collection->items;
+	}
+	return nodes_table(n);
 }
 
-int nodes_entry(const struct node_ctx *ctx, const struct node_file *f)
+int nodes_list(const struct node_ctx *ctx, const struct node_file *f, node_fill_fn *fill, void *arg)
+{
+	const struct node_kind *rows;
+	size_t n;
+
+	if(f->parent && !f->kind) {
+		/* an item's directory: its rows */
+		rows = rows_of(f->parent, &n);
+		for(size_t i = 0; i < n; i++)
+			fill(arg, rows[i].name);
+		return 0;
+	}
+	return f->kind && f->kind->list ? f->kind->list(ctx, f, fill, arg) : -ENOTDIR;
+}
+
+/* 0 when entry f->entry exists in the directory row f->kind, else -errno. */
+static int entry_exists(const struct node_ctx *ctx, const struct node_file *f)
 {
 	struct node_text t = {0};
-	int rc;
+	int rc = f->kind->make(ctx, f, &t);
 
-	if(!f->kind->dir)
-		return -ENOTDIR;
-	rc = f->kind->make(ctx, f, &t);
 	free(t.text);
 	return rc;
+}
+
+/* The type of what row names, once the path ends at it. */
+static enum node_type type_of(const struct node_kind *row)
+{
+	return row->dir || row->items ? NODE_DIR : NODE_FILE;
+}
+
+/* The components of path: at most max, each non-empty. Returns their count, or 0 when the path is not so. */
+static size_t split(const char *path, const char **part, size_t *len, size_t max)
+{
+	size_t n = 0;
+
+	for(const char *p = path;; p++) {
+		const char *slash = strchr(p, '/');
+		size_t l = slash ? (size_t)(slash - p) : strlen(p);
+
+		if(l == 0 || n == max)
+			return 0;
+		part[n] = p;
+		len[n++] = l;
+		if(!slash)
+			return n;
+		p = slash;
+	}
+}
+
+/* What follows a row in the path: an entry of a directory row (parts[0]),
+ * nothing more. f->kind is the row. */
+static int resolve_entry(const struct node_ctx *ctx, const char *const *part, size_t n, struct node_ref *out)
+{
+	if(n == 0) {
+		out->type = type_of(out->file.kind);
+		return 0;
+	}
+	if(n > 1 || !out->file.kind->dir)
+		return -ENOENT;
+	out->file.entry = part[0]; /* the last component: NUL-terminated */
+	out->type = NODE_FILE;
+	return entry_exists(ctx, &out->file);
+}
+
+int nodes_resolve(const struct node_ctx *ctx, uint64_t id, const char *path, struct node_ref *out)
+{
+	const char *part[4];
+	size_t len[4], n = split(path, part, len, 4);
+	const struct node_kind *row = n ? nodes_find(part[0], len[0]) : NULL, *rows, *sub;
+	size_t nrows;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if(!row)
+		return -ENOENT;
+	out->file.id = id;
+	out->file.kind = row;
+	if(!row->items || n == 1)
+		return resolve_entry(ctx, part + 1, n - 1, out);
+	if(n == 2 && row->link) {
+		rc = row->link(ctx, &out->file, part[1], out->target, sizeof(out->target));
+		out->type = NODE_LINK;
+		if(rc != -ENOENT)
+			return rc; /* a link, or the -errno of finding out */
+	}
+	if(!ids_parse_agent(part[1], len[1], &out->file.item))
+		return -ENOENT; /* an item's name is its canonical decimal id */
+	out->file.parent = row;
+	out->file.kind = NULL;
+	rc = row->item(ctx, &out->file);
+	if(rc != 0 || n == 2) {
+		out->type = NODE_DIR;
+		return rc;
+	}
+	rows = rows_of(row, &nrows);
+	sub = find_row(rows, nrows, part[2], len[2]);
+	if(!sub)
+		return -ENOENT;
+	out->file.kind = sub;
+	return resolve_entry(ctx, part + 3, n - 3, out);
+}
+
+mode_t nodes_mode(const struct node_file *f)
+{
+	if(!f->kind)
+		return 0555; /* an item's directory */
+	return f->entry ? 0444 : f->kind->mode;
 }
 
 static bool caller_gave_up(const struct node_ctx *ctx)

@@ -66,18 +66,19 @@ static struct node_ctx node_ctx(void)
 /* What a path names, once it is known to exist. */
 struct resolved {
 	struct tree_path tp;
-	struct node_file file; /* TREE_FILE and TREE_ENTRY: file.kind is the row */
-	uint64_t link_to;      /* TREE_LINK */
+	struct node_ref node; /* TREE_IN_AGENT and TREE_STATUS_FILE */
+	uint64_t link_to;     /* TREE_LINK */
 };
 
-/* Resolves a path: an agent must exist, a file must be a row of the table,
- * an entry must be in its directory, a link must be in by-name/. */
+/* Resolves a path: an agent must exist, and what follows its directory
+ * (nodes_resolve()); a status file must be a row; a link must be in by-name/. */
 static int resolve(const char *path, struct resolved *r)
 {
 	struct node_ctx c = node_ctx();
 	int rc = tree_parse(path, &r->tp);
 
-	memset(&r->file, 0, sizeof(r->file));
+	memset(&r->node, 0, sizeof(r->node));
+	r->node.type = NODE_DIR;
 	if(rc != 0)
 		return rc;
 	switch(r->tp.kind) {
@@ -87,39 +88,46 @@ static int resolve(const char *path, struct resolved *r)
 	case TREE_STATUS:
 		return 0;
 	case TREE_STATUS_FILE:
-		r->file.kind = nodes_status_find(r->tp.name, r->tp.name_len);
-		return r->file.kind ? 0 : -ENOENT;
+		r->node.type = NODE_FILE;
+		r->node.file.kind = nodes_status_find(r->tp.name, r->tp.name_len);
+		return r->node.file.kind ? 0 : -ENOENT;
 	case TREE_LINK:
 		return nodes_byname_link(&c, r->tp.name, &r->link_to);
 	case TREE_AGENT:
 		return nodes_agent_exists(&c, r->tp.agent_id);
-	case TREE_FILE:
-	case TREE_ENTRY:
-		r->file.id = r->tp.agent_id;
-		r->file.kind = nodes_find(r->tp.name, r->tp.name_len);
-		r->file.entry = r->tp.entry;
-		if(!r->file.kind || (r->tp.kind == TREE_ENTRY && !r->file.kind->dir))
-			return -ENOENT;
+	case TREE_IN_AGENT:
 		rc = nodes_agent_exists(&c, r->tp.agent_id);
-		if(rc == 0 && r->tp.kind == TREE_ENTRY)
-			rc = nodes_entry(&c, &r->file);
-		return rc;
+		return rc == 0 ? nodes_resolve(&c, r->tp.agent_id, r->tp.name, &r->node) : rc;
 	}
 	return -ENOENT;
 }
 
-/* Whether the path is a regular file: a file row that is not a directory, or an entry. */
+/* Whether the path is a regular file. */
 static bool is_file(const struct resolved *r)
 {
-	return r->file.kind && (r->file.entry || !r->file.kind->dir);
+	return r->tp.kind != TREE_LINK && r->node.type == NODE_FILE && r->node.file.kind;
+}
+
+/* Whether the path is a symbolic link, and its target. */
+static bool is_link(const struct resolved *r, char *target, size_t size)
+{
+	if(r->tp.kind == TREE_LINK) {
+		snprintf(target, size, "../%llu", (unsigned long long)r->link_to); /* by-name/<name> */
+		return true;
+	}
+	if(r->tp.kind == TREE_IN_AGENT && r->node.type == NODE_LINK) {
+		snprintf(target, size, "%s", r->node.target);
+		return true;
+	}
+	return false;
 }
 
 /* The permission bits a file shows: its row's, less what allow_other hides. */
 static mode_t file_mode(const struct resolved *r)
 {
-	mode_t mode = r->file.entry ? 0444 : r->file.kind->mode;
+	mode_t mode = nodes_mode(&r->node.file);
 
-	return context()->shared && r->file.kind->owner_only ? mode & 0700 : mode;
+	return context()->shared && r->node.file.kind->owner_only ? mode & 0700 : mode;
 }
 
 /* What default_permissions already checks, checked again: under allow_other
@@ -131,7 +139,7 @@ static int permitted(const struct resolved *r, int flags)
 
 	if(!context()->shared || caller == context()->uid || caller == 0)
 		return 0;
-	return writes || r->file.kind->owner_only ? -EACCES : 0;
+	return writes || r->node.file.kind->owner_only ? -EACCES : 0;
 }
 
 static void fill_stat(struct stat *st, mode_t mode, off_t size, double changed)
@@ -155,12 +163,6 @@ static void fill_stat(struct stat *st, mode_t mode, off_t size, double changed)
 	}
 }
 
-/* The target of a by-name link: "../<id>". */
-static void link_target(uint64_t id, char *buf, size_t size)
-{
-	snprintf(buf, size, "../%llu", (unsigned long long)id);
-}
-
 static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
 	struct node_ctx c = node_ctx();
@@ -171,14 +173,15 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	(void)fi;
 	if(rc != 0)
 		return counted(rc);
-	if(r.tp.kind == TREE_LINK) {
-		link_target(r.link_to, target, sizeof(target));
+	if(is_link(&r, target, sizeof(target))) {
 		fill_stat(st, S_IFLNK | 0777, (off_t)strlen(target), 0);
 	} else if(is_file(&r)) {
-		fill_stat(st, S_IFREG | file_mode(&r), (off_t)nodes_size(&c, &r.file),
-			  nodes_changed(&c, &r.file));
+		fill_stat(st, S_IFREG | file_mode(&r), (off_t)nodes_size(&c, &r.node.file),
+			  nodes_changed(&c, &r.node.file));
 	} else {
-		fill_stat(st, S_IFDIR | 0555, 0, r.file.kind ? nodes_changed(&c, &r.file) : 0);
+		bool in_agent = r.tp.kind == TREE_IN_AGENT;
+
+		fill_stat(st, S_IFDIR | 0555, 0, in_agent ? nodes_changed(&c, &r.node.file) : 0);
 	}
 	return 0;
 }
@@ -211,7 +214,7 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
 	(void)flags;
 	if(rc != 0)
 		return counted(rc);
-	if(is_file(&r) || r.tp.kind == TREE_LINK)
+	if(r.node.type != NODE_DIR || r.tp.kind == TREE_LINK)
 		return counted(-ENOTDIR);
 	fill(buf, ".", NULL, 0, 0);
 	fill(buf, "..", NULL, 0, 0);
@@ -246,10 +249,9 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
 		for(size_t i = 0; i < n; i++)
 			fill(buf, rows[i].name, NULL, 0, 0);
 		break;
-	case TREE_FILE:
-		rc = nodes_list(&c, &r.file, fill_one, &d);
+	case TREE_IN_AGENT:
+		rc = nodes_list(&c, &r.node.file, fill_one, &d);
 		break;
-	case TREE_ENTRY:
 	case TREE_LINK:
 	case TREE_STATUS_FILE:
 		break;
@@ -264,9 +266,8 @@ static int op_readlink(const char *path, char *buf, size_t size)
 
 	if(rc != 0)
 		return counted(rc);
-	if(r.tp.kind != TREE_LINK)
+	if(!is_link(&r, buf, size))
 		return counted(-EINVAL); /* not a symbolic link */
-	link_target(r.link_to, buf, size);
 	return 0;
 }
 
@@ -279,13 +280,13 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 
 	if(rc != 0)
 		return counted(rc);
-	if(r.tp.kind == TREE_LINK)
+	if(r.tp.kind == TREE_LINK || r.node.type == NODE_LINK)
 		return counted(-ELOOP); /* the kernel follows links itself: this is O_NOFOLLOW's answer */
 	if(!is_file(&r))
 		return counted(-EISDIR);
 	rc = permitted(&r, fi->flags);
 	if(rc == 0)
-		rc = nodes_open(&c, &r.file, fi->flags, &h);
+		rc = nodes_open(&c, &r.node.file, fi->flags, &h);
 	if(rc != 0)
 		return counted(rc);
 	fi->fh = (uint64_t)(uintptr_t)h;
@@ -392,7 +393,7 @@ static int accept_on_writable(const char *path)
 		return rc;
 	if(!is_file(&r))
 		return -EPERM;
-	return r.file.kind->write && !r.file.entry ? 0 : -EACCES;
+	return r.node.file.kind->write && !r.node.file.entry ? 0 : -EACCES;
 }
 
 static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)

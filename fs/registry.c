@@ -221,7 +221,7 @@ static bool confirmed(const struct registry *r, const struct agent *a)
 int registry_lookup(struct registry *r, const struct api_cancel *c, uint64_t id)
 {
 	struct api_error e = {0};
-	struct held_config *cfg = NULL;
+	struct held *cfg = NULL;
 	struct agent *a;
 	unsigned gen;
 	char *body = NULL;
@@ -282,14 +282,14 @@ int registry_agent_config(struct registry *r, const struct api_cancel *c, uint64
 	*out = NULL;
 	if(!a)
 		return -ENOMEM;
-	rc = agent_cache_get(r, a, c, out);
+	rc = agent_cache_get(r, a, c, AGENT_CACHED_CONFIG, (void **)out);
 	unlock(r);
 	return rc;
 }
 
 struct agent_config *registry_agent_config_cached(struct registry *r, uint64_t id)
 {
-	struct agent_config *cfg = agent_cache_peek(r, lock_find(r, id));
+	struct agent_config *cfg = agent_cache_peek(r, lock_find(r, id), AGENT_CACHED_CONFIG);
 
 	unlock(r);
 	return cfg;
@@ -302,7 +302,41 @@ void registry_agent_config_put(struct agent_config *cfg)
 
 double registry_agent_config_changed_at(struct registry *r, uint64_t id)
 {
-	double at = agent_cache_changed_at(lock_find(r, id));
+	double at = agent_cache_changed_at(lock_find(r, id), AGENT_CACHED_CONFIG);
+
+	unlock(r);
+	return at;
+}
+
+int registry_history(struct registry *r, const struct api_cancel *c, uint64_t id, struct history **out)
+{
+	struct agent *a = lock_agent(r, id);
+	int rc;
+
+	*out = NULL;
+	if(!a)
+		return -ENOMEM;
+	rc = agent_cache_get(r, a, c, AGENT_CACHED_HISTORY, (void **)out);
+	unlock(r);
+	return rc;
+}
+
+struct history *registry_history_cached(struct registry *r, uint64_t id)
+{
+	struct history *h = agent_cache_peek(r, lock_find(r, id), AGENT_CACHED_HISTORY);
+
+	unlock(r);
+	return h;
+}
+
+void registry_history_put(struct history *h)
+{
+	agent_cache_put(h);
+}
+
+double registry_history_changed_at(struct registry *r, uint64_t id)
+{
+	double at = agent_cache_changed_at(lock_find(r, id), AGENT_CACHED_HISTORY);
 
 	unlock(r);
 	return at;
@@ -310,15 +344,55 @@ double registry_agent_config_changed_at(struct registry *r, uint64_t id)
 
 /* ---- jobs ---- */
 
-int registry_job_start(struct registry *r, const struct api_cancel *c, uint64_t id, enum job_kind kind)
+/* The request body of a job whose user wrote "1": made from the agent's
+ * configuration (fetched unless a copy younger than list_ttl is held), or
+ * NULL for a kind whose POST has none. 0 or -errno (error line written). Lock
+ * held; released while fetching. */
+static int request_of(struct registry *r, struct agent *a, const struct api_cancel *c, enum job_kind kind,
+		      char **body)
+{
+	const struct job_type *type = job_type_of(kind);
+	struct agent_config *cfg = NULL;
+	char why[160] = "";
+	int rc;
+
+	*body = NULL;
+	if(!type->request)
+		return 0;
+	rc = agent_cache_get(r, a, c, AGENT_CACHED_CONFIG, (void **)&cfg);
+	if(rc == 0)
+		rc = type->request(cfg, body, why, sizeof(why));
+	agent_cache_put(cfg);
+	if(rc == -EOPNOTSUPP)
+		reg_agent_error(a, type->start_op, "%s", why);
+	else if(rc == -ENOMEM)
+		reg_agent_error(a, type->start_op, "out of memory");
+	return rc;
+}
+
+int registry_job_start(struct registry *r, const struct api_cancel *c, uint64_t id, enum job_kind kind,
+		       const char *body)
 {
 	struct agent *a = lock_agent(r, id);
-	int rc;
+	char *made = NULL;
+	int rc = 0;
 
 	if(!a)
 		return -ENOMEM;
-	rc = jobs_start(r, a, c, kind);
+	if(body && !job_type_of(kind)->request) {
+		reg_agent_error(a, job_type_of(kind)->start_op,
+				"invalid input: %s takes no request body, write \"1\"",
+				job_type_of(kind)->start_op);
+		rc = -EINVAL;
+	} else if(!body) {
+		a->users++; /* the fetch releases the lock */
+		rc = request_of(r, a, c, kind, &made);
+		a->users--;
+	}
+	if(rc == 0)
+		rc = jobs_start(r, a, c, kind, body ? body : made);
 	unlock(r);
+	free(made);
 	return rc;
 }
 

@@ -80,6 +80,26 @@ void text_buf_printf(struct text_buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
+void text_buf_json_string(struct text_buf *b, const char *s)
+{
+	text_buf_add(b, "\"", 1);
+	for(const char *p = s; *p; p++) {
+		size_t run = 0;
+
+		while(p[run] && p[run] != '"' && p[run] != '\\' && !TEXT_IS_CONTROL(p[run]))
+			run++;
+		text_buf_add(b, p, run);
+		p += run;
+		if(!*p)
+			break;
+		if(*p == '"' || *p == '\\')
+			text_buf_printf(b, "\\%c", *p);
+		else
+			text_buf_printf(b, "\\u%04x", (unsigned char)*p);
+	}
+	text_buf_add(b, "\"", 1);
+}
+
 char *text_buf_take(struct text_buf *b, size_t *len)
 {
 	char *text;

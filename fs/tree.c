@@ -1,4 +1,4 @@
-/* tree.c - path -> (kind, agent id, file name). Pure.
+/* tree.c - path -> (kind, agent id, what follows). Pure.
  *
  * Only canonical ids exist (ids.h): "42" does, "042", "+42", "4 2" and "0"
  * do not, so every agent has exactly one path.
@@ -51,29 +51,23 @@ static int parse_status(const char *p, struct tree_path *out)
 	return parse_named(p, out, TREE_STATUS, TREE_STATUS_FILE);
 }
 
-/* What follows "/agents/<id>": nothing, "/<name>" or "/<name>/<entry>". */
+/* What follows "/agents/<id>": nothing, or "/<name>[/<more>...]", each component non-empty. */
 static int parse_in_agent(const char *p, struct tree_path *out)
 {
-	size_t len;
-
 	if(*p == '\0') {
 		out->kind = TREE_AGENT;
 		return 0;
 	}
 	p++;
-	len = component_len(p);
-	if(len == 0)
-		return -ENOENT;
-	out->name = p;
-	out->name_len = len;
-	if(p[len] == '\0') {
-		out->kind = TREE_FILE;
-		return 0;
+	for(const char *c = p;; c += component_len(c) + 1) {
+		if(component_len(c) == 0)
+			return -ENOENT;
+		if(c[component_len(c)] == '\0')
+			break;
 	}
-	out->entry = p + len + 1;
-	if(last_component(out->entry) == 0)
-		return -ENOENT;
-	out->kind = TREE_ENTRY;
+	out->name = p;
+	out->name_len = strlen(p);
+	out->kind = TREE_IN_AGENT;
 	return 0;
 }
 

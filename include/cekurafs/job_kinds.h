@@ -1,8 +1,8 @@
 /* job_kinds.h - the API's background jobs cekurafs follows: one table row per kind.
  *
- *   kind            started by                                   polled with
- *   agent import    POST /test_framework/v2/aiagents/{id}/auto-fetch/   GET
- * .../auto-fetch-progress/?progress_id=
+ *   kind          started by                                      polled with
+ *   agent import  POST /test_framework/v2/aiagents/{id}/auto-fetch/        GET .../auto-fetch-progress/
+ *   tools import  POST /test_framework/v1/aiagents/{id}/tools/auto-fetch/  GET .../tools/auto-fetch-progress/
  *
  * A job is started by a POST that answers an id, then polled with that id
  * until its status is terminal. A row says how to start and poll one, how its
@@ -18,10 +18,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cekurafs/agent_config.h"
 #include "cekurafs/api.h"
 #include "cekurafs/progress.h"
 
-enum job_kind { JOB_AGENT_IMPORT, JOB_NKINDS };
+enum job_kind { JOB_AGENT_IMPORT, JOB_TOOLS_IMPORT, JOB_NKINDS };
+
+/* A set of kinds, for job_type.excludes. */
+#define JOB_KIND_BIT(kind) (1u << (kind))
 
 /* The two texts a job shows: the rendered one (`progress`) and the answer as received (`progress.json`). */
 enum job_text { JOB_TEXT, JOB_JSON };
@@ -40,20 +44,30 @@ struct job_type {
 	const char *wait_op;   /* of a wait that gave up: "wait: timed out after 30 s" */
 	const char *events_op; /* of a reader of its events that gave up: "events: ..." */
 	const char *idle;      /* the text while the agent has no job of this kind */
-	/* The POST: *job_id is a new string. 0 or -errno, e filled. */
-	int (*start)(struct api *api, const struct api_cancel *c, uint64_t agent, char **job_id,
-		     struct api_error *e);
+	/* The POST, with body (NULL: none, for a kind with no request()): *job_id
+	 * is a new string. 0 or -errno, e filled. */
+	int (*start)(struct api *api, const struct api_cancel *c, uint64_t agent, const char *body,
+		     char **job_id, struct api_error *e);
+	/* The request body made from the agent's configuration when the user
+	 * wrote "1": a new string in *body, or -EOPNOTSUPP when the agent lacks
+	 * what the body needs (why says what, for the error line), -ENOMEM. NULL:
+	 * the kind's POST has no body, and a written body is refused (EINVAL). */
+	int (*request)(const struct agent_config *cfg, char **body, char *why, size_t why_size);
 	/* One GET of job_id: *out decoded, *raw the body as received (new). */
 	int (*poll)(struct api *api, const struct api_cancel *c, uint64_t agent, const char *job_id,
 		    struct progress *out, char **raw, struct api_error *e);
-	/* The text of the job's file: a new string, NULL when out of memory. */
-	char *(*render)(const struct progress *p, const char *job_id);
+	/* The text of the job's file, from the decoded answer and the body as
+	 * received: a new string, NULL when out of memory. */
+	char *(*render)(const struct progress *p, const char *json, const char *job_id);
 	bool (*terminal)(const char *status);
 	bool (*failed)(const char *status); /* a terminal status that is the job's failure */
 	/* What the error line says of a failed job, after "<end_op>: ". */
 	void (*failure)(const struct progress *p, char *buf, size_t size);
-	/* Completing it changes the agent: its configuration is read anew. */
+	/* Completing it changes the agent: its configuration and history are read anew. */
 	bool changes_agent;
+	/* The kinds that must not run when one of this kind starts (EBUSY),
+	 * itself included: JOB_KIND_BIT()s. */
+	unsigned excludes;
 };
 
 /* The row of a kind. */

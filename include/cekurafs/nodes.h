@@ -26,11 +26,24 @@ struct node_ctx {
 struct node_handle;
 struct node_kind;
 
-/* Which file: the agent, the row, and for a directory's entry its name (else NULL). */
+/* Which file: the agent, the row, and for a directory's entry its name
+ * (else NULL); inside a collection's item, the collection's row and the
+ * item's id (else NULL and 0). An item's directory itself has kind NULL. */
 struct node_file {
 	uint64_t id;
 	const struct node_kind *kind;
 	const char *entry;
+	const struct node_kind *parent;
+	uint64_t item;
+};
+
+/* What a path inside an agent directory names. */
+enum node_type { NODE_FILE, NODE_DIR, NODE_LINK };
+
+struct node_ref {
+	enum node_type type;
+	struct node_file file; /* file.entry points into the path resolved */
+	char target[24];       /* NODE_LINK: what it points to */
 };
 
 /* A text an open file serves, as a row makes it: owned (free()), and for
@@ -71,13 +84,28 @@ struct node_kind {
 	/* A stream: the next text for the reader at cur; "" is end of file. */
 	int (*next)(const struct node_ctx *ctx, const struct node_file *f, struct job_cursor *cur,
 		    char **text, size_t *len);
+	/* A collection: the rows of each item (items, nitems); list() lists the
+	 * items, item() says whether f->item exists (0 or -errno), link() what
+	 * the link name points to (-ENOENT: no such link), changed() takes f with
+	 * an item for the item's directory. */
+	const struct node_kind *items;
+	size_t nitems;
+	int (*item)(const struct node_ctx *ctx, const struct node_file *f);
+	int (*link)(const struct node_ctx *ctx, const struct node_file *f, const char *name, char *target,
+		    size_t size);
 };
 
 /* The row named by the len bytes at name, or NULL. */
 const struct node_kind *nodes_find(const char *name, size_t len);
 
-/* 0 when entry exists in the directory row f->kind of agent f->id, else -errno. */
-int nodes_entry(const struct node_ctx *ctx, const struct node_file *f);
+/* What path, inside the directory of agent id, names: "progress",
+ * "tools/a.json", "history/9001/name", "history/newest". 0 (*out filled,
+ * pointing into path), -ENOENT when nothing is there, or the -errno of
+ * finding out (the API asked whether an entry or item exists). */
+int nodes_resolve(const struct node_ctx *ctx, uint64_t id, const char *path, struct node_ref *out);
+
+/* The permission bits a file shows: its row's, 0444 for an entry, 0555 for a directory. */
+mode_t nodes_mode(const struct node_file *f);
 
 /* The rows, for listing an agent directory. */
 const struct node_kind *nodes_table(size_t *n);
@@ -93,7 +121,7 @@ double nodes_changed(const struct node_ctx *ctx, const struct node_file *f);
 /* The size stat reports for a file, without calling the API. */
 size_t nodes_size(const struct node_ctx *ctx, const struct node_file *f);
 
-/* Lists a directory row's entries. */
+/* Lists a directory: a row's entries, a collection's items, an item's rows. */
 int nodes_list(const struct node_ctx *ctx, const struct node_file *f, node_fill_fn *fill, void *arg);
 
 /* Opens a file: checks the access mode against the row (-EACCES), makes its
@@ -138,5 +166,14 @@ int nodes_byname_link(const struct node_ctx *ctx, const char *name, uint64_t *id
 /* Parses a write to a trigger file: "1", with optional surrounding
  * whitespace, at offset 0. Returns 0 or -EINVAL. Pure. */
 int nodes_parse_trigger(const char *buf, size_t size, off_t off);
+
+/* The most bytes a request body written to a start file may have. */
+#define NODES_MAX_BODY 65536
+
+/* Parses a write to a start file: the trigger (0, *body NULL) or, when
+ * bodies is true, one JSON object with any whitespace around it, in one
+ * write at offset 0 of at most NODES_MAX_BODY bytes (0, *body a new
+ * NUL-terminated copy of the write). -EINVAL otherwise, or -ENOMEM. Pure. */
+int nodes_parse_start(const char *buf, size_t size, off_t off, bool bodies, char **body);
 
 #endif

@@ -1,8 +1,8 @@
 /* registry.h - what the daemon knows of each agent, and the only place that
  * decides when to call the API.
  *
- * Per agent: its jobs (job_kinds.h: the agent import today; id, last answer,
- * events), its configuration, its last error line; beside them the listing
+ * Per agent: its jobs (job_kinds.h: the agent and tools imports; id, last
+ * answer, events), its configuration and history, its last error line; beside them the listing
  * and the by-name index. Calls are coalesced: readers that arrive while a
  * request is in flight share its answer, and answers are reused for
  * poll_interval (jobs) or list_ttl (the rest). Every failure also becomes the
@@ -20,6 +20,7 @@
 
 #include "cekurafs/agent_config.h"
 #include "cekurafs/api.h"
+#include "cekurafs/history.h"
 #include "cekurafs/job_kinds.h"
 #include "cekurafs/registry_options.h"
 #include "cekurafs/state.h"
@@ -63,12 +64,30 @@ void registry_agent_config_put(struct agent_config *cfg);
  * (wall-clock seconds), 0 when never fetched. Never calls the API. */
 double registry_agent_config_changed_at(struct registry *r, uint64_t id);
 
+/* The agent's versions (GET .../history/, every page), fetched when older
+ * than list_ttl or a job that changes the agent completed since. *out is a
+ * reference: give it back with registry_history_put(). */
+int registry_history(struct registry *r, const struct api_cancel *c, uint64_t id, struct history **out);
+
+/* The history when one is held and fresh (a reference), else NULL. Never calls the API. */
+struct history *registry_history_cached(struct registry *r, uint64_t id);
+
+/* Gives back a reference (NULL: nothing). Takes no lock. */
+void registry_history_put(struct history *h);
+
+/* When the agent's history last changed as this mount saw it, 0 when never fetched. */
+double registry_history_changed_at(struct registry *r, uint64_t id);
+
 /* ---- jobs (job_kinds.h) ---- */
 
-/* Starts a job of this kind: -EBUSY when the agent's last one still runs
- * (fresh poll), else the POST; the new id is in memory and on disk before 0
- * is returned. */
-int registry_job_start(struct registry *r, const struct api_cancel *c, uint64_t id, enum job_kind kind);
+/* Starts a job of this kind: -EBUSY when the agent's last one, or one of a
+ * kind it excludes, still runs (fresh poll), else the POST; the new id is in
+ * memory and on disk before 0 is returned. body is the request body the user
+ * wrote (sent unchanged), or NULL: the kind's request() makes it from the
+ * agent's configuration (-EOPNOTSUPP when the agent lacks what it needs).
+ * A body for a kind that takes none is -EINVAL. Nothing is sent on failure. */
+int registry_job_start(struct registry *r, const struct api_cancel *c, uint64_t id, enum job_kind kind,
+		       const char *body);
 
 /* The job's current texts, polling first when the last poll is older than
  * poll_interval. A poll that is needed but fails is an error, never stale

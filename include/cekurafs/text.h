@@ -36,6 +36,9 @@ void text_buf_add(struct text_buf *b, const char *s, size_t n);
 /* Appends the formatted text. */
 void text_buf_printf(struct text_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Appends s as a JSON string: quoted, with '"', '\\' and control bytes escaped. */
+void text_buf_json_string(struct text_buf *b, const char *s);
+
 /* The text (the caller frees it; "" when nothing was added) and its length
  * in *len (may be NULL); b is empty again. NULL when b->err is set (or the
  * "" cannot be allocated): the text is then freed. */

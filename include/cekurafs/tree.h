@@ -3,15 +3,15 @@
  *   "/"                      TREE_ROOT
  *   "/agents"                TREE_AGENTS
  *   "/agents/42"             TREE_AGENT   agent_id 42
- *   "/agents/42/progress"    TREE_FILE    agent_id 42, name "progress"
- *   "/agents/42/tools/a.json" TREE_ENTRY  agent_id 42, name "tools", entry "a.json"
+ *   "/agents/42/progress"    TREE_IN_AGENT agent_id 42, name "progress"
+ *   "/agents/42/tools/a.json" TREE_IN_AGENT agent_id 42, name "tools/a.json"
  *   "/agents/by-name"        TREE_BYNAME
  *   "/agents/by-name/Bot 1"  TREE_LINK    name "Bot 1"
  *   "/.cekurafs"             TREE_STATUS
  *   "/.cekurafs/stats"       TREE_STATUS_FILE name "stats"
  *
- * Which file names exist inside an agent directory is the nodes module's
- * business (its table); the tree only splits the path. "by-name" is never
+ * What exists inside an agent directory is the nodes module's business (its
+ * tables, nodes_resolve()); the tree only finds the agent. "by-name" is never
  * an id, so it cannot hide an agent.
  */
 #ifndef CEKURAFS_TREE_H
@@ -25,8 +25,7 @@ enum tree_kind {
 	TREE_ROOT,
 	TREE_AGENTS,
 	TREE_AGENT,
-	TREE_FILE,
-	TREE_ENTRY,
+	TREE_IN_AGENT,
 	TREE_BYNAME,
 	TREE_LINK,
 	TREE_STATUS,
@@ -38,12 +37,12 @@ enum tree_kind {
 
 struct tree_path {
 	enum tree_kind kind;
-	uint64_t agent_id; /* TREE_AGENT, TREE_FILE, TREE_ENTRY */
-	/* TREE_FILE, TREE_ENTRY (the directory's name), TREE_LINK, TREE_STATUS_FILE: points into the
-	 * parsed path, name_len bytes (NUL-terminated there but for TREE_ENTRY) */
+	uint64_t agent_id; /* TREE_AGENT, TREE_IN_AGENT */
+	/* TREE_IN_AGENT (what follows "/agents/<id>/": one or more non-empty
+	 * components), TREE_LINK, TREE_STATUS_FILE: points into the parsed path,
+	 * name_len bytes, NUL-terminated there */
 	const char *name;
 	size_t name_len;
-	const char *entry; /* TREE_ENTRY: points into the parsed path, NUL-terminated there */
 };
 
 /* Parses an absolute path. Returns 0, or -ENOENT when it names nothing that

@@ -1,7 +1,10 @@
 /* rig.c - the registry tests' rig (rig.h). */
 #include "rig.h"
 
+#include <dirent.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 int rig_up(struct rig_base *b, const struct registry_options *opt, const struct state_entry *entries,
 	   size_t n)
@@ -22,4 +25,21 @@ void rig_down(struct rig_base *b)
 	api_free(b->api);
 	fake_free(b->f);
 	memset(b, 0, sizeof(*b));
+}
+
+void rig_remove_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	while(d && (e = readdir(d))) {
+		char path[512];
+
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if(strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			unlink(path);
+	}
+	if(d)
+		closedir(d);
+	rmdir(dir);
 }

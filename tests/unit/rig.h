@@ -35,4 +35,7 @@ int rig_up(struct rig_base *b, const struct registry_options *opt, const struct 
 /* Frees what rig_up() made (and a registry the test made in b->reg). */
 void rig_down(struct rig_base *b);
 
+/* Removes a test's state directory and the files in it. */
+void rig_remove_dir(const char *dir);
+
 #endif

@@ -84,6 +84,61 @@ static void test_trigger_rejects_nul_bytes(void **state)
 	assert_trigger("\0", 1, 0, -EINVAL);
 }
 
+/* ---- a start file's parser: the trigger, or one JSON object ---- */
+
+static void assert_start(const char *buf, size_t size, off_t off, bool bodies, int want, const char *body)
+{
+	char *got_body = (char *)"unset";
+	int got = nodes_parse_start(buf, size, off, bodies, &got_body);
+
+	if(got != want)
+		fail_msg("nodes_parse_start(\"%.*s\", %zu, %lld, %d) = %d, want %d", (int)size, buf, size,
+			 (long long)off, bodies, got, want);
+	if(body)
+		assert_string_equal(got_body, body);
+	else
+		assert_null(got_body);
+	free(got_body);
+}
+
+static void test_a_start_file_takes_1_or_one_json_object(void **state)
+{
+	static const char obj[] = "\n {\"provider\": \"custom\",\n  \"mcp_server_url\": \"https://m\"}\n\n";
+
+	(void)state;
+	assert_start("1\n", 2, 0, true, 0, NULL);
+	assert_start("1\n", 2, 0, false, 0, NULL);
+	assert_start(obj, strlen(obj), 0, true, 0, obj); /* the whole write, whitespace and all */
+	assert_start("{}", 2, 0, true, 0, "{}");
+}
+
+static void test_a_start_file_refuses_anything_else(void **state)
+{
+	static const char *const bad[] = {"",	  "2",	  "{",	 "[1]",	     "\"x\"", "{\"a\":1} {\"b\":2}",
+					  "{} 1", "1 {}", "nul", "{\"a\": }"};
+	char *big;
+
+	(void)state;
+	for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_start(bad[i], strlen(bad[i]), 0, true, -EINVAL, NULL);
+	/* an object where the kind takes none, at an offset, or with a NUL byte */
+	assert_start("{}", 2, 0, false, -EINVAL, NULL);
+	assert_start("{}", 2, 1, true, -EINVAL, NULL);
+	assert_start("{\"a\": \"\0\"}", 10, 0, true, -EINVAL, NULL);
+	/* at most NODES_MAX_BODY bytes */
+	big = malloc(NODES_MAX_BODY + 2);
+	assert_non_null(big);
+	memset(big, ' ', NODES_MAX_BODY + 1);
+	big[0] = '{';
+	big[NODES_MAX_BODY - 1] = '}';
+	big[NODES_MAX_BODY] = '\0';
+	assert_start(big, NODES_MAX_BODY, 0, true, 0, big);
+	big[NODES_MAX_BODY] = ' ';
+	big[NODES_MAX_BODY + 1] = '\0';
+	assert_start(big, NODES_MAX_BODY + 1, 0, true, -EINVAL, NULL);
+	free(big);
+}
+
 /* ---- the table ---- */
 
 static const struct node_kind *find(const char *name)
@@ -116,6 +171,10 @@ static void test_every_documented_file_has_a_row(void **state)
 		{"dynamic_variables", 0444, true, false},
 		{"tools", 0555, true, true},
 		{"knowledge_base", 0555, true, true},
+		{"tools-refetch", 0200, false, false},
+		{"tools-progress", 0444, true, false},
+		{"tools-progress.json", 0444, true, false},
+		{"tools-wait", 0444, true, false},
 	};
 
 	(void)state;
@@ -152,7 +211,7 @@ static void test_the_table_lists_each_row_once(void **state)
 	const struct node_kind *rows = nodes_table(&n);
 
 	(void)state;
-	assert_int_equal(n, 17);
+	assert_int_equal(n, 22);
 	for(size_t i = 0; i < n; i++) {
 		assert_ptr_equal(find(rows[i].name), &rows[i]);
 		for(size_t j = i + 1; j < n; j++)
@@ -458,6 +517,7 @@ static void test_config_files_are_fetched_once_and_cached(void **state)
 {
 	struct rig *rig = *state;
 	struct node_file tools = {.id = 7, .kind = find("tools")};
+	struct node_ref ref;
 	char names[256] = "";
 
 	fake_expect(rig->b.f, "GET", "/aiagents/7/$", HTTP_DONE, 200, AGENT_7);
@@ -469,10 +529,10 @@ static void test_config_files_are_fetched_once_and_cached(void **state)
 	assert_config_file(rig, "dynamic_variables", NULL, "");
 	assert_int_equal(nodes_list(&rig->ctx, &tools, collect, names), 0);
 	assert_string_equal(names, "lookup.json;");
-	tools.entry = "lookup.json";
-	assert_int_equal(nodes_entry(&rig->ctx, &tools), 0);
-	tools.entry = "nope.json";
-	assert_int_equal(nodes_entry(&rig->ctx, &tools), -ENOENT);
+	assert_int_equal(nodes_resolve(&rig->ctx, 7, "tools/lookup.json", &ref), 0);
+	assert_int_equal(ref.type, NODE_FILE);
+	assert_string_equal(ref.file.entry, "lookup.json");
+	assert_int_equal(nodes_resolve(&rig->ctx, 7, "tools/nope.json", &ref), -ENOENT);
 	assert_int_equal(size_of(rig, "system_prompt", 7), strlen("Be brief.\n")); /* known now */
 	assert_int_equal(fake_count(rig->b.f, "GET", "/aiagents/7/"), 1);
 	assert_int_equal(fake_pending(rig->b.f), 0);
@@ -643,6 +703,143 @@ static void test_sizes_are_known_without_asking_the_api(void **state)
 	assert_int_equal(fake_nrequests(rig->b.f), 0);
 }
 
+/* ---- history/ ---- */
+
+/* Two versions of agent 7, the older one's tools a string holding an array,
+ * the newer one's a string that is not JSON; one record without an id. */
+#define HISTORY_7                                                                                            \
+	"{\"count\": 3, \"next\": null, \"results\": ["                                                      \
+	"{\"history_id\": 9002, \"history_date\": \"2026-02-01T00:00:00Z\", \"history_type\": \"~\", "       \
+	"\"history_change_reason\": null, \"history_user\": null, \"version_id\": null, \"version_name\": "  \
+	"null, \"agent_name\": \"Desk\", \"description\": \"Be briefer.\", \"language\": \"en\", "           \
+	"\"mock_tools\": \"not json\", \"dynamic_variables\": [], \"knowledge_base_files\": null}, "         \
+	"{\"history_id\": \"x\"}, "                                                                          \
+	"{\"history_id\": 9001, \"history_date\": \"2026-01-01T00:00:00Z\", \"history_type\": \"+\", "       \
+	"\"history_change_reason\": \"Created\", \"history_user\": {\"id\": 1, \"email\": \"a@b.c\"}, "      \
+	"\"version_id\": 3, \"version_name\": null, \"agent_name\": \"Desk\", \"description\": \"Be "        \
+	"brief.\", \"language\": \"en\", \"mock_tools\": \"[{\\\"id\\\": 71, \\\"name\\\": "                 \
+	"\\\"lookup\\\"}]\", "                                                                               \
+	"\"dynamic_variables\": [], \"knowledge_base_files\": []}]}"
+
+static char *read_path(struct rig *rig, const char *path, int *rc)
+{
+	struct node_handle *h;
+	struct node_ref ref;
+	char *text;
+
+	*rc = nodes_resolve(&rig->ctx, 7, path, &ref);
+	if(*rc != 0)
+		return NULL;
+	assert_int_equal(ref.type, NODE_FILE);
+	*rc = nodes_open(&rig->ctx, &ref.file, O_RDONLY, &h);
+	if(*rc != 0)
+		return NULL;
+	text = strdup(read_all(rig, h, rc));
+	nodes_release(h);
+	return text;
+}
+
+static void assert_path(struct rig *rig, const char *path, const char *want)
+{
+	int rc;
+	char *text = read_path(rig, path, &rc);
+
+	assert_int_equal(rc, 0);
+	assert_string_equal(text, want);
+	free(text);
+}
+
+static void assert_resolves(struct rig *rig, const char *path, int want_rc, enum node_type want)
+{
+	struct node_ref ref;
+	int rc = nodes_resolve(&rig->ctx, 7, path, &ref);
+
+	if(rc != want_rc)
+		fail_msg("nodes_resolve(\"%s\") = %d, want %d", path, rc, want_rc);
+	if(rc == 0 && ref.type != want)
+		fail_msg("nodes_resolve(\"%s\") is type %d, want %d", path, ref.type, want);
+}
+
+static void test_history_is_one_directory_per_version_with_the_agents_files(void **state)
+{
+	struct rig *rig = *state;
+	struct node_ref ref;
+	char names[512] = "";
+
+	fake_default(rig->b.f, "GET", "/aiagents/7/history/", HTTP_DONE, 200, HISTORY_7);
+	assert_resolves(rig, "history", 0, NODE_DIR);
+	assert_resolves(rig, "history/9001", 0, NODE_DIR);
+	assert_resolves(rig, "history/9001/name", 0, NODE_FILE);
+	assert_resolves(rig, "history/9001/tools", 0, NODE_DIR);
+	assert_resolves(rig, "history/9001/tools/lookup.json", 0, NODE_FILE);
+	/* newest: a link to the newest version's bare id */
+	assert_int_equal(nodes_resolve(&rig->ctx, 7, "history/newest", &ref), 0);
+	assert_int_equal(ref.type, NODE_LINK);
+	assert_string_equal(ref.target, "9002");
+	/* what is not there */
+	assert_resolves(rig, "history/123", -ENOENT, NODE_DIR);
+	assert_resolves(rig, "history/09001", -ENOENT, NODE_DIR);
+	assert_resolves(rig, "history/x", -ENOENT, NODE_DIR);
+	assert_resolves(rig, "history/9001/nope", -ENOENT, NODE_DIR);
+	assert_resolves(rig, "history/9001/tools/nope.json", -ENOENT, NODE_DIR);
+	assert_resolves(rig, "history/9001/name/x", -ENOENT, NODE_DIR);
+	assert_resolves(rig, "history/9001/tools/lookup.json/x", -ENOENT, NODE_DIR);
+	assert_resolves(rig, "history/newest/name", -ENOENT, NODE_DIR); /* the kernel follows links */
+	assert_resolves(rig, "progress/x", -ENOENT, NODE_DIR);
+	assert_resolves(rig, "tools/a/b", -ENOENT, NODE_DIR);
+	assert_resolves(rig, "nope", -ENOENT, NODE_DIR);
+	/* listed newest first, without the link nor the record that had no id */
+	ref.file = (struct node_file){.id = 7, .kind = find("history")};
+	assert_int_equal(nodes_list(&rig->ctx, &ref.file, collect, names), 0);
+	assert_string_equal(names, "9002;9001;");
+	names[0] = '\0';
+	assert_int_equal(nodes_resolve(&rig->ctx, 7, "history/9001", &ref), 0);
+	assert_int_equal(nodes_list(&rig->ctx, &ref.file, collect, names), 0);
+	assert_string_equal(names, "name;language;system_prompt;dynamic_variables;tools;knowledge_base;date;"
+				   "change;reason;user;version;record.json;");
+	assert_int_equal(nodes_mode(&ref.file), 0555);
+	assert_true(nodes_changed(&rig->ctx, &ref.file) == 1767225600.0); /* 2026-01-01T00:00:00Z */
+	/* one GET served every question */
+	assert_int_equal(fake_count(rig->b.f, "GET", "/history/"), 1);
+}
+
+static void test_a_versions_files_say_what_the_record_says(void **state)
+{
+	struct rig *rig = *state;
+	int rc;
+	char *text;
+
+	fake_default(rig->b.f, "GET", "/aiagents/7/history/", HTTP_DONE, 200, HISTORY_7);
+	assert_path(rig, "history/9001/system_prompt", "Be brief.\n");
+	assert_path(rig, "history/9002/system_prompt", "Be briefer.\n");
+	assert_path(rig, "history/9001/name", "Desk\n");
+	assert_path(rig, "history/9001/date", "2026-01-01T00:00:00Z\n");
+	assert_path(rig, "history/9001/change", "created\n");
+	assert_path(rig, "history/9002/change", "changed\n");
+	assert_path(rig, "history/9001/reason", "Created\n");
+	assert_path(rig, "history/9002/reason", "");
+	assert_path(rig, "history/9001/user", "a@b.c\n");
+	assert_path(rig, "history/9002/user", "");
+	assert_path(rig, "history/9001/version", "3\n");
+	assert_path(rig, "history/9002/version", "");
+	assert_path(rig, "history/9001/tools/lookup.json", "{\n  \"id\": 71,\n  \"name\": \"lookup\"\n}\n");
+	text = read_path(rig, "history/9001/record.json", &rc);
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(text, "\n  \"history_id\": 9001,\n"));
+	free(text);
+	/* a collection that is not a JSON array: its files are EPROTO, the rest reads */
+	assert_resolves(rig, "history/9002/tools", 0, NODE_DIR);
+	{
+		struct node_ref ref;
+		char names[64] = "";
+
+		assert_int_equal(nodes_resolve(&rig->ctx, 7, "history/9002/tools", &ref), 0);
+		assert_int_equal(nodes_list(&rig->ctx, &ref.file, collect, names), -EPROTO);
+	}
+	assert_path(rig, "history/9002/name", "Desk\n");
+	assert_path(rig, "history/9002/dynamic_variables", "");
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -651,6 +848,8 @@ int main(void)
 		cmocka_unit_test(test_trigger_rejects_anything_else),
 		cmocka_unit_test(test_trigger_must_be_at_offset_zero),
 		cmocka_unit_test(test_trigger_rejects_nul_bytes),
+		cmocka_unit_test(test_a_start_file_takes_1_or_one_json_object),
+		cmocka_unit_test(test_a_start_file_refuses_anything_else),
 		cmocka_unit_test(test_every_documented_file_has_a_row),
 		cmocka_unit_test(test_unknown_names_have_no_row),
 		cmocka_unit_test(test_the_table_lists_each_row_once),
@@ -673,6 +872,8 @@ int main(void)
 		T(test_a_completed_import_drops_the_config),
 		T(test_events_is_the_picture_then_the_changes_then_end_of_file),
 		T(test_poll_keeps_a_token_until_a_reread_would_differ),
+		T(test_history_is_one_directory_per_version_with_the_agents_files),
+		T(test_a_versions_files_say_what_the_record_says),
 	};
 #undef T
 

@@ -78,20 +78,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct rig *rig = *state;
-	DIR *d = opendir(rig->dir);
-	struct dirent *e;
 
 	rig_down(&rig->b);
-	while(d && (e = readdir(d))) {
-		char path[512];
-
-		snprintf(path, sizeof(path), "%s/%s", rig->dir, e->d_name);
-		if(strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-			unlink(path);
-	}
-	if(d)
-		closedir(d);
-	rmdir(rig->dir);
+	rig_remove_dir(rig->dir);
 	return 0;
 }
 
@@ -248,7 +237,7 @@ static void test_refetch_stores_the_id_in_memory_and_on_disk_before_returning(vo
 	char *text;
 
 	fake_expect(rig->b.f, "POST", FETCH "$", HTTP_DONE, 202, "{\"progress_id\": \"p-new\"}");
-	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT), 0);
+	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT, NULL), 0);
 	text = read_file(rig->file);
 	assert_non_null(text);
 	assert_string_equal(text, "# cekurafs progress ids: <agent id> <progress id>\n42 p-new\n");
@@ -273,7 +262,7 @@ static void test_a_stored_id_survives_a_restart(void **state)
 	char *moved = NULL;
 
 	fake_expect(rig->b.f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-kept\"}");
-	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT), 0);
+	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT, NULL), 0);
 	registry_free(r);
 	assert_int_equal(state_load(rig->dir, &entries, &n, &moved), 0);
 	assert_int_equal(n, 1);
@@ -291,7 +280,7 @@ static void test_refetch_while_the_import_runs_is_ebusy_and_sends_no_post(void *
 
 	fake_expect(rig->b.f, "GET", POLL "?progress_id=p-old$", HTTP_DONE, 200, IN_PROGRESS);
 	fake_default(rig->b.f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-new\"}");
-	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT), -EBUSY);
+	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT, NULL), -EBUSY);
 	assert_int_equal(fake_count(rig->b.f, "POST", NULL), 0);
 	assert_int_equal(fake_count(rig->b.f, "GET", POLL), 1);
 	assert_error_line(r, 42, "refetch: an auto-fetch is already running (progress_id p-old)\n");
@@ -308,7 +297,7 @@ static void test_refetch_checks_with_a_fresh_poll(void **state)
 	fake_expect(rig->b.f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-new\"}");
 	assert_progress(r, 42, IN_PROGRESS_TEXT("p-old"));
 	/* within poll_interval, yet the check polls again and sees the import is over */
-	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT), 0);
+	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT, NULL), 0);
 	assert_int_equal(fake_count(rig->b.f, "GET", POLL), 2);
 	assert_int_equal(fake_count(rig->b.f, "POST", FETCH), 1);
 	assert_int_equal(fake_pending(rig->b.f), 0);
@@ -323,7 +312,7 @@ static void test_refetch_goes_ahead_when_the_stored_id_is_unknown(void **state)
 	fake_expect(rig->b.f, "GET", POLL "?progress_id=p-expired$", HTTP_DONE, 400,
 		    "{\"detail\": \"Invalid progress_id\"}");
 	fake_expect(rig->b.f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-new\"}");
-	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT), 0);
+	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT, NULL), 0);
 	assert_int_equal(fake_pending(rig->b.f), 0);
 	assert_error_line(r, 42, ""); /* the check's 400 is not left behind */
 	text = read_file(rig->file);
@@ -339,7 +328,7 @@ static void test_refetch_after_a_completed_import_goes_ahead(void **state)
 	fake_expect(rig->b.f, "GET", POLL "?progress_id=p-old$", HTTP_DONE, 200, COMPLETED);
 	fake_expect(rig->b.f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-new\"}");
 	fake_expect(rig->b.f, "GET", POLL "?progress_id=p-new$", HTTP_DONE, 200, IN_PROGRESS);
-	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT), 0);
+	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT, NULL), 0);
 	/* the completed text of the old import is gone: the next read polls the new one */
 	assert_progress(r, 42, IN_PROGRESS_TEXT("p-new"));
 	assert_int_equal(fake_pending(rig->b.f), 0);
@@ -352,7 +341,7 @@ static void test_a_refused_refetch_is_eremoteio_with_the_detail_in_error(void **
 
 	fake_expect(rig->b.f, "POST", FETCH, HTTP_DONE, 400,
 		    "{\"detail\": \"Agent has no provider configured\"}");
-	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT), -EREMOTEIO);
+	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT, NULL), -EREMOTEIO);
 	assert_error_line(r, 42, "refetch: HTTP 400: Agent has no provider configured\n");
 	assert_null(read_file(rig->file));
 	assert_progress(r, 42, "idle\n"); /* still no auto-fetch known */
@@ -367,8 +356,8 @@ static void test_a_successful_refetch_clears_the_error(void **state)
 	fake_expect(rig->b.f, "POST", FETCH, HTTP_DONE, 400,
 		    "{\"detail\": \"Agent has no provider configured\"}");
 	fake_expect(rig->b.f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-1\"}");
-	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT), -EREMOTEIO);
-	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT), 0);
+	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT, NULL), -EREMOTEIO);
+	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT, NULL), 0);
 	assert_error_line(r, 42, "");
 }
 
@@ -378,7 +367,7 @@ static void test_refetch_fails_when_the_check_cannot_be_made(void **state)
 	struct registry *r = start(rig, "p-old");
 
 	fake_default(rig->b.f, "GET", POLL, HTTP_DONE, 503, NULL);
-	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT), -EIO);
+	assert_int_equal(registry_job_start(r, NULL, 42, JOB_AGENT_IMPORT, NULL), -EIO);
 	assert_int_equal(fake_count(rig->b.f, "POST", NULL), 0);
 	assert_error_line(r, 42, "progress: HTTP 503: (no detail)\n");
 }
@@ -395,7 +384,7 @@ static void *refetch_main(void *arg)
 {
 	struct refetcher *rf = arg;
 
-	rf->rc = registry_job_start(rf->r, NULL, rf->id ? rf->id : 42, JOB_AGENT_IMPORT);
+	rf->rc = registry_job_start(rf->r, NULL, rf->id ? rf->id : 42, JOB_AGENT_IMPORT, NULL);
 	return NULL;
 }
 
@@ -407,7 +396,7 @@ static void test_a_refetch_in_flight_makes_a_second_one_ebusy(void **state)
 	fake_expect(rig->b.f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-1\"}")->hold = true;
 	assert_int_equal(pthread_create(&first.thread, NULL, refetch_main, &first), 0);
 	assert_true(fake_wait_requests(rig->b.f, 1, 5.0)); /* its POST is in flight */
-	assert_int_equal(registry_job_start(first.r, NULL, 42, JOB_AGENT_IMPORT), -EBUSY);
+	assert_int_equal(registry_job_start(first.r, NULL, 42, JOB_AGENT_IMPORT, NULL), -EBUSY);
 	assert_error_line(first.r, 42, "refetch: a refetch of this agent is already being sent\n");
 	fake_release(rig->b.f);
 	pthread_join(first.thread, NULL);
@@ -990,7 +979,7 @@ static void test_a_lookup_answered_across_a_completed_import_is_not_kept(void **
 	assert_int_equal(pthread_create(&lk.thread, NULL, lookup_main, &lk), 0);
 	assert_true(fake_wait_requests(rig->b.f, 1, 5.0)); /* the lookup's GET is in flight */
 	fake_expect(rig->b.f, "POST", FETCH, HTTP_DONE, 202, "{\"progress_id\": \"p-1\"}");
-	assert_int_equal(registry_job_start(lk.r, NULL, 42, JOB_AGENT_IMPORT), 0);
+	assert_int_equal(registry_job_start(lk.r, NULL, 42, JOB_AGENT_IMPORT, NULL), 0);
 	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, COMPLETED);
 	assert_progress(lk.r, 42, COMPLETED_TEXT("p-1")); /* the import completes */
 	fake_release(rig->b.f);

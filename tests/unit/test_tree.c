@@ -65,7 +65,7 @@ static void test_agent_file_carries_id_and_name(void **state)
 
 	(void)state;
 	assert_int_equal(tree_parse(path, &p), 0);
-	assert_int_equal(p.kind, TREE_FILE);
+	assert_int_equal(p.kind, TREE_IN_AGENT);
 	assert_int_equal(p.agent_id, 42);
 	assert_string_equal(p.name, "progress");
 	assert_ptr_equal(p.name, path + strlen("/agents/42/"));
@@ -160,21 +160,22 @@ static void test_ids_beyond_int64_max_do_not_exist(void **state)
 	assert_enoent("/agents/100000000000000000000000"); /* 24 digits */
 }
 
-static void test_an_entry_of_an_agent_subdirectory_is_split(void **state)
+static void test_what_follows_an_agent_directory_is_left_whole(void **state)
 {
 	const char *path = "/agents/42/tools/lookup_order.json";
 	struct tree_path p;
 
 	(void)state;
 	assert_int_equal(tree_parse(path, &p), 0);
-	assert_int_equal(p.kind, TREE_ENTRY);
+	assert_int_equal(p.kind, TREE_IN_AGENT);
 	assert_int_equal(p.agent_id, 42);
-	assert_int_equal(p.name_len, strlen("tools"));
-	assert_memory_equal(p.name, "tools", p.name_len);
-	assert_string_equal(p.entry, "lookup_order.json");
-	/* whether progress is a directory is the node table's business, not the tree's */
+	assert_string_equal(p.name, "tools/lookup_order.json");
+	assert_int_equal(p.name_len, strlen("tools/lookup_order.json"));
+	/* what exists below is the node tables' business, not the tree's */
 	assert_int_equal(tree_parse("/agents/42/progress/x", &p), 0);
-	assert_int_equal(p.kind, TREE_ENTRY);
+	assert_string_equal(p.name, "progress/x");
+	assert_int_equal(tree_parse("/agents/42/history/9001/tools/a.json", &p), 0);
+	assert_string_equal(p.name, "history/9001/tools/a.json");
 }
 
 static void test_the_status_directory_and_its_files(void **state)
@@ -194,11 +195,12 @@ static void test_the_status_directory_and_its_files(void **state)
 	assert_enoent("/agents/.cekurafs");
 }
 
-static void test_paths_deeper_than_an_entry_do_not_exist(void **state)
+static void test_empty_components_inside_an_agent_name_nothing(void **state)
 {
 	(void)state;
-	assert_enoent("/agents/42/a/b/c");
 	assert_enoent("/agents/42/a/");
+	assert_enoent("/agents/42/a/b//c");
+	assert_enoent("/agents/42/a/b/c/");
 	assert_enoent("/agents/42//b");
 	assert_enoent("/agents/by-name/a/b");
 	assert_enoent("/agents/by-name/");
@@ -247,8 +249,8 @@ int main(void)
 		cmocka_unit_test(test_non_canonical_ids_do_not_exist),
 		cmocka_unit_test(test_ids_up_to_int64_max_exist),
 		cmocka_unit_test(test_ids_beyond_int64_max_do_not_exist),
-		cmocka_unit_test(test_an_entry_of_an_agent_subdirectory_is_split),
-		cmocka_unit_test(test_paths_deeper_than_an_entry_do_not_exist),
+		cmocka_unit_test(test_what_follows_an_agent_directory_is_left_whole),
+		cmocka_unit_test(test_empty_components_inside_an_agent_name_nothing),
 		cmocka_unit_test(test_the_status_directory_and_its_files),
 		cmocka_unit_test(test_by_name_and_its_links),
 		cmocka_unit_test(test_parse_leaves_out_untouched_fields_zero),
