@@ -221,6 +221,12 @@ def test_history_follows_an_import_at_once_and_diff_shows_the_change(env):
     assert read_file(os.path.join(hist, newer, "reason")) == "Tools auto-fetch\n"
     code, out, err, _ = run(f"{here} diff -r history/newest/tools tools")
     assert (code, out) == (0, ""), (code, out, err)
+    # whole versions compared: the tools import's version against the one before it
+    code, out, err, _ = run(f"{here} diff -r history/{new} history/newest")
+    assert code == 1 and "Only in history/newest/tools: imported_tool_1.json" in out, (code, out, err)
+    assert "Tools auto-fetch" in out and "Auto-fetch from provider" in out, out
+    code, out, err, _ = run(f"{here} diff -r history/{newer} history/newest")
+    assert (code, out) == (0, ""), (code, out, err)
     d.stop()
 
 
