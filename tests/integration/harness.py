@@ -910,22 +910,8 @@ class Env:
 def wait_status(env_or_daemon, agent_id, statuses=("completed", "failed"), timeout=15):
     """Reads `progress` until its first line is one of statuses; returns the text."""
     d = env_or_daemon.daemon if isinstance(env_or_daemon, Env) else env_or_daemon
-    path = d.agent(agent_id, "progress")
-    seen = []
-
-    def done():
-        try:
-            text = read_file(path)
-        except OSError as e:
-            seen.append(errname(e.errno))
-            return None
-        seen.append(text.split("\n", 1)[0])
-        return text if text.split("\n", 1)[0] in statuses else None
-    try:
-        return wait_until(done, timeout=timeout, interval=0.05,
-                          what=f"agent {agent_id} to reach {statuses}")
-    except AssertionError as e:
-        raise AssertionError(f"{e}; last statuses seen: {seen[-5:]}")
+    return wait_first_line(d.agent(agent_id, "progress"), statuses, timeout=timeout,
+                           what=f"agent {agent_id} to reach {statuses}")
 
 
 @contextlib.contextmanager
