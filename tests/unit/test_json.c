@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -434,20 +435,29 @@ static char *nest(size_t depth)
 	return s;
 }
 
+/* This thread's CPU time: what a bound on work checks, whatever else the machine runs. */
+static double thread_cpu_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void test_deep_nesting_is_eproto_quickly(void **state)
 {
 	const size_t depth = 100000;
 	char *open = repeat("", "[", depth, "");
 	char *closed = nest(depth);
 	struct json_doc d;
-	double start = fake_now();
+	double start = thread_cpu_seconds();
 
 	(void)state;
 	assert_int_equal(json_parse(&d, open, depth), -EPROTO);
 	assert_int_equal(json_parse(&d, closed, 2 * depth), -EPROTO);
 	assert_null(d.toks);
-	/* bounded work: jsmn alone takes seconds to close 100000 brackets */
-	assert_true(fake_now() - start < 0.5);
+	/* bounded work: jsmn alone takes seconds of CPU to close 100000 brackets */
+	assert_true(thread_cpu_seconds() - start < 1.0);
 	free(open);
 	free(closed);
 }
@@ -474,17 +484,20 @@ static void test_nesting_up_to_the_limit_parses(void **state)
 
 static void test_wide_objects_parse_in_linear_time(void **state)
 {
-	/* {"k":1,"k":1,...}: jsmn without parent links rescans every key at each comma */
+	/* {"k":1,"k":1,...}: jsmn without parent links rescans every key at each
+	 * comma, about 2 * 10^10 steps here (minutes); linear parsing takes well
+	 * under a second even under ThreadSanitizer. The bound is on this thread's
+	 * CPU time, so a loaded machine (other processes) does not move it. */
 	const size_t keys = 200000;
 	char *text = repeat("{", "\"k\":1,", keys, "\"k\":1}");
 	struct json_doc d;
-	double start = fake_now();
+	double start = thread_cpu_seconds();
 
 	(void)state;
 	assert_int_equal(json_parse(&d, text, strlen(text)), 0);
 	assert_int_equal(json_size(&d, 0), (int)keys + 1);
 	assert_int_equal(json_find(&d, 0, "missing"), -1);
-	assert_true(fake_now() - start < 0.5);
+	assert_true(thread_cpu_seconds() - start < 5.0);
 	json_free(&d);
 	free(text);
 }
