@@ -73,10 +73,11 @@ struct run_request {
  * a NUL; NUL bytes in it are refused) into *out (zeroed first;
  * run_request_free() it after a success, nothing to free after a failure).
  *
- * The input: optional spaces or tabs, the mode word, then either one JSON
- * object (after any whitespace, newlines included; it may span lines and only
- * whitespace may follow it) or words separated by spaces or tabs, and an
- * optional final newline. A word is a canonical decimal id (ids_parse_agent()),
+ * The input: optional spaces or tabs, the mode word (up to a space, tab, CR or
+ * LF), then either one JSON object (after any whitespace, newlines included;
+ * it may span lines and only whitespace may follow it) or words separated by
+ * spaces or tabs, and an optional final newline (a CR before it is a control
+ * character). A word is a canonical decimal id (ids_parse_agent()),
  * `all`, or key=value split at the first '=': tag, folder, frequency,
  * concurrency, name. `name=` takes the rest of the line (tabs kept), so it is
  * the last word. Exactly one kind of selector (ids, all, tags, folder).
