@@ -438,7 +438,7 @@ static void add_word(struct text_buf *b, const char *s)
 		s += run;
 		if(*s) {
 			ADD(b, "_");
-			while(is_blank(*s))
+			while(*s && is_blank(*s))
 				s++;
 		}
 	}
