@@ -58,18 +58,18 @@ struct result {
 	size_t json_len;
 };
 
-/* Decodes a ResultDetailV2 (or the result a run's 201 answers) into *out
- * (zeroed first; result_free() it after a success, nothing to free after a
- * failure). The body must be an object with an integer id > 0, an integer
- * agent > 0 and a string status. runs is an object keyed by run id (the
- * detail), an array (the list), or null or absent for none; each run must be
- * an object, its id its integer "id" > 0, else its key when that is a
- * canonical decimal id; a run id seen twice keeps the first. success_rate is
- * a number, a string, or null. failed_reasons is {"issues": [...]}, or the
- * array of issues itself; an issue is an object with a string description,
- * or a string. Other keys, and other types of the optional ones, are ignored.
- * Returns 0, -EPROTO (not JSON, not that shape), -EFBIG (a pretty-printed
- * text would pass JSON_PRETTY_MAX), -ENOMEM. */
+/* Decodes a ResultDetailV2 into *out (zeroed first; result_free() it after a
+ * success, nothing to free after a failure). The body must be an object with
+ * an integer id > 0, an integer agent > 0 and a string status. runs is an
+ * object keyed by run id (the detail), an array (the list), or null or absent
+ * for none; each run must be an object, its id its integer "id" > 0, else its
+ * key when that is a canonical decimal id; a run id seen twice keeps the
+ * first. success_rate is a number, a string, or null. total_runs_count is a
+ * string of digits or an integer >= 0 (else -1). failed_reasons is
+ * {"issues": [...]}, or the array of issues itself; an issue is an object
+ * with a string description, or a string. Other keys, and other types of the
+ * optional ones, are ignored. Returns 0, -EPROTO (not JSON, not that shape),
+ * -EFBIG (a pretty-printed text would pass JSON_PRETTY_MAX), -ENOMEM. */
 int result_decode(const char *body, size_t len, struct result *out);
 
 /* Frees what r owns and zeroes it; r may be NULL, or freed already. */

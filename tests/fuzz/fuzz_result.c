@@ -22,8 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * six fields "run <id> <evaluator> <status> <verdict> <name>". */
 static void check_summary(const struct result *r, const char *text)
 {
-	static const char *const keys[] = {"",	       "result_id: ", "name:",	 "verdict: ",
-					   "runs: ",   "passed: ",    "failed: ", "success_rate:"};
+	static const char *const keys[] = {
+		"", "result_id: ", "name:", "verdict: ", "runs: ", "passed: ", "failed: ", "success_rate:"};
 	const char *line = text;
 	size_t n = 0;
 
@@ -54,9 +54,11 @@ static void check_summary(const struct result *r, const char *text)
 /* The length of the UTF-8 sequence at s (n bytes left) XML allows, or 0. */
 static size_t utf8_len(const unsigned char *s, size_t n)
 {
-	size_t len = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 && s[0] <= 0xef ? 3
-								    : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4
-												   : 0;
+	size_t len = s[0] < 0x80		    ? 1
+		     : s[0] >= 0xc2 && s[0] <= 0xdf ? 2
+		     : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+		     : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4
+						    : 0;
 	uint32_t cp;
 
 	if(len == 0 || n < len)

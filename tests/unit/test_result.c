@@ -795,12 +795,12 @@ static void test_a_body_with_a_nul_byte_is_eproto(void **state)
 	assert_int_equal(result_decode(body, sizeof(body) - 1, &r), -EPROTO);
 }
 
-static void test_the_answer_of_a_run_decodes(void **state)
+static void test_a_result_just_started_decodes(void **state)
 {
 	struct result r;
 
 	(void)state;
-	/* A run's 201: runs an array of summaries, no counts. */
+	/* Pending, runs an empty array, no counts, no name, no date. */
 	decode("{\"id\": 901, \"agent\": 42, \"status\": \"pending\", \"run_as_text\": true, \"runs\": []}",
 	       &r);
 	assert_int_equal(r.id, 901);
@@ -1017,7 +1017,7 @@ int main(void)
 		cmocka_unit_test(test_junit_of_a_result_without_runs_or_name),
 		cmocka_unit_test(test_malformed_bodies_are_eproto),
 		cmocka_unit_test(test_a_body_with_a_nul_byte_is_eproto),
-		cmocka_unit_test(test_the_answer_of_a_run_decodes),
+		cmocka_unit_test(test_a_result_just_started_decodes),
 		cmocka_unit_test(test_the_listing_keeps_id_status_name_and_creation_time),
 		cmocka_unit_test(test_the_listing_is_ascending_and_deduplicated_across_pages),
 		cmocka_unit_test(test_the_listing_skips_results_without_an_id),
