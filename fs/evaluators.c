@@ -309,21 +309,21 @@ int evaluators_ids(const struct evaluators *e, uint64_t **ids, size_t *n)
 	return 0;
 }
 
-/* Appends s with every control byte made a space. */
+/* Appends s (NULL: nothing) made one line by text_scrub(). */
 static void add_scrubbed(struct text_buf *b, const char *s)
 {
-	while(*s) {
-		size_t run = 0;
+	char *line;
 
-		while(s[run] && !TEXT_IS_CONTROL(s[run]))
-			run++;
-		text_buf_add(b, s, run);
-		s += run;
-		if(*s) {
-			text_buf_add(b, " ", 1);
-			s++;
-		}
+	if(!s)
+		return;
+	line = strdup(s);
+	if(!line) {
+		b->err = -ENOMEM;
+		return;
 	}
+	text_scrub(line);
+	text_buf_add(b, line, strlen(line));
+	free(line);
 }
 
 char *evaluators_render(const struct evaluators *e, size_t *len)

@@ -400,21 +400,21 @@ enum result_verdict result_verdict(const struct result *r)
 
 /* ---- the texts ---- */
 
-/* Appends s with every control byte made a space. */
+/* Appends s (NULL: nothing) made one line by text_scrub(). */
 static void add_line(struct text_buf *b, const char *s)
 {
-	while(s && *s) {
-		size_t run = 0;
+	char *line;
 
-		while(s[run] && !TEXT_IS_CONTROL(s[run]))
-			run++;
-		text_buf_add(b, s, run);
-		s += run;
-		if(*s) {
-			ADD(b, " ");
-			s++;
-		}
+	if(!s)
+		return;
+	line = strdup(s);
+	if(!line) {
+		b->err = -ENOMEM;
+		return;
 	}
+	text_scrub(line);
+	text_buf_add(b, line, strlen(line));
+	free(line);
 }
 
 static bool is_blank(char c)
