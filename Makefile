@@ -49,7 +49,7 @@ ifeq ($(FUZZ),1)
 ALL_CFLAGS += -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 endif
 
-LIB_MODULES := clock text ids progress memory log stats tree json names agent_config errmap history render events tools_progress run_request state http api job_kinds registry_base jobs listing agent_cache registry nodes ops
+LIB_MODULES := clock text ids progress memory log stats tree json names agent_config errmap history result render events tools_progress run_request evaluators state http api job_kinds registry_base jobs listing agent_cache registry nodes ops
 LIB_OBJS := $(LIB_MODULES:%=$(BUILD)/fs/%.o)
 LIB := $(BUILD)/libcekurafs.a
 DAEMON := $(BUILD)/cekurafs
