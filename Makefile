@@ -90,7 +90,7 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_SECONDS ?= 15
 
 $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB) | $(BUILD)/tests
-	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -MF $@.d -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) \
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -MF $@.d -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB) $(PKG_LIBS) \
 		-lm -lpthread
 
 fuzz:
