@@ -7,6 +7,11 @@
  *   GET  /test_framework/v2/aiagents/42/history/?page_size=1000 (and every `next`)
  *   POST /test_framework/v1/aiagents/42/tools/auto-fetch/    {"provider": ...} -> progress id
  *   GET  /test_framework/v1/aiagents/42/tools/auto-fetch-progress/?progress_id=...
+ *   GET  /test_framework/v1/scenarios/?agent_id=42&page_size=1000 (and every `next`)
+ *   GET  /test_framework/v2/results/?agent_id=42&page_size=1000 (and every `next`)
+ *   GET  /test_framework/v2/results/7/                       (64 MiB cap: transcripts)
+ *   POST /test_framework/v2/results/7/end_calls/
+ *   POST /test_framework/v2/scenarios/run_scenarios_text/    {"agent_id": 42, ...} -> {"id": 7, ...}
  *
  * Responses are decoded strictly: a field of the wrong type is EPROTO with a
  * message naming it, never a guess. Stage objects follow the reference's rule
@@ -30,6 +35,11 @@
 #define AGENTS_PATH "/test_framework/v2/aiagents/"
 /* The tools-only import lives in v1 only (deprecated there; no v2 twin). */
 #define AGENTS_V1_PATH "/test_framework/v1/aiagents/"
+/* Evaluators (v1: ScenarioList) and results (v2). */
+#define SCENARIOS_PATH "/test_framework/v1/scenarios/"
+#define RESULTS_PATH   "/test_framework/v2/results/"
+/* What a run POST that failed after it was sent leaves behind. */
+#define RUN_MAY_HAVE_STARTED "the run may have started: look in results/ before running again"
 /* Pages of one listing, whatever its `count` says (100,000 agents take 100). */
 #define MAX_PAGES 100000
 /* Page size asked for listings. The server's maximum is undocumented; Django
@@ -196,16 +206,44 @@ void api_decode_detail(const char *body, size_t len, char *buf, size_t size)
 #define IMPORT_MAY_HAVE_STARTED	      MAY_HAVE_STARTED("an import")
 #define TOOLS_IMPORT_MAY_HAVE_STARTED MAY_HAVE_STARTED("a tools import")
 
+/* How one call departs from the api's own policy. Zeroed: it does not. */
+struct call_opts {
+	const struct http_policy *policy; /* NULL: the api's */
+	size_t max_body;		  /* bytes; 0: HTTP_MAX_BODY */
+	bool keep_once_sent;		  /* an interrupt does not abandon it once sent */
+	/* What a failure after the request was sent (a 5xx, a timeout, a reset,
+	 * a broken or oversized answer) may have done: e's message then ends
+	 * with "; <if_sent>". NULL for none. */
+	const char *if_sent;
+};
+
+/* Whether a failed exchange had reached the API: it may have acted on it. */
+static bool failed_after_sent(const struct http_response *resp)
+{
+	switch(resp->outcome) {
+	case HTTP_DONE:
+		return resp->status >= 500;
+	case HTTP_TIMEOUT:
+	case HTTP_RESET:
+	case HTTP_BAD_RESPONSE:
+	case HTTP_TOO_LARGE:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* Makes a call and turns every failure into an api_error. On 2xx returns 0
  * with resp holding the body; otherwise -errno and resp freed. body (NULL
  * for none) is a POST's JSON, NUL-terminated. if_lost (NULL for none) is what
  * a request that is not idempotent may have done when its answer was lost
  * after it was sent (a reset, a timeout): e's message then says so after the
- * cause. */
-static int call(struct api *api, const struct api_cancel *c, const char *method, const char *url,
-		const char *body, enum stats_endpoint endpoint, bool idempotent, const char *if_lost,
-		struct http_response *resp, struct api_error *e)
+ * cause. o (NULL: none) bends the api's policy for this call. */
+static int call_with(struct api *api, const struct call_opts *o, const struct api_cancel *c,
+		     const char *method, const char *url, const char *body, enum stats_endpoint endpoint,
+		     bool idempotent, const char *if_lost, struct http_response *resp, struct api_error *e)
 {
+	const struct http_policy *policy = o && o->policy ? o->policy : &api->policy;
 	struct http_request req = {
 		.method = method,
 		.url = url,
@@ -215,10 +253,12 @@ static int call(struct api *api, const struct api_cancel *c, const char *method,
 		.endpoint = endpoint,
 		.cancelled = c ? c->cancelled : NULL,
 		.cancel_arg = c ? c->arg : NULL,
+		.max_body = o ? o->max_body : 0,
+		.keep_once_sent = o && o->keep_once_sent,
 	};
 	int err;
 
-	http_send(api->transport, &api->policy, &api->health, &req, idempotent, resp);
+	http_send(api->transport, policy, &api->health, &req, idempotent, resp);
 	err = errmap_errno(resp->outcome, resp->status);
 	log_debug("%s %s -> %s %ld in %.3f s", method, url, err ? strerror(err) : "ok", resp->status,
 		  resp->elapsed);
@@ -232,7 +272,9 @@ static int call(struct api *api, const struct api_cancel *c, const char *method,
 	} else {
 		char what[128];
 
-		errmap_describe(resp->outcome, api->policy.timeout, what, sizeof(what));
+		errmap_describe(resp->outcome, policy->timeout, what, sizeof(what));
+		if(resp->outcome == HTTP_TOO_LARGE && req.max_body)
+			snprintf(what, sizeof(what), "response larger than %zu MiB", req.max_body >> 20);
 		if(!idempotent && if_lost && resp->outcome == HTTP_RESET)
 			fail(e, err, 0, "%s after the request was sent: %s", what, if_lost);
 		else if(!idempotent && if_lost && resp->outcome == HTTP_TIMEOUT)
@@ -242,8 +284,24 @@ static int call(struct api *api, const struct api_cancel *c, const char *method,
 		else
 			fail(e, err, 0, "%s", what);
 	}
+	if(o && o->if_sent && failed_after_sent(resp)) {
+		size_t n = strlen(e->msg);
+
+		snprintf(e->msg + n, sizeof(e->msg) - n, "; %s", o->if_sent);
+		/* A long detail must not cut the warning: it goes at the end whole. */
+		if(strlen(o->if_sent) + 2 < sizeof(e->msg) && n + strlen(o->if_sent) + 2 >= sizeof(e->msg))
+			snprintf(e->msg + sizeof(e->msg) - strlen(o->if_sent) - 3, strlen(o->if_sent) + 3,
+				 "; %s", o->if_sent);
+	}
 	http_response_free(resp);
 	return -err;
+}
+
+static int call(struct api *api, const struct api_cancel *c, const char *method, const char *url,
+		const char *body, enum stats_endpoint endpoint, bool idempotent, const char *if_lost,
+		struct http_response *resp, struct api_error *e)
+{
+	return call_with(api, NULL, c, method, url, body, endpoint, idempotent, if_lost, resp, e);
 }
 
 /* Reports a 2xx body that cannot be used: not JSON at all, or not the shape expected. */
@@ -923,4 +981,123 @@ int api_check(struct api *api, struct api_error *e)
 		http_response_free(&resp);
 	free(url);
 	return rc;
+}
+
+int api_scenarios(struct api *api, const struct api_cancel *c, uint64_t agent, api_page_fn *page, void *arg,
+		  struct api_error *e)
+{
+	const struct page_walk walk = {
+		.endpoint = STATS_SCENARIOS,
+		.items = "evaluators",
+		.shape = "an evaluator page is not {\"count\": int, \"results\": [...], \"next\": url}",
+		.page = page,
+		.arg = arg,
+	};
+
+	if(!page)
+		return fail(e, EINVAL, 0, "no page reader");
+	return walk_pages(
+		api, c,
+		url_of(api, SCENARIOS_PATH "?agent_id=%llu&page_size=" PAGE_SIZE, (unsigned long long)agent),
+		&walk, e);
+}
+
+int api_results(struct api *api, const struct api_cancel *c, uint64_t agent, api_page_fn *page, void *arg,
+		struct api_error *e)
+{
+	const struct page_walk walk = {
+		.endpoint = STATS_RESULTS,
+		.items = "results",
+		.shape = "a result page is not {\"count\": int, \"results\": [...], \"next\": url}",
+		.page = page,
+		.arg = arg,
+	};
+
+	if(!page)
+		return fail(e, EINVAL, 0, "no page reader");
+	return walk_pages(
+		api, c,
+		url_of(api, RESULTS_PATH "?agent_id=%llu&page_size=" PAGE_SIZE, (unsigned long long)agent),
+		&walk, e);
+}
+
+/* Moves a 2xx resp's body into *body and *len ("" for an empty one) and frees
+ * resp. 0 or -ENOMEM with e filled. */
+static int take_body(struct http_response *resp, char **body, size_t *len, struct api_error *e)
+{
+	size_t n = resp->len;
+
+	if(keep_body(resp, body) != 0) {
+		http_response_free(resp);
+		return fail(e, ENOMEM, 0, "out of memory");
+	}
+	*len = n;
+	http_response_free(resp);
+	return 0;
+}
+
+int api_result(struct api *api, const struct api_cancel *c, uint64_t result, char **body, size_t *len,
+	       struct api_error *e)
+{
+	const struct call_opts opts = {.max_body = API_RESULT_MAX_BODY};
+	char *url = url_of(api, RESULTS_PATH "%llu/", (unsigned long long)result);
+	struct http_response resp;
+	int rc;
+
+	*body = NULL;
+	*len = 0;
+	if(!url)
+		return fail(e, ENOMEM, 0, "out of memory");
+	rc = call_with(api, &opts, c, "GET", url, NULL, STATS_RESULT, true, NULL, &resp, e);
+	free(url);
+	if(rc != 0)
+		return rc;
+	return take_body(&resp, body, len, e);
+}
+
+int api_end_calls(struct api *api, const struct api_cancel *c, uint64_t result, struct api_error *e)
+{
+	char *url = url_of(api, RESULTS_PATH "%llu/end_calls/", (unsigned long long)result);
+	struct http_response resp;
+	int rc;
+
+	if(!url)
+		return fail(e, ENOMEM, 0, "out of memory");
+	rc = call(api, c, "POST", url, NULL, STATS_END_CALLS, false, NULL, &resp, e);
+	free(url);
+	if(rc == 0)
+		http_response_free(&resp);
+	return rc;
+}
+
+int api_run(struct api *api, const struct api_cancel *c, const char *path, const char *body, double budget,
+	    char **reply, size_t *len, struct api_error *e)
+{
+	struct http_policy policy = api->policy;
+	const struct call_opts opts = {
+		.policy = &policy,
+		.keep_once_sent = true,
+		.if_sent = RUN_MAY_HAVE_STARTED,
+	};
+	struct http_response resp;
+	char *url;
+	int rc;
+
+	*reply = NULL;
+	*len = 0;
+	if(!path || path[0] != '/')
+		return fail(e, EINVAL, 0, "no run endpoint");
+	if(!body)
+		return fail(e, EINVAL, 0, "no request body");
+	if(!(budget > 0))
+		return fail(e, EINVAL, 0, "no time budget");
+	policy.timeout = budget;
+	url = url_of(api, "%s", path);
+	if(!url)
+		return fail(e, ENOMEM, 0, "out of memory");
+	rc = call_with(api, &opts, c, "POST", url, body, STATS_RUN, false, NULL, &resp, e);
+	free(url);
+	if(rc != 0)
+		return rc;
+	return take_body(&resp, reply, len, e);
 }

@@ -210,6 +210,7 @@ static void handle_give(struct curl_transport *ct, CURL *h)
 
 struct progress_ctx {
 	const struct http_request *req;
+	CURL *h;
 };
 
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *arg)
@@ -229,7 +230,7 @@ static void share_unlock(CURL *h, curl_lock_data data, void *arg)
 	pthread_mutex_unlock(&ct->locks[data]);
 }
 
-/* The body goes into a text_buf bounded by HTTP_MAX_BODY. It is grown by
+/* The body goes into a text_buf bounded by the request's max_body. It is grown by
  * plain realloc, not the wiping allocator: a response never holds the key. */
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
@@ -247,7 +248,15 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
 	(void)dltotal;
 	(void)dlnow;
 	(void)ultotal;
-	(void)ulnow;
+	if(p->req->keep_once_sent) {
+		long request_size = 0;
+
+		/* Some of it went out (its headers counted once written): from here
+		 * on the exchange is not abandoned. */
+		curl_easy_getinfo(p->h, CURLINFO_REQUEST_SIZE, &request_size);
+		if(ulnow > 0 || request_size > 0)
+			return 0;
+	}
 	return is_cancelled(p->req) ? 1 : 0;
 }
 
@@ -374,7 +383,8 @@ static void curl_exchange(struct http_transport *t, const struct http_request *r
 			  struct http_response *resp)
 {
 	struct curl_transport *ct = (struct curl_transport *)t;
-	struct text_buf body = {.max = HTTP_MAX_BODY};
+	size_t max_body = req->max_body ? req->max_body : HTTP_MAX_BODY;
+	struct text_buf body = {.max = max_body};
 	struct progress_ctx pctx = {.req = req};
 	struct curl_slist *headers = NULL;
 	char errbuf[CURL_ERROR_SIZE] = "";
@@ -384,6 +394,7 @@ static void curl_exchange(struct http_transport *t, const struct http_request *r
 	memset(resp, 0, sizeof(*resp));
 	resp->retry_after = -1;
 	h = handle_take(ct);
+	pctx.h = h;
 	headers = headers_of(req);
 	if(!h || !headers) {
 		resp->outcome = HTTP_FAILED;
@@ -399,7 +410,7 @@ static void curl_exchange(struct http_transport *t, const struct http_request *r
 	curl_easy_setopt(h, CURLOPT_MAXCONNECTS, POOL_CONNECTIONS);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, to_ms(req->timeout));
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, to_ms(req->connect_timeout));
-	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HTTP_MAX_BODY);
+	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max_body);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);

@@ -30,6 +30,11 @@ static const char *const endpoint_names[STATS_NENDPOINTS] = {
 	[STATS_TOOLS_FETCH] = "tools_fetch",
 	[STATS_TOOLS_PROGRESS] = "tools_progress",
 	[STATS_HISTORY] = "history",
+	[STATS_SCENARIOS] = "scenarios",
+	[STATS_RESULTS] = "results",
+	[STATS_RESULT] = "result",
+	[STATS_END_CALLS] = "end_calls",
+	[STATS_RUN] = "run",
 };
 
 static const char *const cache_names[STATS_NCACHES] = {

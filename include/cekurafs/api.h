@@ -120,6 +120,46 @@ typedef int api_page_fn(void *arg, const char *body, size_t len, char **next, in
 int api_history(struct api *api, const struct api_cancel *c, uint64_t id, api_page_fn *page, void *arg,
 		struct api_error *e);
 
+/* An agent's evaluators: GET /test_framework/v1/scenarios/?agent_id=<agent>&page_size=1000
+ * and every `next`, each page given to page(arg, ...), within the bounds of
+ * api_history(). 0, or -errno with e filled. */
+int api_scenarios(struct api *api, const struct api_cancel *c, uint64_t agent, api_page_fn *page, void *arg,
+		  struct api_error *e);
+
+/* An agent's results: GET /test_framework/v2/results/?agent_id=<agent>&page_size=1000
+ * and every `next`, as api_scenarios(). */
+int api_results(struct api *api, const struct api_cancel *c, uint64_t agent, api_page_fn *page, void *arg,
+		struct api_error *e);
+
+/* Largest result detail accepted: details carry transcripts. */
+#define API_RESULT_MAX_BODY (64u * 1024 * 1024)
+
+/* One result's detail: GET /test_framework/v2/results/<result>/, its body up
+ * to API_RESULT_MAX_BODY (past it EPROTO, "response larger than 64 MiB"), kept
+ * as sent in *body (NUL-terminated, the caller frees it) and *len. A 404 is
+ * -ENOENT. */
+int api_result(struct api *api, const struct api_cancel *c, uint64_t result, char **body, size_t *len,
+	       struct api_error *e);
+
+/* Ends a result's active calls: POST /test_framework/v2/results/<result>/end_calls/
+ * with no body; any 2xx is 0. Sent again only when it never reached the API
+ * or was answered 429, as every POST. */
+int api_end_calls(struct api *api, const struct api_cancel *c, uint64_t result, struct api_error *e);
+
+/* Starts a run: POSTs body (one JSON object, NUL-terminated, never logged) to
+ * path, the mode's endpoint ("/test_framework/v2/scenarios/run_scenarios_text/").
+ * Never sent twice: sent again only when it never reached the API or was
+ * answered 429. Its budget is budget seconds (run_timeout), not the policy's
+ * timeout. Once the request is sent, c is no longer consulted: an interrupt
+ * does not abandon it (before that, and in the backoff after a 429, it does:
+ * -EINTR). A failure after it was sent (timeout, reset, 5xx) has the message
+ * "<reason>; the run may have started: look in results/ before running again".
+ * On a 2xx, *reply (NUL-terminated, the caller frees it) and *len hold the
+ * body as sent (the new result, with its `id`). No path, no body or a budget
+ * not > 0 is -EINVAL, nothing sent. */
+int api_run(struct api *api, const struct api_cancel *c, const char *path, const char *body, double budget,
+	    char **reply, size_t *len, struct api_error *e);
+
 /* One cheap request to check the key at start-up. */
 int api_check(struct api *api, struct api_error *e);
 

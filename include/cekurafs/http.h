@@ -50,6 +50,13 @@ struct http_request {
 	/* Polled during the exchange and the backoff; true stops both. May be NULL. */
 	bool (*cancelled)(void *arg);
 	void *cancel_arg;
+	/* Largest body accepted from this exchange, in bytes; 0 is HTTP_MAX_BODY. */
+	size_t max_body;
+	/* Once the request has been sent, cancelled is no longer polled: the
+	 * exchange runs to its answer or its timeout (a POST whose effect must not
+	 * be left in doubt by an interrupt). Before it is sent, and in the backoff
+	 * before a resend, cancelled still stops it. */
+	bool keep_once_sent;
 };
 
 /* One exchange's result. body is owned (NUL-terminated, may be NULL when len is 0). */

@@ -22,6 +22,11 @@ enum stats_endpoint {
 	STATS_TOOLS_FETCH,    /* the tools-only import's POST */
 	STATS_TOOLS_PROGRESS, /* its poll */
 	STATS_HISTORY,	      /* a page of an agent's versions */
+	STATS_SCENARIOS,      /* a page of an agent's evaluators */
+	STATS_RESULTS,	      /* a page of an agent's results */
+	STATS_RESULT,	      /* one result's detail */
+	STATS_END_CALLS,      /* a result's end_calls POST */
+	STATS_RUN,	      /* the POST that starts a run */
 	STATS_NENDPOINTS
 };
 

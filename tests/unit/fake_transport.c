@@ -119,7 +119,8 @@ static enum http_outcome wait_for_reply(struct fake *f, const struct fake_reply 
 
 		if(waited >= delay && (!reply->hold || f->released))
 			return HTTP_DONE;
-		if(cancelled(req))
+		/* The request is sent once it arrives here: keep_once_sent ignores cancelled. */
+		if(!req->keep_once_sent && cancelled(req))
 			return HTTP_INTERRUPTED;
 		if(waited >= limit)
 			return HTTP_TIMEOUT;
@@ -149,6 +150,8 @@ static void record(struct fake *f, const struct http_request *req)
 	r->endpoint = req->endpoint;
 	r->timeout = req->timeout;
 	r->connect_timeout = req->connect_timeout;
+	r->max_body = req->max_body;
+	r->keep_once_sent = req->keep_once_sent;
 	r->at = fake_now();
 	if(f->nrequests == f->cap) {
 		size_t cap = f->cap ? f->cap * 2 : 16;
@@ -205,7 +208,9 @@ static void fake_exchange(struct http_transport *t, const struct http_request *r
 	resp->retry_after = rule->reply.retry_after;
 	if(rule->reply.detail)
 		snprintf(resp->detail, sizeof(resp->detail), "%s", rule->reply.detail);
-	if(rule->outcome == HTTP_DONE) {
+	if(rule->outcome == HTTP_DONE && rule->len > (req->max_body ? req->max_body : HTTP_MAX_BODY)) {
+		resp->outcome = HTTP_TOO_LARGE; /* as the curl transport stops past its cap */
+	} else if(rule->outcome == HTTP_DONE) {
 		resp->status = rule->status;
 		if(rule->body) {
 			resp->body = malloc(rule->len + 1);

@@ -20,6 +20,9 @@
  *
  * URL patterns are substrings of the request's URL; a pattern ending in '$'
  * must end the URL ("/aiagents/42/$"). A NULL method matches every method.
+ * A reply body longer than the request's max_body (HTTP_MAX_BODY when 0) is
+ * HTTP_TOO_LARGE, as the curl transport makes it; a request with keep_once_sent
+ * counts as sent on arrival, so its cancelled callback is never called.
  * Every function is thread-safe. A request's cancelled callback is called with
  * the fake's lock held, so it must not call the fake.
  */
@@ -61,7 +64,9 @@ struct fake_request {
 	enum stats_endpoint endpoint; /* what the caller said it asks for */
 	double timeout;
 	double connect_timeout;
-	double at; /* CLOCK_MONOTONIC seconds when it arrived */
+	size_t max_body;     /* the request's cap, 0 for the default */
+	bool keep_once_sent; /* whether cancellation was to be ignored once sent */
+	double at;	     /* CLOCK_MONOTONIC seconds when it arrived */
 };
 
 struct fake *fake_new(void);
