@@ -948,6 +948,7 @@ struct pages {
 	int64_t ids[64];
 	size_t n, pages, fail_on;
 	int fail_rc;
+	const char *key; /* each item's id field; NULL: "history_id" */
 };
 
 static int read_page(void *arg, const char *body, size_t len, char **next, int64_t *count, size_t *items)
@@ -975,7 +976,8 @@ static int read_page(void *arg, const char *body, size_t len, char **next, int64
 	tok = results + 1;
 	for(int i = 0; i < json_size(&d, results); i++) {
 		assert_true(p->n < 64);
-		assert_int_equal(json_int(&d, json_find(&d, tok, "history_id"), &p->ids[p->n++]), 0);
+		assert_int_equal(
+			json_int(&d, json_find(&d, tok, p->key ? p->key : "history_id"), &p->ids[p->n++]), 0);
 		tok = json_next(&d, tok);
 	}
 	*items = (size_t)json_size(&d, results);
@@ -1114,6 +1116,321 @@ static void test_a_history_reader_out_of_memory_ends_the_walk(void **state)
 	assert_int_equal(api_history(rig->api, NULL, 42, NULL, &p, &rig->e), -EINVAL);
 	assert_int_equal(fake_nrequests(rig->f), 1);
 }
+
+/* ---- evaluators, results, runs ---- */
+
+#define SCENARIOS FAKE_BASE_URL "/test_framework/v1/scenarios/"
+#define RESULTS	  FAKE_BASE_URL "/test_framework/v2/results/"
+#define RUN_PATH  "/test_framework/v2/scenarios/run_scenarios_text/"
+#define RUN_BODY  "{\"agent_id\": 42, \"scenarios\": [7, 8]}"
+#define MAY_RUN	  "; the run may have started: look in results/ before running again"
+
+static void test_scenarios_walks_every_page_of_the_agents_evaluators(void **state)
+{
+	struct rig *rig = *state;
+	struct pages p = {.key = "id"};
+
+	fake_expect(rig->f, "GET", "/v1/scenarios/?agent_id=42&page_size=1000$", HTTP_DONE, 200,
+		    "{\"count\": 3, \"next\": \"" SCENARIOS "?agent_id=42&page=2&page_size=1000\", "
+		    "\"results\": [{\"id\": 7}, {\"id\": 8}]}");
+	fake_expect(rig->f, "GET", "page=2&", HTTP_DONE, 200,
+		    "{\"count\": 3, \"next\": null, \"results\": [{\"id\": 9}]}");
+	assert_int_equal(api_scenarios(rig->api, NULL, 42, read_page, &p, &rig->e), 0);
+	assert_int_equal(p.n, 3);
+	assert_int_equal(p.ids[0], 7);
+	assert_int_equal(p.ids[2], 9);
+	assert_int_equal(fake_nrequests(rig->f), 2);
+	assert_string_equal(fake_request(rig->f, 0)->url, SCENARIOS "?agent_id=42&page_size=1000");
+	for(size_t i = 0; i < 2; i++) {
+		assert_int_equal(fake_request(rig->f, i)->endpoint, STATS_SCENARIOS);
+		assert_int_equal(fake_request(rig->f, i)->max_body, 0);
+	}
+	assert_int_equal(fake_pending(rig->f), 0);
+}
+
+static void test_results_walks_every_page_of_the_agents_results(void **state)
+{
+	struct rig *rig = *state;
+	struct pages p = {.key = "id"};
+
+	fake_expect(rig->f, "GET", "/v2/results/?agent_id=42&page_size=1000$", HTTP_DONE, 200,
+		    "{\"count\": 3, \"next\": \"" RESULTS "?agent_id=42&page=2&page_size=1000\", "
+		    "\"results\": [{\"id\": 31}, {\"id\": 30}]}");
+	fake_expect(rig->f, "GET", "page=2&", HTTP_DONE, 200,
+		    "{\"count\": 3, \"next\": null, \"results\": [{\"id\": 29}]}");
+	assert_int_equal(api_results(rig->api, NULL, 42, read_page, &p, &rig->e), 0);
+	assert_int_equal(p.n, 3);
+	assert_int_equal(p.ids[0], 31);
+	assert_int_equal(p.ids[2], 29);
+	assert_string_equal(fake_request(rig->f, 0)->url, RESULTS "?agent_id=42&page_size=1000");
+	assert_string_equal(fake_request(rig->f, 1)->url, RESULTS "?agent_id=42&page=2&page_size=1000");
+	for(size_t i = 0; i < 2; i++)
+		assert_int_equal(fake_request(rig->f, i)->endpoint, STATS_RESULTS);
+	assert_int_equal(fake_pending(rig->f), 0);
+}
+
+static void test_evaluator_and_result_listings_keep_the_walkers_bounds(void **state)
+{
+	struct rig *rig = *state;
+	struct pages p = {.key = "id"};
+
+	/* a `next` away from api_url is not followed */
+	fake_expect(rig->f, "GET", "/v1/scenarios/", HTTP_DONE, 200,
+		    "{\"count\": 4, \"next\": \"https://evil.example/test_framework/v1/scenarios/?page=2\", "
+		    "\"results\": [{\"id\": 1}, {\"id\": 2}]}");
+	assert_int_equal(api_scenarios(rig->api, NULL, 42, read_page, &p, &rig->e), -EPROTO);
+	assert_string_equal(rig->e.msg, "malformed response: `next` points away from api_url");
+	/* a page of the wrong shape names what a page must be */
+	fake_expect(rig->f, "GET", "/v2/results/", HTTP_DONE, 200, "{\"results\": 3}");
+	assert_int_equal(api_results(rig->api, NULL, 42, read_page, &p, &rig->e), -EPROTO);
+	assert_string_equal(rig->e.msg,
+			    "malformed response: a result page is not {\"count\": int, \"results\": "
+			    "[...], \"next\": url}");
+	/* no reader, nothing sent */
+	assert_int_equal(api_results(rig->api, NULL, 42, NULL, &p, &rig->e), -EINVAL);
+	assert_int_equal(api_scenarios(rig->api, NULL, 42, NULL, &p, &rig->e), -EINVAL);
+	assert_int_equal(fake_nrequests(rig->f), 2);
+}
+
+static void test_result_gets_the_detail_as_sent_with_a_64_mib_cap(void **state)
+{
+	struct rig *rig = *state;
+	char *body = (char *)1;
+	size_t len = 99;
+
+	fake_expect(rig->f, "GET", "/v2/results/7/$", HTTP_DONE, 200, "{\"id\": 7, \"runs\": {}}");
+	assert_int_equal(api_result(rig->api, NULL, 7, &body, &len, &rig->e), 0);
+	assert_string_equal(body, "{\"id\": 7, \"runs\": {}}");
+	assert_int_equal(len, strlen(body));
+	free(body);
+	assert_string_equal(fake_request(rig->f, 0)->url, RESULTS "7/");
+	assert_string_equal(fake_request(rig->f, 0)->method, "GET");
+	assert_int_equal(fake_request(rig->f, 0)->endpoint, STATS_RESULT);
+	assert_int_equal(fake_request(rig->f, 0)->max_body, API_RESULT_MAX_BODY);
+	assert_int_equal(API_RESULT_MAX_BODY, 64u * 1024 * 1024);
+}
+
+static void test_an_unknown_result_is_enoent(void **state)
+{
+	struct rig *rig = *state;
+	char *body = (char *)1;
+	size_t len = 99;
+
+	fake_expect(rig->f, "GET", "/v2/results/8/$", HTTP_DONE, 404, "{\"detail\": \"Not found.\"}");
+	assert_int_equal(api_result(rig->api, NULL, 8, &body, &len, &rig->e), -ENOENT);
+	assert_string_equal(rig->e.msg, "HTTP 404: Not found.");
+	assert_null(body);
+	assert_int_equal(len, 0);
+}
+
+/* A body of n bytes: a JSON string of n - 2 'x'. */
+static char *big_body(size_t n)
+{
+	char *b = malloc(n + 1);
+
+	assert_non_null(b);
+	memset(b, 'x', n);
+	b[0] = b[n - 1] = '"';
+	b[n] = '\0';
+	return b;
+}
+
+static void test_a_result_may_pass_16_mib_but_not_64(void **state)
+{
+	struct rig *rig = *state;
+	size_t over16 = HTTP_MAX_BODY + 1, over64 = API_RESULT_MAX_BODY + 1;
+	char *b16 = big_body(over16), *b64 = big_body(over64), *body = NULL;
+	size_t len = 0;
+	struct pages p = {.key = "id"};
+
+	fake_expect_raw(rig->f, "GET", "/v2/results/7/$", HTTP_DONE, 200, b16, over16);
+	assert_int_equal(api_result(rig->api, NULL, 7, &body, &len, &rig->e), 0);
+	assert_int_equal(len, over16);
+	free(body);
+	fake_expect_raw(rig->f, "GET", "/v2/results/8/$", HTTP_DONE, 200, b64, over64);
+	assert_int_equal(api_result(rig->api, NULL, 8, &body, &len, &rig->e), -EPROTO);
+	assert_string_equal(rig->e.msg, "response larger than 64 MiB");
+	assert_null(body);
+	/* the cap is this request's: a listing page keeps 16 MiB */
+	fake_expect_raw(rig->f, "GET", "/v2/results/?agent_id=42", HTTP_DONE, 200, b16, over16);
+	assert_int_equal(api_results(rig->api, NULL, 42, read_page, &p, &rig->e), -EPROTO);
+	assert_string_equal(rig->e.msg, "response larger than 16 MiB");
+	free(b16);
+	free(b64);
+}
+
+static void test_end_calls_posts_no_body_and_takes_any_2xx(void **state)
+{
+	struct rig *rig = *state;
+	static const long codes[] = {200, 202, 204};
+
+	for(size_t i = 0; i < 3; i++) {
+		fake_expect(rig->f, "POST", "/v2/results/7/end_calls/$", HTTP_DONE, codes[i], NULL);
+		assert_int_equal(api_end_calls(rig->api, NULL, 7, &rig->e), 0);
+		assert_string_equal(fake_request(rig->f, i)->url, RESULTS "7/end_calls/");
+		assert_null(fake_body(rig->f, i));
+		assert_int_equal(fake_request(rig->f, i)->endpoint, STATS_END_CALLS);
+	}
+	fake_default(rig->f, "POST", "/v2/results/9/end_calls/", HTTP_DONE, 503, "{\"detail\": \"down\"}");
+	assert_int_equal(api_end_calls(rig->api, NULL, 9, &rig->e), -EIO);
+	assert_string_equal(rig->e.msg, "HTTP 503: down");
+	assert_int_equal(fake_count(rig->f, "POST", "/9/end_calls/"), 1);
+	fake_expect(rig->f, "POST", "/v2/results/10/end_calls/", HTTP_DONE, 404,
+		    "{\"detail\": \"Not found.\"}");
+	assert_int_equal(api_end_calls(rig->api, NULL, 10, &rig->e), -ENOENT);
+}
+
+static void test_run_posts_the_body_to_the_modes_endpoint_and_returns_the_reply(void **state)
+{
+	struct rig *rig = *state;
+	char *reply = (char *)1;
+	size_t len = 99;
+
+	fake_expect(rig->f, "POST", RUN_PATH "$", HTTP_DONE, 201, "{\"id\": 77, \"status\": \"pending\"}");
+	assert_int_equal(api_run(rig->api, NULL, RUN_PATH, RUN_BODY, 30, &reply, &len, &rig->e), 0);
+	assert_string_equal(reply, "{\"id\": 77, \"status\": \"pending\"}");
+	assert_int_equal(len, strlen(reply));
+	free(reply);
+	assert_string_equal(fake_request(rig->f, 0)->url, FAKE_BASE_URL RUN_PATH);
+	assert_string_equal(fake_request(rig->f, 0)->method, "POST");
+	assert_string_equal(fake_body(rig->f, 0), RUN_BODY);
+	assert_int_equal(fake_request(rig->f, 0)->endpoint, STATS_RUN);
+	assert_true(fake_request(rig->f, 0)->keep_once_sent);
+	/* its own budget: 30 s, not the policy's 5 */
+	assert_true(fake_request(rig->f, 0)->timeout > 29 && fake_request(rig->f, 0)->timeout <= 30);
+}
+
+static void test_a_run_answered_429_is_resent_with_the_same_body(void **state)
+{
+	struct rig *rig = *state;
+	char *reply = NULL;
+	size_t len = 0;
+
+	fake_expect(rig->f, "POST", RUN_PATH, HTTP_DONE, 429, NULL)->retry_after = 0.01;
+	fake_expect(rig->f, "POST", RUN_PATH, HTTP_DONE, 201, "{\"id\": 78}");
+	assert_int_equal(api_run(rig->api, NULL, RUN_PATH, RUN_BODY, 30, &reply, &len, &rig->e), 0);
+	assert_string_equal(reply, "{\"id\": 78}");
+	free(reply);
+	assert_int_equal(fake_nrequests(rig->f), 2);
+	assert_string_equal(fake_body(rig->f, 0), RUN_BODY);
+	assert_string_equal(fake_body(rig->f, 1), RUN_BODY);
+}
+
+static void test_a_run_that_failed_after_it_was_sent_is_not_resent_and_says_so(void **state)
+{
+	struct rig *rig = *state;
+	char *reply = NULL;
+	size_t len = 0;
+
+	fake_expect(rig->f, "POST", RUN_PATH, HTTP_RESET, 0, NULL);
+	fake_expect(rig->f, "POST", RUN_PATH, HTTP_DONE, 201, "{\"id\": 1}"); /* must not be used */
+	assert_int_equal(api_run(rig->api, NULL, RUN_PATH, RUN_BODY, 30, &reply, &len, &rig->e), -ECONNRESET);
+	assert_string_equal(rig->e.msg, "connection reset by the API" MAY_RUN);
+	assert_int_equal(fake_nrequests(rig->f), 1);
+	assert_int_equal(fake_pending(rig->f), 1);
+	assert_null(reply);
+	fake_default(rig->f, "POST", "/run_scenarios/", HTTP_DONE, 502, "{\"detail\": \"Bad gateway\"}");
+	assert_int_equal(api_run(rig->api, NULL, "/test_framework/v2/scenarios/run_scenarios/", RUN_BODY, 30,
+				 &reply, &len, &rig->e),
+			 -EIO);
+	assert_string_equal(rig->e.msg, "HTTP 502: Bad gateway" MAY_RUN);
+	assert_int_equal(fake_count(rig->f, "POST", "/run_scenarios/"), 1);
+	assert_null(reply);
+}
+
+static void test_a_run_refused_by_the_api_does_not_say_it_may_have_started(void **state)
+{
+	struct rig *rig = *state;
+	char *reply = NULL;
+	size_t len = 0;
+
+	fake_expect(rig->f, "POST", RUN_PATH, HTTP_DONE, 400, "{\"scenarios\": [\"Invalid pk \\\"9\\\"\"]}");
+	assert_int_equal(api_run(rig->api, NULL, RUN_PATH, RUN_BODY, 30, &reply, &len, &rig->e), -EREMOTEIO);
+	assert_string_equal(rig->e.msg, "HTTP 400: scenarios: Invalid pk \"9\"");
+	fake_default(rig->f, "POST", RUN_PATH, HTTP_REFUSED, 0, NULL);
+	assert_int_equal(api_run(rig->api, NULL, RUN_PATH, RUN_BODY, 30, &reply, &len, &rig->e),
+			 -ECONNREFUSED);
+	assert_string_equal(rig->e.msg, "cannot connect to the API: connection refused");
+	assert_null(reply);
+}
+
+static void test_a_run_times_out_after_its_own_budget(void **state)
+{
+	struct rig *rig = *state;
+	char *reply = NULL;
+	size_t len = 0;
+	double start = fake_now();
+
+	fake_expect(rig->f, "POST", RUN_PATH, HTTP_DONE, 201, "{\"id\": 1}")->delay = 2;
+	assert_int_equal(api_run(rig->api, NULL, RUN_PATH, RUN_BODY, 0.25, &reply, &len, &rig->e),
+			 -ETIMEDOUT);
+	assert_true(fake_now() - start < 1.5);
+	assert_string_equal(rig->e.msg, "timed out after 0.25 s" MAY_RUN);
+	assert_true(fake_request(rig->f, 0)->timeout <= 0.25);
+	assert_int_equal(fake_nrequests(rig->f), 1);
+	assert_null(reply);
+}
+
+static bool always_cancelled(void *arg)
+{
+	int *looks = arg;
+
+	(*looks)++;
+	return true;
+}
+
+static void test_an_interrupt_does_not_abandon_a_run_once_sent(void **state)
+{
+	struct rig *rig = *state;
+	int looks = 0;
+	const struct api_cancel c = {.cancelled = always_cancelled, .arg = &looks};
+	char *reply = NULL;
+	size_t len = 0;
+
+	fake_expect(rig->f, "POST", RUN_PATH, HTTP_DONE, 201, "{\"id\": 79}")->delay = 0.2;
+	assert_int_equal(api_run(rig->api, &c, RUN_PATH, RUN_BODY, 30, &reply, &len, &rig->e), 0);
+	assert_string_equal(reply, "{\"id\": 79}");
+	free(reply);
+	assert_int_equal(looks, 0);
+	/* another POST in the same case is abandoned */
+	fake_expect(rig->f, "POST", "/tools/auto-fetch/", HTTP_DONE, 202, "{\"progress_id\": \"p\"}")->delay =
+		0.2;
+	assert_int_equal(api_tools_fetch(rig->api, &c, 42, "{}", &reply, &rig->e), -EINTR);
+	assert_true(looks > 0);
+}
+
+static void test_an_interrupt_in_the_backoff_after_a_429_stops_the_run(void **state)
+{
+	struct rig *rig = *state;
+	int looks = 0;
+	const struct api_cancel c = {.cancelled = always_cancelled, .arg = &looks};
+	char *reply = NULL;
+	size_t len = 0;
+
+	fake_expect(rig->f, "POST", RUN_PATH, HTTP_DONE, 429, NULL)->retry_after = 0.5;
+	fake_expect(rig->f, "POST", RUN_PATH, HTTP_DONE, 201, "{\"id\": 80}");
+	assert_int_equal(api_run(rig->api, &c, RUN_PATH, RUN_BODY, 30, &reply, &len, &rig->e), -EINTR);
+	assert_string_equal(rig->e.msg, "interrupted"); /* nothing started: no warning */
+	assert_int_equal(fake_nrequests(rig->f), 1);
+	assert_null(reply);
+}
+
+static void test_a_run_without_path_body_or_budget_sends_nothing(void **state)
+{
+	struct rig *rig = *state;
+	char *reply = NULL;
+	size_t len = 0;
+
+	assert_int_equal(api_run(rig->api, NULL, NULL, RUN_BODY, 30, &reply, &len, &rig->e), -EINVAL);
+	assert_int_equal(api_run(rig->api, NULL, "run/", RUN_BODY, 30, &reply, &len, &rig->e), -EINVAL);
+	assert_int_equal(api_run(rig->api, NULL, RUN_PATH, NULL, 30, &reply, &len, &rig->e), -EINVAL);
+	assert_int_equal(api_run(rig->api, NULL, RUN_PATH, RUN_BODY, 0, &reply, &len, &rig->e), -EINVAL);
+	assert_int_equal(api_run(rig->api, NULL, RUN_PATH, RUN_BODY, -1, &reply, &len, &rig->e), -EINVAL);
+	assert_int_equal(fake_nrequests(rig->f), 0);
+	assert_null(reply);
+}
+
+/* ---- the rest ---- */
 
 static void test_listing_follows_next_over_every_page_and_sorts(void **state)
 {
@@ -1559,6 +1876,33 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_history_of_an_unknown_agent_is_enoent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_malformed_history_page_is_eproto, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_history_reader_out_of_memory_ends_the_walk, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_scenarios_walks_every_page_of_the_agents_evaluators,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_results_walks_every_page_of_the_agents_results, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_evaluator_and_result_listings_keep_the_walkers_bounds,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_result_gets_the_detail_as_sent_with_a_64_mib_cap, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_an_unknown_result_is_enoent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_result_may_pass_16_mib_but_not_64, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_end_calls_posts_no_body_and_takes_any_2xx, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_run_posts_the_body_to_the_modes_endpoint_and_returns_the_reply, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_run_answered_429_is_resent_with_the_same_body, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_run_that_failed_after_it_was_sent_is_not_resent_and_says_so, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_run_refused_by_the_api_does_not_say_it_may_have_started, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_run_times_out_after_its_own_budget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_an_interrupt_does_not_abandon_a_run_once_sent, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_an_interrupt_in_the_backoff_after_a_429_stops_the_run,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_run_without_path_body_or_budget_sends_nothing, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_listing_follows_next_over_every_page_and_sorts, setup,
 						teardown),

@@ -202,6 +202,29 @@ static void test_a_post_is_not_retried_after_a_reset(void **state)
 	assert_int_equal(fake_count(rig->f, "POST", URL), 1);
 }
 
+static void test_the_body_cap_and_keep_once_sent_reach_every_attempt(void **state)
+{
+	struct rig *rig = *state;
+
+	rig->req.max_body = 64u << 20;
+	rig->req.keep_once_sent = true;
+	fake_expect(rig->f, "GET", URL, HTTP_DONE, 503, NULL);
+	fake_expect(rig->f, "GET", URL, HTTP_DONE, 200, "{}");
+	send_call(rig, true);
+	assert_int_equal(rig->resp.status, 200);
+	assert_int_equal(fake_nrequests(rig->f), 2);
+	for(size_t i = 0; i < 2; i++) {
+		assert_int_equal(fake_request(rig->f, i)->max_body, 64u << 20);
+		assert_true(fake_request(rig->f, i)->keep_once_sent);
+	}
+	rig->req.max_body = 0;
+	rig->req.keep_once_sent = false;
+	fake_expect(rig->f, "GET", URL, HTTP_DONE, 200, "{}");
+	send_call(rig, true);
+	assert_int_equal(fake_request(rig->f, 2)->max_body, 0);
+	assert_false(fake_request(rig->f, 2)->keep_once_sent);
+}
+
 static void test_a_post_is_not_retried_after_5xx_or_a_timeout(void **state)
 {
 	struct rig *rig = *state;
@@ -893,6 +916,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_429_without_retry_after_uses_the_backoff, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_a_post_is_not_retried_after_a_reset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_the_body_cap_and_keep_once_sent_reach_every_attempt,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_post_is_not_retried_after_5xx_or_a_timeout, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_a_post_answered_429_is_resent_after_retry_after, setup,

@@ -105,6 +105,25 @@ static void test_the_tools_import_and_history_endpoints_have_names(void **state)
 	assert_no_line_starting("(null)");
 }
 
+static void test_the_evaluator_run_and_result_endpoints_have_names(void **state)
+{
+	(void)state;
+	stats_request(STATS_SCENARIOS, 200);
+	stats_request(STATS_RESULTS, 200);
+	stats_request(STATS_RESULTS, 200);
+	stats_request(STATS_RESULT, 404);
+	stats_request(STATS_END_CALLS, 204);
+	stats_request(STATS_RUN, 201);
+	stats_request(STATS_RUN, 0);
+	assert_line("requests_scenarios_200 1");
+	assert_line("requests_results_200 2");
+	assert_line("requests_result_404 1");
+	assert_line("requests_end_calls_204 1");
+	assert_line("requests_run_201 1");
+	assert_line("requests_run_failed 1");
+	assert_no_line_starting("requests_history");
+}
+
 static void test_errors_are_named_by_errno(void **state)
 {
 	(void)state;
@@ -142,6 +161,7 @@ int main(void)
 		cmocka_unit_test_setup(test_a_fresh_start_shows_zeros_and_no_requests, reset),
 		cmocka_unit_test_setup(test_requests_are_counted_by_endpoint_and_status, reset),
 		cmocka_unit_test_setup(test_the_tools_import_and_history_endpoints_have_names, reset),
+		cmocka_unit_test_setup(test_the_evaluator_run_and_result_endpoints_have_names, reset),
 		cmocka_unit_test_setup(test_errors_are_named_by_errno, reset),
 		cmocka_unit_test_setup(test_the_other_counters, reset),
 	};
