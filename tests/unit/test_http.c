@@ -637,6 +637,8 @@ struct one_shot {
 	char body[16384];
 	long body_len; /* -1 when the request said no Content-Length */
 	pthread_t thread;
+	atomic_bool got; /* the whole request arrived */
+	double delay;	 /* seconds between the request and the answer */
 };
 
 /* Reads the rest of a body of Content-Length bytes after the head into
@@ -682,20 +684,27 @@ static void *one_shot_serve(void *arg)
 		s->head[s->len] = '\0';
 	}
 	one_shot_read_body(s, c);
-	if(write(c, answer, strlen(answer)) < 0)
+	atomic_store(&s->got, true);
+	if(s->delay > 0)
+		usleep((useconds_t)(s->delay * 1e6));
+	/* MSG_NOSIGNAL: a client that gave up must not SIGPIPE the test. */
+	if(send(c, answer, strlen(answer), MSG_NOSIGNAL) < 0)
 		s->len = 0;
 	close(c);
 	return NULL;
 }
 
-static void one_shot_start(struct one_shot *s, const char *answer)
+/* Starts the server; it answers delay seconds after the request came. */
+static void one_shot_start_slow(struct one_shot *s, const char *answer, double delay)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t alen = sizeof(a);
 
 	memset(s, 0, sizeof(*s));
 	s->answer = answer;
+	s->delay = delay;
 	s->body_len = -1;
+	atomic_init(&s->got, false);
 	s->listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(s->listener >= 0);
 	assert_int_equal(bind(s->listener, (struct sockaddr *)&a, sizeof(a)), 0);
@@ -703,6 +712,11 @@ static void one_shot_start(struct one_shot *s, const char *answer)
 	assert_int_equal(getsockname(s->listener, (struct sockaddr *)&a, &alen), 0);
 	s->port = ntohs(a.sin_port);
 	assert_int_equal(pthread_create(&s->thread, NULL, one_shot_serve, s), 0);
+}
+
+static void one_shot_start(struct one_shot *s, const char *answer)
+{
+	one_shot_start_slow(s, answer, 0);
 }
 
 static void one_shot_join(struct one_shot *s)
@@ -818,6 +832,92 @@ static void test_the_curl_transport_sends_a_post_body_as_json(void **state)
 	assert_true(strncmp(s.head, "GET /body HTTP/1.1\r\n", strlen("GET /body HTTP/1.1\r\n")) == 0);
 	assert_null(strcasestr(s.head, "Content-Type"));
 	assert_int_equal(s.body_len, -1);
+	t->destroy(t);
+	curl_global_cleanup();
+}
+
+/* A body past the request's max_body is HTTP_TOO_LARGE; 0 keeps HTTP_MAX_BODY. */
+static void test_the_curl_transport_caps_the_body_at_the_requests_max_body(void **state)
+{
+	static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Length: 12\r\nConnection: close\r\n\r\n"
+				     "\"0123456789\"";
+	static const size_t caps[] = {11, 12, 0};
+	static const enum http_outcome want[] = {HTTP_TOO_LARGE, HTTP_DONE, HTTP_DONE};
+	struct http_transport *t;
+
+	(void)state;
+	assert_int_equal(http_global_init(), 0);
+	t = http_curl_new(NULL);
+	assert_non_null(t);
+	for(size_t i = 0; i < 3; i++) {
+		char url[64];
+		struct http_request req = {.method = "GET",
+					   .url = url,
+					   .key = "k",
+					   .timeout = 5,
+					   .connect_timeout = 5,
+					   .max_body = caps[i]};
+		struct http_response resp;
+		struct one_shot s;
+
+		one_shot_start(&s, answer);
+		snprintf(url, sizeof(url), "http://127.0.0.1:%u/result", (unsigned)s.port);
+		t->exchange(t, &req, &resp);
+		one_shot_join(&s);
+		if(resp.outcome != want[i])
+			fail_msg("max_body %zu: outcome %d, not %d", caps[i], resp.outcome, want[i]);
+		http_response_free(&resp);
+	}
+	t->destroy(t);
+	curl_global_cleanup();
+}
+
+/* cancelled: true once the server has the whole request. */
+static bool server_got_it(void *arg)
+{
+	struct one_shot *s = arg;
+
+	return atomic_load(&s->got);
+}
+
+/* An interrupt after the request went out abandons it, unless keep_once_sent:
+ * then the answer is waited for. */
+static void test_keep_once_sent_waits_for_the_answer_of_a_request_sent(void **state)
+{
+	struct http_transport *t;
+
+	(void)state;
+	assert_int_equal(http_global_init(), 0);
+	t = http_curl_new(NULL);
+	assert_non_null(t);
+	for(int keep = 0; keep < 2; keep++) {
+		char url[64];
+		struct one_shot s;
+		struct http_request req = {.method = "POST",
+					   .url = url,
+					   .key = "k",
+					   .body = "{}",
+					   .body_len = 2,
+					   .timeout = 5,
+					   .connect_timeout = 5,
+					   .cancelled = server_got_it,
+					   .cancel_arg = &s,
+					   .keep_once_sent = keep};
+		struct http_response resp;
+
+		one_shot_start_slow(&s, NULL, 0.4);
+		snprintf(url, sizeof(url), "http://127.0.0.1:%u/run", (unsigned)s.port);
+		t->exchange(t, &req, &resp);
+		one_shot_join(&s);
+		assert_true(atomic_load(&s.got));
+		if(keep) {
+			assert_int_equal(resp.outcome, HTTP_DONE);
+			assert_int_equal(resp.status, 200);
+		} else {
+			assert_int_equal(resp.outcome, HTTP_INTERRUPTED);
+		}
+		http_response_free(&resp);
+	}
 	t->destroy(t);
 	curl_global_cleanup();
 }
@@ -957,6 +1057,8 @@ int main(void)
 		cmocka_unit_test(test_only_connection_failures_are_never_sent),
 		cmocka_unit_test(test_the_key_header_carries_the_whole_key),
 		cmocka_unit_test(test_the_curl_transport_reads_both_forms_of_retry_after),
+		cmocka_unit_test(test_the_curl_transport_caps_the_body_at_the_requests_max_body),
+		cmocka_unit_test(test_keep_once_sent_waits_for_the_answer_of_a_request_sent),
 		cmocka_unit_test(test_the_curl_transport_sends_a_post_body_as_json),
 	};
 
