@@ -487,48 +487,37 @@ static int push_agent(struct agent_list *l, uint64_t id, const char *name)
 int api_decode_agent_page(const char *body, size_t len, struct agent_list *l, char **next, int64_t *count)
 {
 	struct json_doc d;
-	int rc, results, next_tok, count_tok, tok;
+	int rc, results, tok;
 
 	*next = NULL;
 	*count = -1;
 	rc = json_parse(&d, body, len);
 	if(rc != 0)
 		return rc;
-	results = json_find(&d, 0, "results");
-	next_tok = json_find(&d, 0, "next");
-	count_tok = json_find(&d, 0, "count");
-	rc = -EPROTO;
-	if(json_type(&d, results) != JSON_ARRAY)
-		goto out;
-	if(next_tok >= 0 && json_type(&d, next_tok) != JSON_STRING && json_type(&d, next_tok) != JSON_NULL)
-		goto out;
-	if(count_tok >= 0 && json_type(&d, count_tok) != JSON_NULL &&
-	   (json_int(&d, count_tok, count) != 0 || *count < 0))
-		goto out;
+	rc = json_page(&d, &results, next, count);
 	tok = results + 1;
-	for(int i = 0; i < json_size(&d, results); i++) {
+	for(int i = 0; rc == 0 && i < json_size(&d, results); i++) {
 		int name_tok = json_find(&d, tok, "agent_name");
 		char *name = NULL;
 		int64_t id;
 
-		if(json_int(&d, json_find(&d, tok, "id"), &id) != 0 || id <= 0)
-			goto out;
+		if(json_int(&d, json_find(&d, tok, "id"), &id) != 0 || id <= 0) {
+			rc = -EPROTO;
+			break;
+		}
 		/* The name is only for by-name/: one that is not a string is no name. */
 		if(json_type(&d, name_tok) == JSON_STRING && json_string(&d, name_tok, &name) == -ENOMEM) {
 			rc = -ENOMEM;
-			goto out;
+			break;
 		}
 		rc = push_agent(l, (uint64_t)id, name);
 		free(name);
-		if(rc != 0)
-			goto out;
-		rc = -EPROTO;
 		tok = json_next(&d, tok);
 	}
-	rc = 0;
-	if(json_type(&d, next_tok) == JSON_STRING)
-		rc = json_string(&d, next_tok, next);
-out:
+	if(rc != 0) {
+		free(*next);
+		*next = NULL;
+	}
 	json_free(&d);
 	return rc;
 }

@@ -216,24 +216,6 @@ size_t history_builder_held(const struct history_builder *b)
 	return b->n;
 }
 
-/* Checks a page's shape: sets *results, and *next and *count from the page.
- * Returns 0, -EPROTO or -ENOMEM (*next is then NULL). */
-static int page_shape(const struct json_doc *d, int *results, char **next, int64_t *count)
-{
-	int next_tok = json_find(d, 0, "next"), count_tok = json_find(d, 0, "count");
-	enum json_type next_type = json_type(d, next_tok);
-
-	*results = json_find(d, 0, "results");
-	if(json_type(d, *results) != JSON_ARRAY)
-		return -EPROTO;
-	if(next_tok >= 0 && next_type != JSON_STRING && next_type != JSON_NULL)
-		return -EPROTO;
-	if(count_tok >= 0 && json_type(d, count_tok) != JSON_NULL &&
-	   (json_int(d, count_tok, count) != 0 || *count < 0))
-		return -EPROTO;
-	return next_type == JSON_STRING ? json_string(d, next_tok, next) : 0;
-}
-
 int history_page(void *arg, const char *body, size_t len, char **next, int64_t *count, size_t *items)
 {
 	struct history_builder *b = arg;
@@ -246,7 +228,7 @@ int history_page(void *arg, const char *body, size_t len, char **next, int64_t *
 	rc = json_parse(&d, body, len);
 	if(rc != 0)
 		return rc;
-	rc = page_shape(&d, &results, next, count);
+	rc = json_page(&d, &results, next, count);
 	n = rc == 0 ? json_size(&d, results) : 0;
 	rec = results + 1;
 	for(int i = 0; i < n && rc == 0; i++, rec = json_next(&d, rec))

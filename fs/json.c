@@ -544,3 +544,19 @@ int json_pretty(const char *text, size_t len, char **out, size_t *out_len)
 	*out_len = o.n;
 	return 0;
 }
+
+int json_page(const struct json_doc *d, int *results, char **next, int64_t *count)
+{
+	int next_tok = json_find(d, 0, "next"), count_tok = json_find(d, 0, "count");
+	enum json_type next_type = json_type(d, next_tok);
+
+	*results = json_find(d, 0, "results");
+	if(json_type(d, *results) != JSON_ARRAY)
+		return -EPROTO;
+	if(next_tok >= 0 && next_type != JSON_STRING && next_type != JSON_NULL)
+		return -EPROTO;
+	if(count_tok >= 0 && json_type(d, count_tok) != JSON_NULL &&
+	   (json_int(d, count_tok, count) != 0 || *count < 0))
+		return -EPROTO;
+	return next_type == JSON_STRING ? json_string(d, next_tok, next) : 0;
+}

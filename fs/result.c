@@ -779,24 +779,6 @@ static int decode_entry(const struct json_doc *d, int rec, uint64_t id, struct r
 	return rc;
 }
 
-/* Checks a page's shape: sets *results, and *next and *count from the page.
- * Returns 0, -EPROTO or -ENOMEM (*next is then NULL). */
-static int page_shape(const struct json_doc *d, int *results, char **next, int64_t *count)
-{
-	int next_tok = json_find(d, 0, "next"), count_tok = json_find(d, 0, "count");
-	enum json_type next_type = json_type(d, next_tok);
-
-	*results = json_find(d, 0, "results");
-	if(json_type(d, *results) != JSON_ARRAY)
-		return -EPROTO;
-	if(next_tok >= 0 && next_type != JSON_STRING && next_type != JSON_NULL)
-		return -EPROTO;
-	if(count_tok >= 0 && json_type(d, count_tok) != JSON_NULL &&
-	   (json_int(d, count_tok, count) != 0 || *count < 0))
-		return -EPROTO;
-	return next_type == JSON_STRING ? json_string(d, next_tok, next) : 0;
-}
-
 /* Ascending id; for one id, the one earlier on the page (lower address) first. */
 static int entry_order(const void *x, const void *y)
 {
@@ -861,7 +843,7 @@ int result_list_page(void *arg, const char *body, size_t len, char **next, int64
 	rc = json_parse(&d, body, len);
 	if(rc != 0)
 		return rc;
-	rc = page_shape(&d, &results, next, count);
+	rc = json_page(&d, &results, next, count);
 	if(rc == 0)
 		n = json_size(&d, results);
 	if(rc == 0 && n > 0) {

@@ -86,4 +86,10 @@ int json_pretty(const char *text, size_t len, char **out, size_t *out_len);
 /* Reads an integer value (no fraction, no exponent, in range). Returns 0 or -EPROTO. */
 int json_int(const struct json_doc *doc, int tok, int64_t *out);
 
+/* A page of a Django REST framework listing, {"count": n, "next": url, "results": [...]}:
+ * sets *results (the array's token), *next (a new string, or left NULL when null or
+ * absent) and *count (left as it is when null or absent). Returns 0, -EPROTO (results
+ * not an array, next not a string or null, count not an integer >= 0) or -ENOMEM. */
+int json_page(const struct json_doc *d, int *results, char **next, int64_t *count);
+
 #endif
