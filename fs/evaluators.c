@@ -13,10 +13,12 @@
 #include "cekurafs/evaluators.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cekurafs/ids.h"
 #include "cekurafs/json.h"
 #include "cekurafs/text.h"
 
@@ -175,54 +177,18 @@ static uint64_t record_id(const struct json_doc *d, int rec)
 
 /* ---- a page ---- */
 
-/* Ascending id; for one id, the one earlier on the page (lower address) first. */
-static int by_id_then_place(const void *x, const void *y)
+static void drop_evaluator(void *x)
 {
-	const struct evaluator *a = *(const struct evaluator *const *)x;
-	const struct evaluator *b = *(const struct evaluator *const *)y;
-
-	if(a->id != b->id)
-		return a->id < b->id ? -1 : 1;
-	return a < b ? -1 : a > b ? 1 : 0;
+	evaluator_free(x);
 }
 
-/* Merges the page's new evaluators add[0..k) (none of them in e) into e: each
+/* Merges the page's new records add[0..k) (none of them in e) into e: each
  * id once, the first on the page kept, the others freed. Takes what add holds
  * either way. Returns 0 or -ENOMEM (e unchanged). */
 static int merge(struct evaluators *e, struct evaluator *add, size_t k)
 {
-	struct evaluator **order, *v;
-	size_t i = 0, j = 0, o = 0;
-
-	if(k == 0)
-		return 0;
-	order = calloc(k, sizeof(*order));
-	v = calloc(e->n + k, sizeof(*v));
-	if(!order || !v) {
-		free(order);
-		free(v);
-		for(size_t a = 0; a < k; a++)
-			evaluator_free(&add[a]);
-		return -ENOMEM;
-	}
-	for(size_t a = 0; a < k; a++)
-		order[a] = &add[a];
-	qsort(order, k, sizeof(*order), by_id_then_place);
-	while(i < e->n || j < k) {
-		if(j < k && o > 0 && order[j]->id == v[o - 1].id) {
-			evaluator_free(order[j++]); /* a later record of the same id on this page */
-			continue;
-		}
-		if(j == k || (i < e->n && e->v[i].id < order[j]->id))
-			v[o++] = e->v[i++];
-		else
-			v[o++] = *order[j++];
-	}
-	free(order);
-	free(e->v);
-	e->v = v;
-	e->n = o;
-	return 0;
+	return ids_merge((void **)&e->v, &e->n, add, k, sizeof(*add), offsetof(struct evaluator, id),
+			 drop_evaluator);
 }
 
 int evaluators_page(void *arg, const char *body, size_t len, char **next, int64_t *count, size_t *items)

@@ -24,6 +24,7 @@
 #include "cekurafs/result.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -779,54 +780,18 @@ static int decode_entry(const struct json_doc *d, int rec, uint64_t id, struct r
 	return rc;
 }
 
-/* Ascending id; for one id, the one earlier on the page (lower address) first. */
-static int entry_order(const void *x, const void *y)
+static void drop_result_entry(void *x)
 {
-	const struct result_entry *a = *(const struct result_entry *const *)x;
-	const struct result_entry *b = *(const struct result_entry *const *)y;
-
-	if(a->id != b->id)
-		return a->id < b->id ? -1 : 1;
-	return a < b ? -1 : a > b ? 1 : 0;
+	entry_free(x);
 }
 
-/* Merges the page's new entries add[0..k) (none of them in l) into l: each
+/* Merges the page's new records add[0..k) (none of them in l) into l: each
  * id once, the first on the page kept, the others freed. Takes what add holds
  * either way. Returns 0 or -ENOMEM (l unchanged). */
 static int merge(struct result_list *l, struct result_entry *add, size_t k)
 {
-	struct result_entry **order, *v;
-	size_t i = 0, j = 0, o = 0;
-
-	if(k == 0)
-		return 0;
-	order = calloc(k, sizeof(*order));
-	v = calloc(l->n + k, sizeof(*v));
-	if(!order || !v) {
-		free(order);
-		free(v);
-		for(size_t a = 0; a < k; a++)
-			entry_free(&add[a]);
-		return -ENOMEM;
-	}
-	for(size_t a = 0; a < k; a++)
-		order[a] = &add[a];
-	qsort(order, k, sizeof(*order), entry_order);
-	while(i < l->n || j < k) {
-		if(j < k && o > 0 && order[j]->id == v[o - 1].id) {
-			entry_free(order[j++]); /* a later record of the same id on this page */
-			continue;
-		}
-		if(j == k || (i < l->n && l->v[i].id < order[j]->id))
-			v[o++] = l->v[i++];
-		else
-			v[o++] = *order[j++];
-	}
-	free(order);
-	free(l->v);
-	l->v = v;
-	l->n = o;
-	return 0;
+	return ids_merge((void **)&l->v, &l->n, add, k, sizeof(*add), offsetof(struct result_entry, id),
+			 drop_result_entry);
 }
 
 int result_list_page(void *arg, const char *body, size_t len, char **next, int64_t *count, size_t *items)

@@ -29,4 +29,13 @@ bool ids_parse_agent(const char *s, size_t len, uint64_t *id);
  * 1 to IDS_JOB_MAX bytes of [A-Za-z0-9._~-]. */
 bool ids_valid_job(const char *s);
 
+/* Merges k records add[0..k) into the array *v of *n records kept in
+ * ascending id: each record is size bytes with its uint64_t id at offset
+ * id_at, and no id of add is in *v already. Each id is kept once: of records
+ * of add sharing an id, the first (lowest index) is kept and the others are
+ * given to drop(). Records are moved, not copied: add's storage stays the
+ * caller's. Returns 0, or -ENOMEM with *v unchanged and every record of add
+ * given to drop(). O((n + k) + k log k). */
+int ids_merge(void **v, size_t *n, void *add, size_t k, size_t size, size_t id_at, void (*drop)(void *));
+
 #endif
