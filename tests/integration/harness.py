@@ -419,6 +419,64 @@ class Sim:
             g.close()
         _killpg(self.proc)
 
+    # -- evaluators, runs and results (issue 15; contrib/cekura-sim.md) --
+    RUN_PATHS = {"text": "/test_framework/v2/scenarios/run_scenarios_text/",
+                 "voice": "/test_framework/v2/scenarios/run_scenarios/"}
+    RESULTS_API = "/test_framework/v2/results/"
+    SCENARIOS_API = "/test_framework/v1/scenarios/"
+
+    def results(self):
+        """{"<agent>": [result ids started through the API, oldest first]}."""
+        return self.request("GET", "/_sim/results")
+
+    def run_posts(self, agent=None, mode=None, since=0):
+        """Log entries of the run POSTs (mode "text", "voice" or None for both);
+        with agent, only those whose body's agent_id is agent (a body that is not
+        a JSON object counts for no agent); seq > since."""
+        paths = [self.RUN_PATHS[mode]] if mode else list(self.RUN_PATHS.values())
+        out = []
+        for e in self.log():
+            if e["seq"] <= since or e["method"] != "POST" or e["path"] not in paths:
+                continue
+            if agent is not None and not (isinstance(e["body"], dict)
+                                          and e["body"].get("agent_id") == agent):
+                continue
+            out.append(e)
+        return out
+
+    def result_gets(self, rid, since=0):
+        """Log entries of GET /test_framework/v2/results/<rid>/; seq > since."""
+        return [e for e in self.log() if e["seq"] > since and e["method"] == "GET"
+                and e["path"] == f"{self.RESULTS_API}{rid}/"]
+
+    def end_calls_posts(self, rid, since=0):
+        """Log entries of POST /test_framework/v2/results/<rid>/end_calls/; seq > since."""
+        return [e for e in self.log() if e["seq"] > since and e["method"] == "POST"
+                and e["path"] == f"{self.RESULTS_API}{rid}/end_calls/"]
+
+    def results_listings(self, agent, since=0):
+        """Log entries of GET /test_framework/v2/results/?agent_id=<agent>; seq > since."""
+        return [e for e in self.log() if e["seq"] > since and e["method"] == "GET"
+                and e["path"] == self.RESULTS_API
+                and f"agent_id={agent}" in e["query"].split("&")]
+
+    def evaluator_listings(self, agent, since=0):
+        """Log entries of GET /test_framework/v1/scenarios/?agent_id=<agent>; seq > since."""
+        return [e for e in self.log() if e["seq"] > since and e["method"] == "GET"
+                and e["path"] == self.SCENARIOS_API
+                and f"agent_id={agent}" in e["query"].split("&")]
+
+    def result_requests(self, since=0):
+        """Every log entry about evaluators, runs or results (any method); seq > since."""
+        return [e for e in self.log() if e["seq"] > since and (
+            e["path"].startswith((self.RESULTS_API, self.SCENARIOS_API))
+            or e["path"] in self.RUN_PATHS.values())]
+
+    def result_detail(self, rid):
+        """The detail of result rid as the API sends it now (asked directly:
+        recorded in the log)."""
+        return self.api_get(f"{self.RESULTS_API}{rid}/")
+
 
 class Gate:
     """A TCP forwarder on a loopback port of its own, in front of a simulator:
