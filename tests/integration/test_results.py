@@ -385,6 +385,28 @@ def test_wait_summary_error_and_junit_of_a_result_where_every_run_passed(env):
             "Refund request", "Book <now> & \"cancel\" it's"]
 
 
+def test_a_results_files_mtime_is_when_their_text_last_changed(env):
+    # DESIGN.md section 2 (and 7, "the same rules"): the mtime of every dynamic
+    # file is when its text last changed, so `find -newer` works on them.
+    agent = 52
+    # Whatever the mount showed before is older than this result by 0.3 s at least.
+    sleep_until(time.monotonic() + 0.3, what="0.3 s")
+    before = time.time()
+    rid = start(env, agent, "text 5201")
+    code, _, err, _ = cat_wait(env, agent, rid)
+    assert code == 0, (code, err)
+    now = time.time()
+    assert before <= iso_time(env.sim.result_detail(rid)["created_at"]) <= now
+    for name in ("status", "summary", "error", "result.json", "junit.xml", "wait", "runs"):
+        mtime = os.stat(result_path(env, agent, rid, name)).st_mtime
+        assert before - 0.05 <= mtime <= now + 0.05, (name, mtime, before, now)
+    # Every file of the result changed when it ended (status, summary,
+    # result.json, junit.xml): none of them is older than the status.
+    status_at = os.stat(result_path(env, agent, rid, "status")).st_mtime
+    for name in ("summary", "result.json", "junit.xml"):
+        assert os.stat(result_path(env, agent, rid, name)).st_mtime >= status_at - 1, name
+
+
 def test_echo_voice_line_to_run_then_ls_t_shows_the_new_result_first(env):
     agent = 1  # evaluators 101 .. 104; outbound
     since = env.sim.last_seq()
