@@ -37,12 +37,12 @@
 struct job {
 	struct agent *agent; /* the owner */
 	const struct job_type *type;
-	uint64_t item;	     /* a keyed kind's item (the result id), else 0 */
-	struct job *next;    /* in the agent's keyed list */
-	unsigned users;	     /* threads using it with the lock released: trimming leaves it */
-	double used_at;	     /* monotonic time of its last view or wait (keyed: for trimming) */
+	uint64_t item;		   /* a keyed kind's item (the result id), else 0 */
+	struct job *next;	   /* in the agent's keyed list */
+	unsigned users;		   /* threads using it with the lock released: trimming leaves it */
+	double used_at;		   /* monotonic time of its last view or wait (keyed: for trimming) */
 	struct job_detail *detail; /* the kind's decoded answer, or NULL */
-	bool have_answer; /* progress, json and text hold the last poll of id */
+	bool have_answer;	   /* progress, json and text hold the last poll of id */
 	/* The API no longer knows id (400 on its poll): the job is over, outcome
 	 * unknown; text is "expired\n<id_label>: <id>\n", json "". Cleared by the next start. */
 	bool expired;
@@ -666,7 +666,8 @@ static int view_of(struct grab *g, struct job_view *v)
 	return 0;
 }
 
-/* The job of kind and item, made for a keyed kind (whose item is its id). NULL when out of memory, or no such job. */
+/* The job of kind and item, made for a keyed kind (whose item is its id). NULL when out of memory, or no such
+ * job. */
 static struct job *find_or_make(struct registry *r, struct agent *a, enum job_kind kind, uint64_t item)
 {
 	if(!a)
@@ -1117,7 +1118,8 @@ double jobs_born(const struct agent *a, enum job_kind kind, uint64_t item)
 	return j && j->detail && j->type->born ? j->type->born(j->detail) : 0;
 }
 
-int jobs_check(struct registry *r, struct agent *a, const struct api_cancel *c, enum job_kind kind, uint64_t item)
+int jobs_check(struct registry *r, struct agent *a, const struct api_cancel *c, enum job_kind kind,
+	       uint64_t item)
 {
 	struct job *j = find_or_make(r, a, kind, item);
 	int rc;

@@ -118,8 +118,8 @@ static int make_job(const struct node_ctx *ctx, const struct node_file *f, struc
 static int make_wait(const struct node_ctx *ctx, const struct node_file *f, struct node_text *out)
 {
 	struct job_view v;
-	int rc = text_of_view(registry_job_wait(ctx->reg, &ctx->cancel, f->id, kind_of(f), f->item, &v), &v, f,
-			      out);
+	int rc = text_of_view(registry_job_wait(ctx->reg, &ctx->cancel, f->id, kind_of(f), f->item, &v), &v,
+			      f, out);
 
 	if(rc == -EREMOTEIO) {
 		/* The job failed: the read fails too; the text is not served. */
@@ -594,8 +594,8 @@ static int list_runs(const struct node_ctx *ctx, const struct node_file *f, node
 }
 
 /* end-calls: "1" stops the result's calls. */
-static int write_end_calls(const struct node_ctx *ctx, const struct node_file *f, const char *buf, size_t size,
-			   off_t off, struct node_text *reply)
+static int write_end_calls(const struct node_ctx *ctx, const struct node_file *f, const char *buf,
+			   size_t size, off_t off, struct node_text *reply)
 {
 	int rc = nodes_parse_trigger(buf, size, off);
 
