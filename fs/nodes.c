@@ -574,6 +574,12 @@ static size_t size_result(const struct node_ctx *ctx, const struct node_file *f)
 	return size;
 }
 
+/* A result's files change when its summary does (arg is not a job kind here). */
+static double changed_result(const struct node_ctx *ctx, const struct node_file *f)
+{
+	return registry_job_changed_at(ctx->reg, f->id, JOB_RESULT, f->item, JOB_TEXT);
+}
+
 static int list_runs(const struct node_ctx *ctx, const struct node_file *f, node_fill_fn *fill, void *arg)
 {
 	const struct result *res;
@@ -659,7 +665,7 @@ static int link_results(const struct node_ctx *ctx, const struct node_file *f, c
 #define RESULT_FILE(file, which, fn_size)                                                                    \
 	{                                                                                                    \
 		.name = file, .mode = 0444, .arg = which, .at_open = true, .owner_only = true,               \
-		.make = make_result, .changed = changed_job, .size = fn_size                                 \
+		.make = make_result, .changed = changed_result, .size = fn_size                              \
 	}
 
 /* The files of one result in results/<result_id>/: every one private under
@@ -685,7 +691,7 @@ static const struct node_kind result_kinds[] = {
 	 .at_open = true,
 	 .owner_only = true,
 	 .make = make_result,
-	 .changed = changed_job,
+	 .changed = changed_result,
 	 .size = size_result,
 	 .list = list_runs},
 	{.name = "wait",
