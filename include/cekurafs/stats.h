@@ -36,6 +36,8 @@ enum stats_cache {
 	STATS_CACHE_CONFIG,   /* an agent's configuration reused */
 	STATS_CACHE_NEGATIVE, /* a missing agent answered without asking */
 	STATS_CACHE_HISTORY,  /* an agent's versions reused */
+	STATS_CACHE_EVALUATORS, /* an agent's evaluators reused */
+	STATS_CACHE_RESULTS,	/* an agent's results listing reused */
 	STATS_NCACHES
 };
 
