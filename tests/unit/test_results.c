@@ -395,6 +395,30 @@ static void test_an_unused_results_job_is_let_go_after_list_ttl(void **state)
 	assert_int_equal(fake_count(rig->b.f, "GET", DETAIL_812), 2);
 }
 
+static void test_past_4096_results_the_one_used_longest_ago_is_let_go(void **state)
+{
+	struct rig *rig = *state;
+	struct job_view v;
+
+	fake_default(rig->b.f, "GET", "/v2/results/", HTTP_DONE, 200,
+		     DETAIL("1", "42", "running", RUNS_RUNNING));
+	for(uint64_t id = 1; id <= 4096; id++) {
+		assert_int_equal(view(rig, id, &v), 0);
+		job_view_free(&v);
+	}
+	assert_int_equal(view(rig, 1, &v), 0); /* held: no GET */
+	job_view_free(&v);
+	assert_int_equal(fake_count(rig->b.f, "GET", "/v2/results/1/$"), 1);
+	assert_int_equal(view(rig, 4097, &v), 0); /* one more: 2, used longest ago, goes */
+	job_view_free(&v);
+	assert_int_equal(view(rig, 1, &v), 0);
+	job_view_free(&v);
+	assert_int_equal(fake_count(rig->b.f, "GET", "/v2/results/1/$"), 1);
+	assert_int_equal(view(rig, 2, &v), 0);
+	job_view_free(&v);
+	assert_int_equal(fake_count(rig->b.f, "GET", "/v2/results/2/$"), 2);
+}
+
 static void test_end_calls_posts_once_and_the_next_read_polls(void **state)
 {
 	struct rig *rig = *state;
@@ -537,6 +561,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_an_unused_results_job_is_let_go_after_list_ttl, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_past_4096_results_the_one_used_longest_ago_is_let_go,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_end_calls_posts_once_and_the_next_read_polls, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_run_reads_back_the_id_on_the_same_open_file, setup,
