@@ -269,10 +269,10 @@ static const struct cached_type types[AGENT_CACHED_N] = {
 				 hash_config},
 	[AGENT_CACHED_HISTORY] = {"history", STATS_CACHE_HISTORY, load_history, release_history,
 				  bytes_history, hash_history},
-	[AGENT_CACHED_EVALUATORS] = {"evaluators", STATS_CACHE_EVALUATORS, load_evaluators, release_evaluators,
-				     bytes_evaluators, hash_evaluators},
-	[AGENT_CACHED_RESULTS] = {"results", STATS_CACHE_RESULTS, load_results, release_results, bytes_results,
-				  hash_results},
+	[AGENT_CACHED_EVALUATORS] = {"evaluators", STATS_CACHE_EVALUATORS, load_evaluators,
+				     release_evaluators, bytes_evaluators, hash_evaluators},
+	[AGENT_CACHED_RESULTS] = {"results", STATS_CACHE_RESULTS, load_results, release_results,
+				  bytes_results, hash_results},
 };
 
 /* ---- the cache ---- */
@@ -522,8 +522,8 @@ void agent_cache_drop(struct registry *r, struct agent *a, enum agent_cached wha
 	}
 }
 
-int agent_cache_amend(struct registry *r, struct agent *a, enum agent_cached what, int (*fn)(void *obj, void *arg),
-		      void *arg)
+int agent_cache_amend(struct registry *r, struct agent *a, enum agent_cached what,
+		      int (*fn)(void *obj, void *arg), void *arg)
 {
 	struct cache_entry *ce = a->cache ? &a->cache[what] : NULL;
 

@@ -33,7 +33,8 @@ enum agent_cached {
 	AGENT_CACHED_CONFIG,	 /* struct agent_config */
 	AGENT_CACHED_HISTORY,	 /* struct history */
 	AGENT_CACHED_EVALUATORS, /* struct evaluators * */
-	AGENT_CACHED_RESULTS,	 /* struct result_list *: changed by agent_cache_amend(), so read with the lock held */
+	AGENT_CACHED_RESULTS, /* struct result_list *: changed by agent_cache_amend(), so read with the lock
+				 held */
 	AGENT_CACHED_N
 };
 
@@ -59,8 +60,8 @@ void agent_cache_drop(struct registry *r, struct agent *a, enum agent_cached wha
 /* Calls fn(the held object, arg) when one is held (fresh or not), and makes a
  * fetch in flight not kept: a change made here (a result started) is not
  * undone by an answer sent before it. fn's result, or 0 when none is held. */
-int agent_cache_amend(struct registry *r, struct agent *a, enum agent_cached what, int (*fn)(void *obj, void *arg),
-		      void *arg);
+int agent_cache_amend(struct registry *r, struct agent *a, enum agent_cached what,
+		      int (*fn)(void *obj, void *arg), void *arg);
 
 /* Gives back a reference from agent_cache_get() or agent_cache_peek() (NULL: nothing). Takes no lock. */
 void agent_cache_put(void *obj);

@@ -117,8 +117,8 @@ static int tools_request(const struct agent_config *cfg, char **body, char *why,
 	return rc;
 }
 
-static int start_tools(struct api *api, const struct api_cancel *c, uint64_t agent, const struct job_request *req,
-		       char **job_id, struct api_error *e)
+static int start_tools(struct api *api, const struct api_cancel *c, uint64_t agent,
+		       const struct job_request *req, char **job_id, struct api_error *e)
 {
 	return api_tools_fetch(api, c, agent, req->body, job_id, e);
 }
@@ -148,8 +148,8 @@ static void tools_failure(const struct progress *p, const struct job_detail *det
 /* ---- the test result ---- */
 
 /* POST of the run: the answer's integer id is the result's. */
-static int start_run(struct api *api, const struct api_cancel *c, uint64_t agent, const struct job_request *req,
-		     char **job_id, struct api_error *e)
+static int start_run(struct api *api, const struct api_cancel *c, uint64_t agent,
+		     const struct job_request *req, char **job_id, struct api_error *e)
 {
 	struct json_doc d;
 	char *reply = NULL;
@@ -217,7 +217,8 @@ static int poll_result(struct api *api, const struct api_cancel *c, uint64_t age
 		rc = result_decode(body, len, res);
 		if(rc == -EPROTO || rc == -EFBIG) {
 			snprintf(e->msg, sizeof(e->msg), "malformed response: result %s %s", job_id,
-				 rc == -EPROTO ? "is not a ResultDetailV2 object" : "is too large to show as files");
+				 rc == -EPROTO ? "is not a ResultDetailV2 object"
+					       : "is too large to show as files");
 			rc = -EPROTO;
 		} else if(rc == 0 && res->agent != agent) {
 			snprintf(e->msg, sizeof(e->msg), "result %s is not one of this agent's", job_id);

@@ -25,9 +25,12 @@
 #define UNKNOWN_SIZE                                                                                         \
 	4096 /* the size of a text not polled yet: a page, so readers trusting st_size read it all */
 
-/* Most jobs of a keyed kind (results) one agent holds: past it, the one
- * used longest ago that nobody uses is let go (it is fetched again when read). */
-#define KEYED_MAX 1024
+/* Most jobs of keyed kinds (results) the mount holds, and most bytes their
+ * answers may hold: past either, those used longest ago that nobody uses are
+ * let go (each is fetched again when read). A result's detail is at most 64
+ * MiB as received, so the newest always fits. */
+#define KEYED_MAX	4096
+#define KEYED_BYTES_MAX ((size_t)256 << 20)
 
 /* One job of an agent. Owned by its agent: agent->jobs[kind] for a kind
  * per agent, made at its first start or when the state file names it, freed
@@ -37,12 +40,15 @@
 struct job {
 	struct agent *agent; /* the owner */
 	const struct job_type *type;
-	uint64_t item;	     /* a keyed kind's item (the result id), else 0 */
-	struct job *next;    /* in the agent's keyed list */
-	unsigned users;	     /* threads using it with the lock released: trimming leaves it */
-	double used_at;	     /* monotonic time of its last view or wait (keyed: for trimming) */
+	uint64_t item;			 /* a keyed kind's item (the result id), else 0 */
+	struct job *next;		 /* in the agent's keyed list */
+	struct job *lru_prev, *lru_next; /* a keyed job: in the store's list, least recently used first */
+	bool in_lru;
+	size_t answer_bytes;	   /* a keyed job: what its answer holds, counted in the store */
+	unsigned users;		   /* threads using it with the lock released: trimming leaves it */
+	double used_at;		   /* monotonic time of its last view or wait (keyed: for trimming) */
 	struct job_detail *detail; /* the kind's decoded answer, or NULL */
-	bool have_answer; /* progress, json and text hold the last poll of id */
+	bool have_answer;	   /* progress, json and text hold the last poll of id */
 	/* The API no longer knows id (400 on its poll): the job is over, outcome
 	 * unknown; text is "expired\n<id_label>: <id>\n", json "". Cleared by the next start. */
 	bool expired;
@@ -65,6 +71,8 @@ struct job {
 struct job_store {
 	struct job **with_id;
 	size_t n, cap;
+	struct job *lru_head, *lru_tail; /* every keyed job, least recently used first */
+	size_t nkeyed, keyed_bytes;
 	struct {
 		unsigned long wanted; /* bumped each time an id is stored */
 		unsigned long done;   /* the highest `wanted` a finished save covered */
@@ -109,38 +117,86 @@ static bool job_unused(const struct job *j)
 	return j->users == 0 && !j->poll.busy && !j->starting;
 }
 
-/* Lets go of the agent's keyed jobs unused for longer than keep seconds,
- * and, past KEYED_MAX, of the one used longest ago. Lock held. */
-static void trim(struct registry *r, struct agent *a, double keep)
+static void lru_unlink(struct job_store *s, struct job *j)
 {
-	double now = clock_mono();
-	size_t n = 0;
-	struct job **oldest = NULL;
+	if(!j->in_lru)
+		return;
+	if(j->lru_prev)
+		j->lru_prev->lru_next = j->lru_next;
+	else
+		s->lru_head = j->lru_next;
+	if(j->lru_next)
+		j->lru_next->lru_prev = j->lru_prev;
+	else
+		s->lru_tail = j->lru_prev;
+	j->lru_prev = j->lru_next = NULL;
+	j->in_lru = false;
+	s->nkeyed--;
+}
 
-	for(struct job **p = &a->keyed; *p;) {
-		struct job *j = *p;
+static void lru_append(struct job_store *s, struct job *j)
+{
+	j->lru_prev = s->lru_tail;
+	j->lru_next = NULL;
+	if(s->lru_tail)
+		s->lru_tail->lru_next = j;
+	else
+		s->lru_head = j;
+	s->lru_tail = j;
+	j->in_lru = true;
+	s->nkeyed++;
+}
 
-		if(job_unused(j) && now - j->used_at > keep) {
-			*p = j->next;
-			job_free(r->jobs, j);
-			continue;
-		}
-		n++;
-		if(job_unused(j) && (!oldest || j->used_at < (*oldest)->used_at))
-			oldest = p;
-		p = &j->next;
+/* The job was used now: it goes to the end of the store's list. Lock held. */
+static void touch(struct job_store *s, struct job *j)
+{
+	j->used_at = clock_mono();
+	if(j->in_lru) {
+		lru_unlink(s, j);
+		lru_append(s, j);
 	}
-	if(n >= KEYED_MAX && oldest) {
-		struct job *j = *oldest;
+}
 
-		*oldest = j->next;
-		job_free(r->jobs, j);
+/* Takes a keyed job out of its agent's list and frees it. Lock held. */
+static void let_go(struct job_store *s, struct job *j)
+{
+	for(struct job **p = &j->agent->keyed; *p; p = &(*p)->next)
+		if(*p == j) {
+			*p = j->next;
+			break;
+		}
+	job_free(s, j);
+}
+
+/* Lets go of the keyed jobs used longest ago that nobody uses while the
+ * store holds more than KEYED_MAX of them or KEYED_BYTES_MAX of answers. Lock held. */
+static void evict(struct job_store *s)
+{
+	struct job *j = s->lru_head;
+
+	while(j && (s->nkeyed > KEYED_MAX || s->keyed_bytes > KEYED_BYTES_MAX)) {
+		struct job *next = j->lru_next;
+
+		if(job_unused(j))
+			let_go(s, j);
+		j = next;
 	}
 }
 
 void jobs_trim(struct registry *r, struct agent *a)
 {
-	trim(r, a, r->opt.list_ttl);
+	double now = clock_mono();
+
+	for(struct job **p = &a->keyed; *p;) {
+		struct job *j = *p;
+
+		if(job_unused(j) && now - j->used_at > r->opt.list_ttl) {
+			*p = j->next;
+			job_free(r->jobs, j);
+		} else {
+			p = &j->next;
+		}
+	}
 }
 
 /* The agent's own job of this kind (for a keyed kind, the one holding the
@@ -168,7 +224,7 @@ static struct job *keyed_get(struct registry *r, struct agent *a, enum job_kind 
 
 	if(j)
 		return j;
-	trim(r, a, r->opt.list_ttl); /* and one more past KEYED_MAX */
+	jobs_trim(r, a); /* what this agent's readers left unused for list_ttl */
 	j = calloc(1, sizeof(*j));
 	if(!j || asprintf(&j->id, "%llu", (unsigned long long)item) < 0) {
 		free(j);
@@ -181,11 +237,17 @@ static struct job *keyed_get(struct registry *r, struct agent *a, enum job_kind 
 	j->used_at = clock_mono();
 	j->next = a->keyed;
 	a->keyed = j;
+	j->users++; /* not evicted as it is made */
+	lru_append(r->jobs, j);
+	evict(r->jobs);
+	j->users--;
 	return j;
 }
 
-static void forget_answer(struct job *j)
+static void forget_answer(struct job_store *s, struct job *j)
 {
+	s->keyed_bytes -= j->answer_bytes;
+	j->answer_bytes = 0;
 	progress_free(&j->progress);
 	job_detail_unref(j->detail);
 	j->detail = NULL;
@@ -233,7 +295,8 @@ static void job_free(struct job_store *s, struct job *j)
 	if(j->events)
 		events_clear(j->events);
 	free(j->events);
-	forget_answer(j);
+	forget_answer(s, j);
+	lru_unlink(s, j);
 	free(j->id);
 	free(j);
 }
@@ -444,7 +507,7 @@ static int prepare_answer(const struct job_type *type, struct answer *ans, char 
 
 /* Stores a successful poll of the job's id (the answer is taken). Work under
  * the lock is bounded by the stage cap (api.h). Returns 0 or -ENOMEM. Lock held. */
-static int store_answer(struct job *j, struct answer *ans)
+static int store_answer(struct job_store *s, struct job *j, struct answer *ans)
 {
 	const struct job_type *type = j->type;
 	struct progress *p = &ans->p;
@@ -464,9 +527,13 @@ static int store_answer(struct job *j, struct answer *ans)
 		j->json_at = clock_wall();
 	}
 	reg_agent_clear_error(j->agent, type->poll_op); /* a poll's failure no longer holds */
-	forget_answer(j);
+	forget_answer(s, j);
 	j->progress = *p;
 	j->detail = ans->detail;
+	if(j->in_lru) {
+		j->answer_bytes = (j->detail ? j->detail->bytes : 0) + ans->text->len + ans->json->len;
+		s->keyed_bytes += j->answer_bytes;
+	}
 	j->json = ans->json;
 	j->text = ans->text;
 	memset(ans, 0, sizeof(*ans));
@@ -487,7 +554,7 @@ static int store_answer(struct job *j, struct answer *ans)
 /* The API answered 400 to the poll of the job's id: it forgot the job
  * (expired or unknown), which is over with an unknown outcome. Returns 0 or
  * -ENOMEM. Lock held. */
-static int expire(struct job *j)
+static int expire(struct job_store *s, struct job *j)
 {
 	char *text = NULL;
 	struct shared_text *t, *js;
@@ -503,7 +570,7 @@ static int expire(struct job *j)
 		reg_text_unref(js);
 		return -ENOMEM;
 	}
-	forget_answer(j);
+	forget_answer(s, j);
 	j->text = t;
 	j->json = js;
 	j->expired = true;
@@ -600,13 +667,15 @@ again:
 		reg_flight_end(r, &j->poll, rc == -EINTR ? -EINTR : 0);
 	} else {
 		if(rc == 0)
-			rc = store_answer(j, &ans);
+			rc = store_answer(r->jobs, j, &ans);
 		else if(rc != -EINTR && rc != -ENOMEM)
 			reg_agent_error(j->agent, j->type->poll_op, "%s", e.msg);
 		else if(rc == -ENOMEM)
 			reg_agent_error(j->agent, j->type->poll_op, "out of memory");
+		if(rc == 0 && j->in_lru)
+			evict(r->jobs); /* answers grew: j itself is busy, so stays */
 		if(rc == -EREMOTEIO && j->type->expires)
-			rc = expire(j); /* 400: the API no longer knows the id */
+			rc = expire(r->jobs, j); /* 400: the API no longer knows the id */
 		if(rc != -EINTR)
 			j->polled_at = clock_mono(); /* an interrupted poll does not count */
 		reg_flight_end(r, &j->poll, rc);
@@ -640,8 +709,6 @@ static void grab_answer(const struct job_type *type, struct job *j, struct grab 
 	g->text_version = j ? j->version : 0;
 	g->json_version = j ? j->json_version : 0;
 	g->terminal = j && terminal(j);
-	if(j)
-		j->used_at = clock_mono();
 }
 
 /* Copies what g holds into v and gives g's references back. No lock needed. */
@@ -666,7 +733,8 @@ static int view_of(struct grab *g, struct job_view *v)
 	return 0;
 }
 
-/* The job of kind and item, made for a keyed kind (whose item is its id). NULL when out of memory, or no such job. */
+/* The job of kind and item, made for a keyed kind (whose item is its id). NULL when out of memory, or no such
+ * job. */
 static struct job *find_or_make(struct registry *r, struct agent *a, enum job_kind kind, uint64_t item)
 {
 	if(!a)
@@ -681,15 +749,16 @@ int jobs_view(struct registry *r, struct agent *a, const struct api_cancel *c, e
 {
 	struct job *j = find_or_make(r, a, kind, item);
 	struct grab g = {0};
-	unsigned polls = j ? j->poll.gen : 0;
-	int rc = j ? job_poll(r, j, c, POLL_OPEN) : 0;
-
-	if(!j && a && job_type_of(kind)->keyed && item) {
-		memset(v, 0, sizeof(*v));
-		return -ENOMEM;
-	}
+	unsigned polls;
+	int rc;
 
 	memset(v, 0, sizeof(*v));
+	if(!j && a && job_type_of(kind)->keyed && item)
+		return -ENOMEM;
+	if(j)
+		touch(r->jobs, j);
+	polls = j ? j->poll.gen : 0;
+	rc = j ? job_poll(r, j, c, POLL_OPEN) : 0;
 	if(rc == 0 && j && j->id && j->poll.gen == polls)
 		stats_cache_hit(STATS_CACHE_PROGRESS); /* no poll ended meanwhile: served from memory */
 	if(rc == 0)
@@ -749,7 +818,7 @@ static int follow(struct registry *r, struct job *j, const struct api_cancel *c,
 		unsigned seen;
 		double next;
 
-		j->used_at = clock_mono();
+		touch(r->jobs, j);
 		rc = job_poll(r, j, c, POLL_DUE);
 		if(rc != 0 && !passing(rc))
 			break;
@@ -967,9 +1036,9 @@ static int may_start(struct registry *r, struct agent *a, const struct api_cance
 }
 
 /* A job begins anew with id (taken): its answer, events and poll forgotten. Lock held. */
-static void restart(struct job *j)
+static void restart(struct job_store *s, struct job *j)
 {
-	forget_answer(j);
+	forget_answer(s, j);
 	if(j->events)
 		events_clear(j->events);
 	j->gen++;
@@ -993,7 +1062,7 @@ static int keep_started(struct registry *r, struct agent *a, enum job_kind kind,
 	if(!type->keyed) {
 		if(set_id(r->jobs, own, id) != 0)
 			return -ENOMEM;
-		restart(own);
+		restart(r->jobs, own);
 		return 0;
 	}
 	if(!ids_parse_agent(id, strlen(id), &key)) {
@@ -1003,7 +1072,7 @@ static int keep_started(struct registry *r, struct agent *a, enum job_kind kind,
 	k = keyed_get(r, a, kind, key);
 	if(!k || set_id(r->jobs, own, id) != 0)
 		return -ENOMEM;
-	restart(k);
+	restart(r->jobs, k);
 	if(item)
 		*item = key;
 	return 0;
@@ -1117,7 +1186,8 @@ double jobs_born(const struct agent *a, enum job_kind kind, uint64_t item)
 	return j && j->detail && j->type->born ? j->type->born(j->detail) : 0;
 }
 
-int jobs_check(struct registry *r, struct agent *a, const struct api_cancel *c, enum job_kind kind, uint64_t item)
+int jobs_check(struct registry *r, struct agent *a, const struct api_cancel *c, enum job_kind kind,
+	       uint64_t item)
 {
 	struct job *j = find_or_make(r, a, kind, item);
 	int rc;

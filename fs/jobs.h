@@ -68,7 +68,8 @@ int jobs_last(const struct agent *a, enum job_kind kind, uint64_t *item);
 /* Whether the job of kind and item is known to the API: polls it when due
  * (made first, for a keyed kind). 0 or the poll's -errno (-ENOENT: no such
  * item, remembered for list_ttl). */
-int jobs_check(struct registry *r, struct agent *a, const struct api_cancel *c, enum job_kind kind, uint64_t item);
+int jobs_check(struct registry *r, struct agent *a, const struct api_cancel *c, enum job_kind kind,
+	       uint64_t item);
 
 /* The job's answer is out of date (a change was asked of it): its next read polls. */
 void jobs_outdated(struct agent *a, enum job_kind kind, uint64_t item);
@@ -102,7 +103,8 @@ int jobs_events(struct registry *r, struct agent *a, const struct api_cancel *c,
 		uint64_t item, struct job_cursor *cur, char **text, size_t *len);
 
 /* Whether jobs_events() would return at once for this reader. Never calls the API. */
-bool jobs_events_ready(const struct agent *a, enum job_kind kind, uint64_t item, const struct job_cursor *cur);
+bool jobs_events_ready(const struct agent *a, enum job_kind kind, uint64_t item,
+		       const struct job_cursor *cur);
 
 /* Whether a re-read of the text would differ from the one of this version,
  * as far as is known without calling the API (a job started and not polled

@@ -118,8 +118,8 @@ static int make_job(const struct node_ctx *ctx, const struct node_file *f, struc
 static int make_wait(const struct node_ctx *ctx, const struct node_file *f, struct node_text *out)
 {
 	struct job_view v;
-	int rc = text_of_view(registry_job_wait(ctx->reg, &ctx->cancel, f->id, kind_of(f), f->item, &v), &v, f,
-			      out);
+	int rc = text_of_view(registry_job_wait(ctx->reg, &ctx->cancel, f->id, kind_of(f), f->item, &v), &v,
+			      f, out);
 
 	if(rc == -EREMOTEIO) {
 		/* The job failed: the read fails too; the text is not served. */
@@ -574,6 +574,12 @@ static size_t size_result(const struct node_ctx *ctx, const struct node_file *f)
 	return size;
 }
 
+/* A result's files change when its summary does (arg is not a job kind here). */
+static double changed_result(const struct node_ctx *ctx, const struct node_file *f)
+{
+	return registry_job_changed_at(ctx->reg, f->id, JOB_RESULT, f->item, JOB_TEXT);
+}
+
 static int list_runs(const struct node_ctx *ctx, const struct node_file *f, node_fill_fn *fill, void *arg)
 {
 	const struct result *res;
@@ -594,8 +600,8 @@ static int list_runs(const struct node_ctx *ctx, const struct node_file *f, node
 }
 
 /* end-calls: "1" stops the result's calls. */
-static int write_end_calls(const struct node_ctx *ctx, const struct node_file *f, const char *buf, size_t size,
-			   off_t off, struct node_text *reply)
+static int write_end_calls(const struct node_ctx *ctx, const struct node_file *f, const char *buf,
+			   size_t size, off_t off, struct node_text *reply)
 {
 	int rc = nodes_parse_trigger(buf, size, off);
 
@@ -659,7 +665,7 @@ static int link_results(const struct node_ctx *ctx, const struct node_file *f, c
 #define RESULT_FILE(file, which, fn_size)                                                                    \
 	{                                                                                                    \
 		.name = file, .mode = 0444, .arg = which, .at_open = true, .owner_only = true,               \
-		.make = make_result, .changed = changed_job, .size = fn_size                                 \
+		.make = make_result, .changed = changed_result, .size = fn_size                              \
 	}
 
 /* The files of one result in results/<result_id>/: every one private under
@@ -685,7 +691,7 @@ static const struct node_kind result_kinds[] = {
 	 .at_open = true,
 	 .owner_only = true,
 	 .make = make_result,
-	 .changed = changed_job,
+	 .changed = changed_result,
 	 .size = size_result,
 	 .list = list_runs},
 	{.name = "wait",

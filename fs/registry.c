@@ -498,7 +498,8 @@ bool registry_job_differs(struct registry *r, uint64_t id, enum job_kind kind, u
 	return differs;
 }
 
-size_t registry_job_size(struct registry *r, uint64_t id, enum job_kind kind, uint64_t item, enum job_text which)
+size_t registry_job_size(struct registry *r, uint64_t id, enum job_kind kind, uint64_t item,
+			 enum job_text which)
 {
 	size_t size = jobs_size(lock_find(r, id), kind, item, which);
 
@@ -787,7 +788,8 @@ int registry_end_calls(struct registry *r, const struct api_cancel *c, uint64_t 
 	lock(r);
 	a->users--;
 	if(rc == 0) {
-		log_info("agent %llu: result %llu: calls ended", (unsigned long long)id, (unsigned long long)result);
+		log_info("agent %llu: result %llu: calls ended", (unsigned long long)id,
+			 (unsigned long long)result);
 		reg_agent_clear_error(a, "end-calls");
 		jobs_outdated(a, JOB_RESULT, result); /* its next read asks: it is being cancelled */
 	} else if(rc != -EINTR) {

@@ -3,7 +3,8 @@
  *   kind          started by                                      polled with
  *   agent import  POST /test_framework/v2/aiagents/{id}/auto-fetch/        GET .../auto-fetch-progress/
  *   tools import  POST /test_framework/v1/aiagents/{id}/tools/auto-fetch/  GET .../tools/auto-fetch-progress/
- *   test result   POST /test_framework/v2/scenarios/run_scenarios[_text]/  GET /test_framework/v2/results/{id}/
+ *   test result   POST /test_framework/v2/scenarios/run_scenarios[_text]/  GET
+ * /test_framework/v2/results/{id}/
  *
  * A job is started by a POST that answers an id, then polled with that id
  * until its status is terminal. A row says how to start and poll one, how its
@@ -73,8 +74,8 @@ struct job_type {
 	const char *idle;      /* the text while the agent has no job of this kind */
 	/* The POST of req (body NULL: none, for a kind with no request()):
 	 * *job_id is a new string. 0 or -errno, e filled. */
-	int (*start)(struct api *api, const struct api_cancel *c, uint64_t agent, const struct job_request *req,
-		     char **job_id, struct api_error *e);
+	int (*start)(struct api *api, const struct api_cancel *c, uint64_t agent,
+		     const struct job_request *req, char **job_id, struct api_error *e);
 	/* The request body made from the agent's configuration when the user
 	 * wrote "1": a new string in *body, or -EOPNOTSUPP when the agent lacks
 	 * what the body needs (why says what, for the error line), -ENOMEM. NULL:

@@ -133,7 +133,8 @@ bool registry_job_differs(struct registry *r, uint64_t id, enum job_kind kind, u
 			  enum job_text which, unsigned version);
 
 /* The size of the job's text (or JSON) as currently known, without calling the API. */
-size_t registry_job_size(struct registry *r, uint64_t id, enum job_kind kind, uint64_t item, enum job_text which);
+size_t registry_job_size(struct registry *r, uint64_t id, enum job_kind kind, uint64_t item,
+			 enum job_text which);
 
 /* When the job's text (or JSON) last changed, wall-clock seconds; 0 when not since the daemon started. */
 double registry_job_changed_at(struct registry *r, uint64_t id, enum job_kind kind, uint64_t item,
@@ -144,7 +145,8 @@ double registry_job_changed_at(struct registry *r, uint64_t id, enum job_kind ki
 /* The text of `evaluators` (evaluators.h), from a listing at most list_ttl
  * old. *text is new. With c NULL, only a listing held and fresh (-EAGAIN
  * when none): never calls the API. */
-int registry_evaluators(struct registry *r, const struct api_cancel *c, uint64_t id, char **text, size_t *len);
+int registry_evaluators(struct registry *r, const struct api_cancel *c, uint64_t id, char **text,
+			size_t *len);
 
 /* When the agent's evaluators last changed as this mount saw them, 0 when never fetched. */
 double registry_evaluators_changed_at(struct registry *r, uint64_t id);

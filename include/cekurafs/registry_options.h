@@ -3,9 +3,9 @@
 #define CEKURAFS_REGISTRY_OPTIONS_H
 
 struct registry_options {
-	double poll_interval; /* seconds between two polls of one job */
-	double list_ttl;      /* seconds a listing, a lookup or an agent's configuration is reused */
-	double wait_timeout;  /* seconds `wait` and `events` block at most */
+	double poll_interval;	     /* seconds between two polls of one job */
+	double list_ttl;	     /* seconds a listing, a lookup or an agent's configuration is reused */
+	double wait_timeout;	     /* seconds `wait` and `events` block at most */
 	double result_poll_interval; /* seconds between two GETs of one test result */
 	double result_wait_timeout;  /* seconds results/<id>/wait blocks at most */
 	double run_timeout;	     /* budget of one run POST */

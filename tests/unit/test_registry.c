@@ -419,7 +419,8 @@ static void test_progress_without_an_id_is_idle_and_asks_nothing(void **state)
 	assert_string_equal(v.json, "");
 	assert_int_equal(v.json_len, 0);
 	job_view_free(&v);
-	assert_int_equal(registry_job_wait(r, NULL, 7, JOB_AGENT_IMPORT, 0, &v), 0); /* wait returns at once */
+	assert_int_equal(registry_job_wait(r, NULL, 7, JOB_AGENT_IMPORT, 0, &v),
+			 0); /* wait returns at once */
 	assert_string_equal(v.text, "idle\n");
 	job_view_free(&v);
 	assert_int_equal(registry_job_size(r, 7, JOB_AGENT_IMPORT, 0, JOB_TEXT), 5);
