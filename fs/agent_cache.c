@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "cekurafs/clock.h"
+#include "cekurafs/evaluators.h"
+#include "cekurafs/result.h"
 #include "cekurafs/log.h"
 #include "cekurafs/memory.h"
 #include "cekurafs/stats.h"
@@ -23,6 +25,8 @@ struct held {
 	union {
 		struct agent_config config;
 		struct history history;
+		struct evaluators *evaluators;
+		struct result_list *results; /* amended under the lock: read only with it held */
 	} u;
 };
 
@@ -175,11 +179,100 @@ static uint64_t hash_history(const struct held *h)
 	return x;
 }
 
+/* ---- the evaluators ---- */
+
+static int load_evaluators(struct api *api, const struct api_cancel *c, uint64_t id, struct held *h,
+			   struct api_error *e)
+{
+	struct evaluators *ev = evaluators_new();
+	int rc = ev ? api_scenarios(api, c, id, evaluators_page, ev, e) : -ENOMEM;
+
+	if(rc == -ENOMEM)
+		snprintf(e->msg, sizeof(e->msg), "%s", strerror(ENOMEM));
+	if(rc != 0) {
+		evaluators_free(ev);
+		return rc;
+	}
+	if(evaluators_skipped(ev))
+		log_warn("agent %llu: evaluators: %zu records without an integer id skipped",
+			 (unsigned long long)id, evaluators_skipped(ev));
+	h->u.evaluators = ev;
+	return 0;
+}
+
+static void release_evaluators(struct held *h)
+{
+	evaluators_free(h->u.evaluators);
+}
+
+static size_t bytes_evaluators(const struct held *h)
+{
+	return evaluators_bytes(h->u.evaluators);
+}
+
+static uint64_t hash_evaluators(const struct held *h)
+{
+	size_t len = 0;
+	char *text = evaluators_render(h->u.evaluators, &len);
+	uint64_t x = hash_bytes(HASH_START, text ? text : "", len);
+
+	free(text);
+	return x;
+}
+
+/* ---- the results ---- */
+
+static int load_results(struct api *api, const struct api_cancel *c, uint64_t id, struct held *h,
+			struct api_error *e)
+{
+	struct result_list *l = result_list_new();
+	int rc = l ? api_results(api, c, id, result_list_page, l, e) : -ENOMEM;
+
+	if(rc == -ENOMEM)
+		snprintf(e->msg, sizeof(e->msg), "%s", strerror(ENOMEM));
+	if(rc != 0) {
+		result_list_free(l);
+		return rc;
+	}
+	if(result_list_skipped(l))
+		log_warn("agent %llu: results: %zu records without an integer id skipped",
+			 (unsigned long long)id, result_list_skipped(l));
+	h->u.results = l;
+	return 0;
+}
+
+static void release_results(struct held *h)
+{
+	result_list_free(h->u.results);
+}
+
+static size_t bytes_results(const struct held *h)
+{
+	return result_list_bytes(h->u.results);
+}
+
+static uint64_t hash_results(const struct held *h)
+{
+	uint64_t x = HASH_START;
+
+	for(size_t i = 0; i < result_list_count(h->u.results); i++) {
+		const struct result_entry *r = result_list_at(h->u.results, i);
+
+		x = hash_bytes(x, &r->id, sizeof(r->id));
+		x = hash_bytes(x, r->status ? r->status : "", r->status ? strlen(r->status) + 1 : 1);
+	}
+	return x;
+}
+
 static const struct cached_type types[AGENT_CACHED_N] = {
 	[AGENT_CACHED_CONFIG] = {"config", STATS_CACHE_CONFIG, load_config, release_config, bytes_config,
 				 hash_config},
 	[AGENT_CACHED_HISTORY] = {"history", STATS_CACHE_HISTORY, load_history, release_history,
 				  bytes_history, hash_history},
+	[AGENT_CACHED_EVALUATORS] = {"evaluators", STATS_CACHE_EVALUATORS, load_evaluators,
+				     release_evaluators, bytes_evaluators, hash_evaluators},
+	[AGENT_CACHED_RESULTS] = {"results", STATS_CACHE_RESULTS, load_results, release_results,
+				  bytes_results, hash_results},
 };
 
 /* ---- the cache ---- */
@@ -417,4 +510,27 @@ int agent_cache_get(struct registry *r, struct agent *a, const struct api_cancel
 void *agent_cache_peek(struct registry *r, struct agent *a, enum agent_cached what)
 {
 	return a && fresh(r, a, what) ? take_ref(a->cache[what].held) : NULL;
+}
+
+void agent_cache_drop(struct registry *r, struct agent *a, enum agent_cached what)
+{
+	struct cache_entry *ce = a->cache ? &a->cache[what] : NULL;
+
+	if(ce) {
+		cache_drop(r->cache, ce);
+		ce->forgotten++;
+	}
+}
+
+int agent_cache_amend(struct registry *r, struct agent *a, enum agent_cached what,
+		      int (*fn)(void *obj, void *arg), void *arg)
+{
+	struct cache_entry *ce = a->cache ? &a->cache[what] : NULL;
+
+	(void)r; /* the lock is its: held */
+	if(!ce)
+		return 0;
+	if(ce->fetch.busy)
+		ce->forgotten++; /* a fetch sent before the change: its answer is not kept */
+	return ce->held ? fn(&ce->held->u, arg) : 0;
 }

@@ -3,6 +3,8 @@
  *
  *   configuration   GET /aiagents/{id}/          decoded by agent_config.c
  *   history         GET /aiagents/{id}/history/  every page, decoded by history.c
+ *   evaluators      GET /scenarios/?agent_id=    every page, collected by evaluators.c
+ *   results         GET /results/?agent_id=      every page, listed by result.c
  *
  * Each is fetched once for the readers that arrive meanwhile, kept for
  * list_ttl in one cache bounded by count and bytes (oldest out first), and
@@ -27,7 +29,14 @@
 
 /* What is kept of an agent: the configuration (a struct agent_config) and
  * the history (a struct history). */
-enum agent_cached { AGENT_CACHED_CONFIG, AGENT_CACHED_HISTORY, AGENT_CACHED_N };
+enum agent_cached {
+	AGENT_CACHED_CONFIG,	 /* struct agent_config */
+	AGENT_CACHED_HISTORY,	 /* struct history */
+	AGENT_CACHED_EVALUATORS, /* struct evaluators * */
+	AGENT_CACHED_RESULTS, /* struct result_list *: changed by agent_cache_amend(), so read with the lock
+				 held */
+	AGENT_CACHED_N
+};
 
 struct held;
 
@@ -44,6 +53,15 @@ int agent_cache_get(struct registry *r, struct agent *a, const struct api_cancel
 
 /* The same when it is held and fresh (a reference), else NULL. Never calls the API. */
 void *agent_cache_peek(struct registry *r, struct agent *a, enum agent_cached what);
+
+/* Forgets what is kept of one thing: the next get fetches it (a fetch in flight is not kept). */
+void agent_cache_drop(struct registry *r, struct agent *a, enum agent_cached what);
+
+/* Calls fn(the held object, arg) when one is held (fresh or not), and makes a
+ * fetch in flight not kept: a change made here (a result started) is not
+ * undone by an answer sent before it. fn's result, or 0 when none is held. */
+int agent_cache_amend(struct registry *r, struct agent *a, enum agent_cached what,
+		      int (*fn)(void *obj, void *arg), void *arg);
 
 /* Gives back a reference from agent_cache_get() or agent_cache_peek() (NULL: nothing). Takes no lock. */
 void agent_cache_put(void *obj);

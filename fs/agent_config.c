@@ -382,6 +382,12 @@ static int decode_doc(const struct json_doc *d, const char *body, size_t len, en
 	if(rc == 0)
 		rc = decode_fields(d, shape, c);
 	if(rc == 0) {
+		int t = json_find(d, 0, "project");
+
+		if(t < 0 || json_int(d, t, &c->project) != 0 || c->project < 0)
+			c->project = 0; /* absent, null or not an integer: none known */
+	}
+	if(rc == 0) {
 		rc = collection_failed(shape, decode_variables(d, shape, c), &c->variables_err);
 		if(rc == 0 && c->variables_err != 0)
 			rc = text_copy(&c->variables, "", 0);

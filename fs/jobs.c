@@ -16,6 +16,7 @@
 
 #include "cekurafs/clock.h"
 #include "cekurafs/events.h"
+#include "cekurafs/ids.h"
 #include "cekurafs/log.h"
 #include "cekurafs/stats.h"
 
@@ -24,12 +25,30 @@
 #define UNKNOWN_SIZE                                                                                         \
 	4096 /* the size of a text not polled yet: a page, so readers trusting st_size read it all */
 
-/* One job of an agent. Owned by its agent (agent->jobs[kind]); made at its
- * first start or when the state file names it, freed with the agent. */
+/* Most jobs of keyed kinds (results) the mount holds, and most bytes their
+ * answers may hold: past either, those used longest ago that nobody uses are
+ * let go (each is fetched again when read). A result's detail is at most 64
+ * MiB as received, so the newest always fits. */
+#define KEYED_MAX	4096
+#define KEYED_BYTES_MAX ((size_t)256 << 20)
+
+/* One job of an agent. Owned by its agent: agent->jobs[kind] for a kind
+ * per agent, made at its first start or when the state file names it, freed
+ * with the agent; for a keyed kind, in the agent's keyed list, made when its
+ * item is first read or started, let go by jobs_trim() once nobody used it
+ * for a while (it holds a cache of the API's answer, nothing else). */
 struct job {
 	struct agent *agent; /* the owner */
 	const struct job_type *type;
-	bool have_answer; /* progress, json and text hold the last poll of id */
+	uint64_t item;			 /* a keyed kind's item (the result id), else 0 */
+	struct job *next;		 /* in the agent's keyed list */
+	struct job *lru_prev, *lru_next; /* a keyed job: in the store's list, least recently used first */
+	bool in_lru;
+	size_t answer_bytes;	   /* a keyed job: what its answer holds, counted in the store */
+	unsigned users;		   /* threads using it with the lock released: trimming leaves it */
+	double used_at;		   /* monotonic time of its last view or wait (keyed: for trimming) */
+	struct job_detail *detail; /* the kind's decoded answer, or NULL */
+	bool have_answer;	   /* progress, json and text hold the last poll of id */
 	/* The API no longer knows id (400 on its poll): the job is over, outcome
 	 * unknown; text is "expired\n<id_label>: <id>\n", json "". Cleared by the next start. */
 	bool expired;
@@ -52,6 +71,8 @@ struct job {
 struct job_store {
 	struct job **with_id;
 	size_t n, cap;
+	struct job *lru_head, *lru_tail; /* every keyed job, least recently used first */
+	size_t nkeyed, keyed_bytes;
 	struct {
 		unsigned long wanted; /* bumped each time an id is stored */
 		unsigned long done;   /* the highest `wanted` a finished save covered */
@@ -75,12 +96,111 @@ void jobs_fini(struct registry *r)
 	r->jobs = NULL;
 }
 
-static struct job *job_of(const struct agent *a, enum job_kind kind)
+/* The job of kind (and item, for a keyed kind) when the agent has it. */
+static struct job *job_of(const struct agent *a, enum job_kind kind, uint64_t item)
 {
-	return a ? a->jobs[kind] : NULL;
+	if(!a)
+		return NULL;
+	if(!job_type_of(kind)->keyed)
+		return a->jobs[kind];
+	for(struct job *j = a->keyed; j; j = j->next)
+		if(j->item == item && j->type == job_type_of(kind))
+			return j;
+	return NULL;
 }
 
-/* The agent's job of this kind, made when missing. NULL when out of memory. */
+static void job_free(struct job_store *s, struct job *j);
+
+/* Whether nobody needs the job now: it may be let go. Lock held. */
+static bool job_unused(const struct job *j)
+{
+	return j->users == 0 && !j->poll.busy && !j->starting;
+}
+
+static void lru_unlink(struct job_store *s, struct job *j)
+{
+	if(!j->in_lru)
+		return;
+	if(j->lru_prev)
+		j->lru_prev->lru_next = j->lru_next;
+	else
+		s->lru_head = j->lru_next;
+	if(j->lru_next)
+		j->lru_next->lru_prev = j->lru_prev;
+	else
+		s->lru_tail = j->lru_prev;
+	j->lru_prev = j->lru_next = NULL;
+	j->in_lru = false;
+	s->nkeyed--;
+}
+
+static void lru_append(struct job_store *s, struct job *j)
+{
+	j->lru_prev = s->lru_tail;
+	j->lru_next = NULL;
+	if(s->lru_tail)
+		s->lru_tail->lru_next = j;
+	else
+		s->lru_head = j;
+	s->lru_tail = j;
+	j->in_lru = true;
+	s->nkeyed++;
+}
+
+/* The job was used now: it goes to the end of the store's list. Lock held. */
+static void touch(struct job_store *s, struct job *j)
+{
+	j->used_at = clock_mono();
+	if(j->in_lru) {
+		lru_unlink(s, j);
+		lru_append(s, j);
+	}
+}
+
+/* Takes a keyed job out of its agent's list and frees it. Lock held. */
+static void let_go(struct job_store *s, struct job *j)
+{
+	for(struct job **p = &j->agent->keyed; *p; p = &(*p)->next)
+		if(*p == j) {
+			*p = j->next;
+			break;
+		}
+	job_free(s, j);
+}
+
+/* Lets go of the keyed jobs used longest ago that nobody uses while the
+ * store holds more than KEYED_MAX of them or KEYED_BYTES_MAX of answers. Lock held. */
+static void evict(struct job_store *s)
+{
+	struct job *j = s->lru_head;
+
+	while(j && (s->nkeyed > KEYED_MAX || s->keyed_bytes > KEYED_BYTES_MAX)) {
+		struct job *next = j->lru_next;
+
+		if(job_unused(j))
+			let_go(s, j);
+		j = next;
+	}
+}
+
+void jobs_trim(struct registry *r, struct agent *a)
+{
+	double now = clock_mono();
+
+	for(struct job **p = &a->keyed; *p;) {
+		struct job *j = *p;
+
+		if(job_unused(j) && now - j->used_at > r->opt.list_ttl) {
+			*p = j->next;
+			job_free(r->jobs, j);
+		} else {
+			p = &j->next;
+		}
+	}
+}
+
+/* The agent's own job of this kind (for a keyed kind, the one holding the
+ * id last started), made when missing. NULL when out of memory. */
 static struct job *job_get(struct agent *a, enum job_kind kind)
 {
 	struct job *j = a->jobs[kind];
@@ -97,9 +217,40 @@ static struct job *job_get(struct agent *a, enum job_kind kind)
 	return j;
 }
 
-static void forget_answer(struct job *j)
+/* The keyed job of item, made when missing (its id is the item). NULL when out of memory. Lock held. */
+static struct job *keyed_get(struct registry *r, struct agent *a, enum job_kind kind, uint64_t item)
 {
+	struct job *j = job_of(a, kind, item);
+
+	if(j)
+		return j;
+	jobs_trim(r, a); /* what this agent's readers left unused for list_ttl */
+	j = calloc(1, sizeof(*j));
+	if(!j || asprintf(&j->id, "%llu", (unsigned long long)item) < 0) {
+		free(j);
+		return NULL;
+	}
+	j->agent = a;
+	j->type = job_type_of(kind);
+	j->item = item;
+	j->store_at = SIZE_MAX;
+	j->used_at = clock_mono();
+	j->next = a->keyed;
+	a->keyed = j;
+	j->users++; /* not evicted as it is made */
+	lru_append(r->jobs, j);
+	evict(r->jobs);
+	j->users--;
+	return j;
+}
+
+static void forget_answer(struct job_store *s, struct job *j)
+{
+	s->keyed_bytes -= j->answer_bytes;
+	j->answer_bytes = 0;
 	progress_free(&j->progress);
+	job_detail_unref(j->detail);
+	j->detail = NULL;
 	reg_text_unref(j->json);
 	reg_text_unref(j->text);
 	j->json = NULL;
@@ -144,7 +295,8 @@ static void job_free(struct job_store *s, struct job *j)
 	if(j->events)
 		events_clear(j->events);
 	free(j->events);
-	forget_answer(j);
+	forget_answer(s, j);
+	lru_unlink(s, j);
 	free(j->id);
 	free(j);
 }
@@ -155,10 +307,18 @@ void jobs_agent_free(struct registry *r, struct agent *a)
 		job_free(r->jobs, a->jobs[k]);
 		a->jobs[k] = NULL;
 	}
+	while(a->keyed) {
+		struct job *j = a->keyed;
+
+		a->keyed = j->next;
+		job_free(r->jobs, j);
+	}
 }
 
 bool jobs_agent_idle(const struct agent *a)
 {
+	if(a->keyed)
+		return false; /* jobs_trim() lets them go first */
 	for(int k = 0; k < JOB_NKINDS; k++) {
 		const struct job *j = a->jobs[k];
 
@@ -204,6 +364,31 @@ void jobs_drop_caches(struct agent *a)
 	for(int k = 0; k < JOB_NKINDS; k++)
 		if(a->jobs[k] && !terminal(a->jobs[k]))
 			a->jobs[k]->polled_at = 0;
+	for(struct job *j = a->keyed; j; j = j->next)
+		j->polled_at = 0; /* a result's detail is a cache: all of it is asked again */
+}
+
+/* The kind's least time between two polls, and longest wait. */
+static double interval_of(const struct registry *r, const struct job_type *type)
+{
+	return type->interval ? type->interval(&r->opt) : r->opt.poll_interval;
+}
+
+static double patience_of(const struct registry *r, const struct job_type *type)
+{
+	return type->patience ? type->patience(&r->opt) : r->opt.wait_timeout;
+}
+
+/* The operation of a job's error lines: op, after "<end_op>/<item>" for a keyed kind. */
+static const char *op_of(const struct job *j, const char *op, char *buf, size_t size)
+{
+	if(!j->type->keyed)
+		return op;
+	if(op == j->type->end_op)
+		snprintf(buf, size, "%s/%llu", j->type->end_op, (unsigned long long)j->item);
+	else
+		snprintf(buf, size, "%s/%llu/%s", j->type->end_op, (unsigned long long)j->item, op);
+	return buf;
 }
 
 /* ---- the state file ---- */
@@ -288,6 +473,7 @@ static int save_state(struct registry *r)
  * compared with the texts it replaces, so that storing it is cheap. */
 struct answer {
 	struct progress p;
+	struct job_detail *detail;
 	struct shared_text *text, *json;
 	bool text_changed, json_changed;
 };
@@ -295,6 +481,7 @@ struct answer {
 static void answer_free(struct answer *ans)
 {
 	progress_free(&ans->p);
+	job_detail_unref(ans->detail);
 	reg_text_unref(ans->text);
 	reg_text_unref(ans->json);
 	memset(ans, 0, sizeof(*ans));
@@ -305,7 +492,7 @@ static void answer_free(struct answer *ans)
 static int prepare_answer(const struct job_type *type, struct answer *ans, char *json, const char *id,
 			  const struct shared_text *old_text, const struct shared_text *old_json)
 {
-	char *text = type->render(&ans->p, json, id);
+	char *text = type->render(&ans->p, json, ans->detail, id);
 
 	ans->text = text ? reg_text_wrap(text, strlen(text)) : NULL;
 	ans->json = reg_text_wrap(json, strlen(json));
@@ -320,7 +507,7 @@ static int prepare_answer(const struct job_type *type, struct answer *ans, char 
 
 /* Stores a successful poll of the job's id (the answer is taken). Work under
  * the lock is bounded by the stage cap (api.h). Returns 0 or -ENOMEM. Lock held. */
-static int store_answer(struct job *j, struct answer *ans)
+static int store_answer(struct job_store *s, struct job *j, struct answer *ans)
 {
 	const struct job_type *type = j->type;
 	struct progress *p = &ans->p;
@@ -340,18 +527,23 @@ static int store_answer(struct job *j, struct answer *ans)
 		j->json_at = clock_wall();
 	}
 	reg_agent_clear_error(j->agent, type->poll_op); /* a poll's failure no longer holds */
-	forget_answer(j);
+	forget_answer(s, j);
 	j->progress = *p;
+	j->detail = ans->detail;
+	if(j->in_lru) {
+		j->answer_bytes = (j->detail ? j->detail->bytes : 0) + ans->text->len + ans->json->len;
+		s->keyed_bytes += j->answer_bytes;
+	}
 	j->json = ans->json;
 	j->text = ans->text;
 	memset(ans, 0, sizeof(*ans));
 	j->have_answer = true;
 	if(type->terminal(j->progress.status)) {
-		if(type->failed(j->progress.status)) {
-			char why[600];
+		if(type->failed(&j->progress, j->detail)) {
+			char why[600], op[64];
 
-			type->failure(&j->progress, why, sizeof(why));
-			reg_agent_error(j->agent, type->end_op, "%s", why);
+			type->failure(&j->progress, j->detail, why, sizeof(why));
+			reg_agent_error(j->agent, op_of(j, type->end_op, op, sizeof(op)), "%s", why);
 		} else if(type->changes_agent) {
 			j->agent->content_gen++; /* the job changed the agent: read it anew */
 		}
@@ -362,7 +554,7 @@ static int store_answer(struct job *j, struct answer *ans)
 /* The API answered 400 to the poll of the job's id: it forgot the job
  * (expired or unknown), which is over with an unknown outcome. Returns 0 or
  * -ENOMEM. Lock held. */
-static int expire(struct job *j)
+static int expire(struct job_store *s, struct job *j)
 {
 	char *text = NULL;
 	struct shared_text *t, *js;
@@ -378,7 +570,7 @@ static int expire(struct job *j)
 		reg_text_unref(js);
 		return -ENOMEM;
 	}
-	forget_answer(j);
+	forget_answer(s, j);
 	j->text = t;
 	j->json = js;
 	j->expired = true;
@@ -392,10 +584,29 @@ static int expire(struct job *j)
 	return 0;
 }
 
+/* How a poll is asked for: only when due, always, or when due or the
+ * terminal answer held is older than list_ttl (an open, for a kind that
+ * refreshes terminal answers). */
+enum poll_need { POLL_DUE, POLL_FORCE, POLL_OPEN };
+
+/* Whether the answer held needs no poll now: none is due. Lock held. */
+static bool answer_current(const struct registry *r, const struct job *j, enum poll_need need)
+{
+	double age = clock_mono() - j->polled_at;
+
+	if(terminal(j))
+		return !(need == POLL_OPEN && j->type->refresh_terminal && age >= r->opt.list_ttl);
+	if(need == POLL_FORCE || j->polled_at <= 0)
+		return false;
+	if(j->poll.err == -ENOENT && j->type->keyed)
+		return age < fmax(r->opt.list_ttl, interval_of(r, j->type)); /* remembered for list_ttl */
+	return age < interval_of(r, j->type);
+}
+
 /* Brings the job's answer up to date: polls when the last attempt is older
- * than poll_interval (or always with force), or shares the poll in flight.
+ * than the kind's interval (or as need says), or shares the poll in flight.
  * Returns 0 (answer current, or no id) or the poll's -errno. Lock held. */
-static int job_poll(struct registry *r, struct job *j, const struct api_cancel *c, bool force)
+static int job_poll(struct registry *r, struct job *j, const struct api_cancel *c, enum poll_need need)
 {
 	struct api_error e = {0};
 	struct shared_text *old_text, *old_json;
@@ -407,14 +618,16 @@ static int job_poll(struct registry *r, struct job *j, const struct api_cancel *
 again:
 	overtaken = false;
 	for(;;) {
-		if(!j->id || terminal(j))
+		if(!j->id)
 			return 0;
 		if(j->poll.busy) {
 			int joined;
 
 			stats_coalesced();
 			j->agent->users++;
+			j->users++;
 			joined = reg_flight_join(r, &j->poll, c);
+			j->users--;
 			j->agent->users--;
 			if(joined != 0)
 				return -EINTR;
@@ -424,8 +637,8 @@ again:
 				continue;
 			return j->poll.err;
 		}
-		if(!force && j->polled_at > 0 && clock_mono() - j->polled_at < r->opt.poll_interval)
-			return j->poll.err;
+		if(answer_current(r, j, need))
+			return terminal(j) ? 0 : j->poll.err;
 		break;
 	}
 	j->poll.busy = true;
@@ -435,7 +648,7 @@ again:
 	memset(&ans, 0, sizeof(ans));
 	pthread_mutex_unlock(&r->lock);
 	/* Decoding, rendering and comparing happen here, outside the lock. */
-	rc = id ? j->type->poll(r->api, c, j->agent->id, id, &ans.p, &json, &e) : -ENOMEM;
+	rc = id ? j->type->poll(r->api, c, j->agent->id, id, &ans.p, &json, &ans.detail, &e) : -ENOMEM;
 	if(rc == 0)
 		rc = prepare_answer(j->type, &ans, json, id, old_text, old_json);
 	reg_text_unref(old_text);
@@ -454,13 +667,15 @@ again:
 		reg_flight_end(r, &j->poll, rc == -EINTR ? -EINTR : 0);
 	} else {
 		if(rc == 0)
-			rc = store_answer(j, &ans);
+			rc = store_answer(r->jobs, j, &ans);
 		else if(rc != -EINTR && rc != -ENOMEM)
 			reg_agent_error(j->agent, j->type->poll_op, "%s", e.msg);
 		else if(rc == -ENOMEM)
 			reg_agent_error(j->agent, j->type->poll_op, "out of memory");
-		if(rc == -EREMOTEIO)
-			rc = expire(j); /* 400: the API no longer knows the id */
+		if(rc == 0 && j->in_lru)
+			evict(r->jobs); /* answers grew: j itself is busy, so stays */
+		if(rc == -EREMOTEIO && j->type->expires)
+			rc = expire(r->jobs, j); /* 400: the API no longer knows the id */
 		if(rc != -EINTR)
 			j->polled_at = clock_mono(); /* an interrupted poll does not count */
 		reg_flight_end(r, &j->poll, rc);
@@ -477,19 +692,23 @@ again:
 struct grab {
 	const char *idle;		 /* shown when text is NULL */
 	struct shared_text *text, *json; /* NULL: no answer known */
+	struct job_detail *detail;	 /* NULL: none */
 	unsigned text_version, json_version;
+	bool terminal;
 };
 
 /* Takes references to the job's current texts. O(1). Lock held. */
-static void grab_answer(const struct job_type *type, const struct job *j, struct grab *g)
+static void grab_answer(const struct job_type *type, struct job *j, struct grab *g)
 {
 	bool have = j && (j->have_answer || j->expired);
 
 	g->idle = type->idle;
 	g->text = have ? reg_text_ref(j->text) : NULL;
 	g->json = have ? reg_text_ref(j->json) : NULL;
+	g->detail = have ? job_detail_ref(j->detail) : NULL;
 	g->text_version = j ? j->version : 0;
 	g->json_version = j ? j->json_version : 0;
+	g->terminal = j && terminal(j);
 }
 
 /* Copies what g holds into v and gives g's references back. No lock needed. */
@@ -500,6 +719,8 @@ static int view_of(struct grab *g, struct job_view *v)
 	v->json = strdup(g->json ? g->json->s : "");
 	v->text_version = g->text_version;
 	v->json_version = g->json_version;
+	v->detail = g->detail; /* the reference moves */
+	v->terminal = g->terminal;
 	reg_text_unref(g->text);
 	reg_text_unref(g->json);
 	memset(g, 0, sizeof(*g));
@@ -512,15 +733,32 @@ static int view_of(struct grab *g, struct job_view *v)
 	return 0;
 }
 
-int jobs_view(struct registry *r, struct agent *a, const struct api_cancel *c, enum job_kind kind,
-	      struct job_view *v)
+/* The job of kind and item, made for a keyed kind (whose item is its id). NULL when out of memory, or no such
+ * job. */
+static struct job *find_or_make(struct registry *r, struct agent *a, enum job_kind kind, uint64_t item)
 {
-	struct job *j = job_of(a, kind);
+	if(!a)
+		return NULL;
+	if(job_type_of(kind)->keyed)
+		return item ? keyed_get(r, a, kind, item) : NULL;
+	return job_of(a, kind, 0);
+}
+
+int jobs_view(struct registry *r, struct agent *a, const struct api_cancel *c, enum job_kind kind,
+	      uint64_t item, struct job_view *v)
+{
+	struct job *j = find_or_make(r, a, kind, item);
 	struct grab g = {0};
-	unsigned polls = j ? j->poll.gen : 0;
-	int rc = j ? job_poll(r, j, c, false) : 0;
+	unsigned polls;
+	int rc;
 
 	memset(v, 0, sizeof(*v));
+	if(!j && a && job_type_of(kind)->keyed && item)
+		return -ENOMEM;
+	if(j)
+		touch(r->jobs, j);
+	polls = j ? j->poll.gen : 0;
+	rc = j ? job_poll(r, j, c, POLL_OPEN) : 0;
 	if(rc == 0 && j && j->id && j->poll.gen == polls)
 		stats_cache_hit(STATS_CACHE_PROGRESS); /* no poll ended meanwhile: served from memory */
 	if(rc == 0)
@@ -531,11 +769,12 @@ int jobs_view(struct registry *r, struct agent *a, const struct api_cancel *c, e
 	return rc;
 }
 
-int jobs_refresh(struct registry *r, struct agent *a, const struct api_cancel *c, enum job_kind kind)
+int jobs_refresh(struct registry *r, struct agent *a, const struct api_cancel *c, enum job_kind kind,
+		 uint64_t item)
 {
-	struct job *j = job_of(a, kind);
+	struct job *j = job_of(a, kind, item);
 
-	return j ? job_poll(r, j, c, false) : 0;
+	return j ? job_poll(r, j, c, POLL_DUE) : 0;
 }
 
 /* ---- following a job: wait and events ---- */
@@ -562,20 +801,25 @@ static bool passing(int rc)
  * reader, until done() says this reader has its answer (anything but
  * -EAGAIN); at most wait_timeout. A poll seen by another reader wakes it too.
  * op names the file in error lines. Lock held. */
-static int follow(struct registry *r, struct job *j, const struct api_cancel *c, const char *op,
+static int follow(struct registry *r, struct job *j, const struct api_cancel *c, const char *op_word,
 		  int (*done)(struct job *j, void *arg), void *arg)
 {
-	double deadline = clock_mono() + r->opt.wait_timeout;
+	double patience = patience_of(r, j->type), interval = interval_of(r, j->type);
+	double deadline = clock_mono() + patience;
 	unsigned backoff = 1; /* poll_intervals between polls: doubles while the API fails */
 	bool blocking = false;
 	int rc, failed = 0;
+	char buf[64];
+	const char *op = op_of(j, op_word, buf, sizeof(buf));
 
 	j->agent->users++;
+	j->users++;
 	for(;;) {
 		unsigned seen;
 		double next;
 
-		rc = job_poll(r, j, c, false);
+		touch(r->jobs, j);
+		rc = job_poll(r, j, c, POLL_DUE);
 		if(rc != 0 && !passing(rc))
 			break;
 		if(rc != 0) {
@@ -592,7 +836,7 @@ static int follow(struct registry *r, struct job *j, const struct api_cancel *c,
 				break;
 		}
 		if(clock_mono() >= deadline) {
-			reg_agent_error(j->agent, op, "timed out after %g s", r->opt.wait_timeout);
+			reg_agent_error(j->agent, op, "timed out after %g s", patience);
 			rc = -ETIMEDOUT;
 			break;
 		}
@@ -612,7 +856,7 @@ static int follow(struct registry *r, struct job *j, const struct api_cancel *c,
 			stats_blocked(1);
 			blocking = true;
 		}
-		next = fmin(j->polled_at + r->opt.poll_interval * backoff, deadline);
+		next = fmin(j->polled_at + interval * backoff, deadline);
 		if(failed && next <= clock_mono())
 			next = fmin(clock_mono() + WAIT_SLICE,
 				    deadline); /* poll_interval 0: not a busy loop */
@@ -628,6 +872,7 @@ static int follow(struct registry *r, struct job *j, const struct api_cancel *c,
 		r->blocked--;
 		stats_blocked(-1);
 	}
+	j->users--;
 	j->agent->users--;
 	return rc;
 }
@@ -642,19 +887,21 @@ static int wait_done(struct job *j, void *arg)
 	if(j->expired)
 		return -ESTALE; /* the outcome is unknown: the API forgot the id */
 	grab_answer(j->type, j, g);
-	if(terminal(j) && j->type->failed(j->progress.status))
+	if(terminal(j) && j->type->failed(&j->progress, j->detail))
 		return -EREMOTEIO; /* the reason is in the error line, set by the poll */
 	return 0;
 }
 
 int jobs_wait(struct registry *r, struct agent *a, const struct api_cancel *c, enum job_kind kind,
-	      struct job_view *v)
+	      uint64_t item, struct job_view *v)
 {
-	struct job *j = job_of(a, kind);
+	struct job *j = find_or_make(r, a, kind, item);
 	struct grab g = {0};
 	int rc;
 
 	memset(v, 0, sizeof(*v));
+	if(!j && a && job_type_of(kind)->keyed && item)
+		return -ENOMEM;
 	if(j) {
 		rc = follow(r, j, c, j->type->wait_op, wait_done, &g);
 	} else {
@@ -733,19 +980,19 @@ static int events_done(struct job *j, void *arg)
 }
 
 int jobs_events(struct registry *r, struct agent *a, const struct api_cancel *c, enum job_kind kind,
-		struct job_cursor *cur, char **text, size_t *len)
+		uint64_t item, struct job_cursor *cur, char **text, size_t *len)
 {
 	struct events_read er = {.cur = cur, .text = text, .len = len};
-	struct job *j = job_of(a, kind);
+	struct job *j = job_of(a, kind, item);
 
 	if(!j)
 		return events_now(NULL, cur, text, len);
 	return follow(r, j, c, j->type->events_op, events_done, &er);
 }
 
-bool jobs_events_ready(const struct agent *a, enum job_kind kind, const struct job_cursor *cur)
+bool jobs_events_ready(const struct agent *a, enum job_kind kind, uint64_t item, const struct job_cursor *cur)
 {
-	const struct job *j = job_of(a, kind);
+	const struct job *j = job_of(a, kind, item);
 
 	if(!j || !cur->started || cur->done || cur->gen != j->gen)
 		return true; /* a first read, or end of file: neither waits for a change */
@@ -774,7 +1021,7 @@ static int may_start(struct registry *r, struct agent *a, const struct api_cance
 					o->type->a_noun);
 			return -EBUSY;
 		}
-		rc = job_poll(r, o, c, true);
+		rc = job_poll(r, o, c, POLL_FORCE);
 		if(rc == -ENOENT)
 			continue; /* the API does not know that job (any more): it is over */
 		if(rc != 0)
@@ -788,8 +1035,51 @@ static int may_start(struct registry *r, struct agent *a, const struct api_cance
 	return 0;
 }
 
+/* A job begins anew with id (taken): its answer, events and poll forgotten. Lock held. */
+static void restart(struct job_store *s, struct job *j)
+{
+	forget_answer(s, j);
+	if(j->events)
+		events_clear(j->events);
+	j->gen++;
+	j->version++;
+	j->json_version++;
+	j->text_at = j->json_at = clock_wall();
+	j->polled_at = 0; /* the new job is polled at the next read */
+	j->poll.err = 0;
+}
+
+/* Keeps a started job's id: the agent's own job of the kind holds it (and
+ * the state file), and for a keyed kind the item's job begins. 0 or -ENOMEM
+ * (id freed). Lock held. */
+static int keep_started(struct registry *r, struct agent *a, enum job_kind kind, struct job *own, char *id,
+			uint64_t *item)
+{
+	const struct job_type *type = own->type;
+	uint64_t key = 0;
+	struct job *k;
+
+	if(!type->keyed) {
+		if(set_id(r->jobs, own, id) != 0)
+			return -ENOMEM;
+		restart(r->jobs, own);
+		return 0;
+	}
+	if(!ids_parse_agent(id, strlen(id), &key)) {
+		free(id);
+		return -EPROTO;
+	}
+	k = keyed_get(r, a, kind, key);
+	if(!k || set_id(r->jobs, own, id) != 0)
+		return -ENOMEM;
+	restart(r->jobs, k);
+	if(item)
+		*item = key;
+	return 0;
+}
+
 int jobs_start(struct registry *r, struct agent *a, const struct api_cancel *c, enum job_kind kind,
-	       const char *body)
+	       const struct job_request *req, uint64_t *item)
 {
 	const struct job_type *type = job_type_of(kind);
 	struct api_error e = {0};
@@ -799,40 +1089,36 @@ int jobs_start(struct registry *r, struct agent *a, const struct api_cancel *c, 
 
 	if(!j)
 		return -ENOMEM;
-	if(j->starting) {
+	if(j->starting && !type->keyed) {
 		reg_agent_error(a, type->start_op, "a %s of this agent is already being sent",
 				type->start_op);
 		return -EBUSY;
 	}
-	j->starting = true;
-	a->users++; /* the checks and the POST release the lock */
+	if(!type->keyed)
+		j->starting = true; /* keyed starts (runs) do not exclude one another */
+	a->users++;		    /* the checks and the POST release the lock */
 	rc = may_start(r, a, c, kind);
 	if(rc != 0)
 		goto out;
 	pthread_mutex_unlock(&r->lock);
-	rc = type->start(r->api, c, a->id, body, &id, &e);
+	rc = type->start(r->api, c, a->id, req, &id, &e);
 	pthread_mutex_lock(&r->lock);
 	if(rc != 0) {
 		if(rc != -EINTR)
 			reg_agent_error(a, type->start_op, "%s", e.msg);
 		goto out;
 	}
-	if(set_id(r->jobs, j, id) != 0) {
-		reg_agent_error(a, type->start_op, "started, but out of memory to keep its %s",
-				type->id_words);
-		rc = -ENOMEM;
+	rc = keep_started(r, a, kind, j, id, item);
+	if(rc != 0) {
+		if(rc == -EPROTO)
+			reg_agent_error(a, type->start_op, "malformed response: %s is not a %s", "the id",
+					type->id_words);
+		else
+			reg_agent_error(a, type->start_op, "started, but out of memory to keep its %s",
+					type->id_words);
 		goto out;
 	}
 	a->known = true;
-	forget_answer(j);
-	if(j->events)
-		events_clear(j->events);
-	j->gen++;
-	j->version++;
-	j->json_version++;
-	j->text_at = j->json_at = clock_wall();
-	j->polled_at = 0; /* the new job is polled at the next read */
-	j->poll.err = 0;
 	reg_agent_clear_error(a, NULL);
 	log_info("agent %llu: %s started, %s %s", (unsigned long long)a->id, type->noun, type->id_label,
 		 j->id);
@@ -840,20 +1126,31 @@ int jobs_start(struct registry *r, struct agent *a, const struct api_cancel *c, 
 	if(rc != 0) {
 		reg_agent_error(a, type->start_op, "started, but the %s could not be saved in %s: %s",
 				type->id_words, r->state_dir, strerror(-rc));
-		rc = -EIO;
+		rc = type->save_best_effort ? 0 : -EIO; /* a run's id is kept in memory: results/last */
 	}
 out:
 	a->users--;
-	j->starting = false;
+	if(!type->keyed)
+		j->starting = false;
 	pthread_cond_broadcast(&r->changed);
 	return rc;
 }
 
+int jobs_last(const struct agent *a, enum job_kind kind, uint64_t *item)
+{
+	const struct job *j = a ? a->jobs[kind] : NULL;
+
+	if(!j || !j->id || !ids_parse_agent(j->id, strlen(j->id), item))
+		return -ENOENT;
+	return 0;
+}
+
 /* ---- what stat and poll(2) ask, never calling the API ---- */
 
-bool jobs_differs(const struct agent *a, enum job_kind kind, enum job_text which, unsigned version)
+bool jobs_differs(const struct agent *a, enum job_kind kind, uint64_t item, enum job_text which,
+		  unsigned version)
 {
-	const struct job *j = job_of(a, kind);
+	const struct job *j = job_of(a, kind, item);
 
 	if(!j)
 		return version != 0;
@@ -862,10 +1159,12 @@ bool jobs_differs(const struct agent *a, enum job_kind kind, enum job_text which
 	return (which == JOB_JSON ? j->json_version : j->version) != version;
 }
 
-size_t jobs_size(const struct agent *a, enum job_kind kind, enum job_text which)
+size_t jobs_size(const struct agent *a, enum job_kind kind, uint64_t item, enum job_text which)
 {
-	const struct job *j = job_of(a, kind);
+	const struct job *j = job_of(a, kind, item);
 
+	if(!j && job_type_of(kind)->keyed)
+		return UNKNOWN_SIZE; /* not read yet */
 	if(!j || !j->id)
 		return which == JOB_JSON ? 0 : strlen(job_type_of(kind)->idle);
 	if(!j->have_answer && !j->expired)
@@ -873,9 +1172,60 @@ size_t jobs_size(const struct agent *a, enum job_kind kind, enum job_text which)
 	return which == JOB_JSON ? j->json->len : j->text->len;
 }
 
-double jobs_changed_at(const struct agent *a, enum job_kind kind, enum job_text which)
+double jobs_changed_at(const struct agent *a, enum job_kind kind, uint64_t item, enum job_text which)
 {
-	const struct job *j = job_of(a, kind);
+	const struct job *j = job_of(a, kind, item);
 
 	return !j ? 0 : which == JOB_JSON ? j->json_at : j->text_at;
+}
+
+double jobs_born(const struct agent *a, enum job_kind kind, uint64_t item)
+{
+	const struct job *j = job_of(a, kind, item);
+
+	return j && j->detail && j->type->born ? j->type->born(j->detail) : 0;
+}
+
+int jobs_check(struct registry *r, struct agent *a, const struct api_cancel *c, enum job_kind kind,
+	       uint64_t item)
+{
+	struct job *j = find_or_make(r, a, kind, item);
+	int rc;
+
+	if(!j)
+		return -ENOMEM;
+	j->users++;
+	rc = job_poll(r, j, c, POLL_DUE);
+	j->users--;
+	return rc;
+}
+
+void jobs_outdated(struct agent *a, enum job_kind kind, uint64_t item)
+{
+	struct job *j = job_of(a, kind, item);
+
+	if(j && !terminal(j))
+		j->polled_at = 0;
+}
+
+int jobs_peek(struct registry *r, struct agent *a, enum job_kind kind, uint64_t item, struct job_view *v)
+{
+	struct job *j = job_of(a, kind, item);
+	struct grab g = {0};
+	int rc;
+
+	memset(v, 0, sizeof(*v));
+	if(!j || !j->have_answer)
+		return -EAGAIN;
+	g.idle = j->type->idle;
+	g.text = reg_text_ref(j->text);
+	g.json = reg_text_ref(j->json);
+	g.detail = job_detail_ref(j->detail);
+	g.text_version = j->version;
+	g.json_version = j->json_version;
+	g.terminal = terminal(j);
+	pthread_mutex_unlock(&r->lock);
+	rc = view_of(&g, v);
+	pthread_mutex_lock(&r->lock);
+	return rc;
 }

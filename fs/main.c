@@ -59,6 +59,10 @@ struct options {
 	char *timeout;
 	char *connect_timeout;
 	char *wait_timeout;
+	char *result_poll_interval;
+	char *result_wait_timeout;
+	char *run_timeout;
+	char *max_runs;
 	int show_help;
 	int show_version;
 	char *positional[2]; /* [SOURCE] MOUNTPOINT */
@@ -83,6 +87,10 @@ static const struct fuse_opt option_spec[] = {
 	OPTION("timeout=%s", timeout),
 	OPTION("connect_timeout=%s", connect_timeout),
 	OPTION("wait_timeout=%s", wait_timeout),
+	OPTION("result_poll_interval=%s", result_poll_interval),
+	OPTION("result_wait_timeout=%s", result_wait_timeout),
+	OPTION("run_timeout=%s", run_timeout),
+	OPTION("max_runs=%s", max_runs),
 	OPTION("-h", show_help),
 	OPTION("--help", show_help),
 	OPTION("-V", show_version),
@@ -110,6 +118,8 @@ struct settings {
 	char *state_dir;
 	enum log_level level;
 	double poll_interval, list_ttl, timeout, connect_timeout, wait_timeout;
+	double result_poll_interval, result_wait_timeout, run_timeout;
+	unsigned long max_runs;
 };
 
 /* libfuse's messages, into log.c (libfuse's levels are syslog's). */
@@ -139,6 +149,10 @@ static void show_help(const char *progname)
 	       "    -o timeout=SECS         whole budget of one API call, retries included (30)\n"
 	       "    -o connect_timeout=SECS budget of one connection attempt (10)\n"
 	       "    -o wait_timeout=SECS    longest a read of `wait` blocks (600)\n"
+	       "    -o result_poll_interval=SECS  least time between two GETs of one test result (5)\n"
+	       "    -o result_wait_timeout=SECS   longest a read of results/<id>/wait blocks (3600)\n"
+	       "    -o run_timeout=SECS     budget of one run POST (120)\n"
+	       "    -o max_runs=N           most conversations one write to `run` may start (200)\n"
 	       "    -o _netdev,noauto,...   fstab words for mount and systemd: ignored\n\n");
 }
 
@@ -190,6 +204,26 @@ static int parse_seconds(const char *name, const char *text, double dflt, double
 	if(errno || end == text || *end || !isfinite(v) || v < min || v > 1e6) {
 		refuse("-o %s=%s: expected seconds, a decimal number %s %g", name, text,
 		       min > 0 ? ">" : ">=", min > 0 ? 0 : min);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* A count option: a canonical decimal integer from 1 to 1000000, else dflt when not given. */
+static int parse_count(const char *name, const char *text, unsigned long dflt, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if(!text) {
+		*out = dflt;
+		return 0;
+	}
+	errno = 0;
+	v = strtoul(text, &end, 10);
+	if(errno || end == text || *end || text[0] < '1' || text[0] > '9' || v > 1000000) {
+		refuse("-o %s=%s: expected a whole number from 1 to 1000000", name, text);
 		return -1;
 	}
 	*out = v;
@@ -351,11 +385,13 @@ static char *settings_text(const struct options *o, const struct settings *set)
 
 	if(asprintf(&text,
 		    "api_url %s\napi_key %s\napi_key_file %s\nstate_dir %s\ncacert %s\nloglevel %s\n"
-		    "poll_interval %g\nlist_ttl %g\ntimeout %g\nconnect_timeout %g\nwait_timeout %g\n",
+		    "poll_interval %g\nlist_ttl %g\ntimeout %g\nconnect_timeout %g\nwait_timeout %g\n"
+		    "result_poll_interval %g\nresult_wait_timeout %g\nrun_timeout %g\nmax_runs %lu\n",
 		    set->api_url, set->key && *set->key ? "set" : "unset",
 		    o->api_key_file ? o->api_key_file : "none", set->state_dir,
 		    o->cacert ? o->cacert : "none", log_level_name(set->level), set->poll_interval,
-		    set->list_ttl, set->timeout, set->connect_timeout, set->wait_timeout) < 0)
+		    set->list_ttl, set->timeout, set->connect_timeout, set->wait_timeout,
+		    set->result_poll_interval, set->result_wait_timeout, set->run_timeout, set->max_runs) < 0)
 		return NULL;
 	return text;
 }
@@ -375,7 +411,12 @@ static int settings_load(const struct options *o, struct settings *set)
 	   parse_seconds("list_ttl", o->list_ttl, 30, 0, &set->list_ttl) ||
 	   parse_seconds("timeout", o->timeout, 30, 0.001, &set->timeout) ||
 	   parse_seconds("connect_timeout", o->connect_timeout, 10, 0.001, &set->connect_timeout) ||
-	   parse_seconds("wait_timeout", o->wait_timeout, 600, 0.001, &set->wait_timeout))
+	   parse_seconds("wait_timeout", o->wait_timeout, 600, 0.001, &set->wait_timeout) ||
+	   parse_seconds("result_poll_interval", o->result_poll_interval, 5, 0, &set->result_poll_interval) ||
+	   parse_seconds("result_wait_timeout", o->result_wait_timeout, 3600, 0.001,
+			 &set->result_wait_timeout) ||
+	   parse_seconds("run_timeout", o->run_timeout, 120, 0.001, &set->run_timeout) ||
+	   parse_count("max_runs", o->max_runs, 200, &set->max_runs))
 		return -1;
 	set->api_url = strdup(url && *url ? url : DEFAULT_API_URL);
 	if(!set->api_url || check_url(set->api_url) != 0)
@@ -771,6 +812,10 @@ int main(int argc, char *argv[])
 		.poll_interval = set.poll_interval,
 		.list_ttl = set.list_ttl,
 		.wait_timeout = set.wait_timeout,
+		.result_poll_interval = set.result_poll_interval,
+		.result_wait_timeout = set.result_wait_timeout,
+		.run_timeout = set.run_timeout,
+		.max_runs = set.max_runs,
 		.state_dir = set.state_dir,
 		.max_blocked = blocked_readers_max(max_threads, cmd.singlethread),
 	};
@@ -855,6 +900,10 @@ out_args:
 	free(opts.timeout);
 	free(opts.connect_timeout);
 	free(opts.wait_timeout);
+	free(opts.result_poll_interval);
+	free(opts.result_wait_timeout);
+	free(opts.run_timeout);
+	free(opts.max_runs);
 	free(opts.positional[0]);
 	free(opts.positional[1]);
 	return ret;

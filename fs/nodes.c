@@ -28,6 +28,7 @@
 #include "cekurafs/clock.h"
 #include "cekurafs/ids.h"
 #include "cekurafs/json.h"
+#include "cekurafs/result.h"
 #include "cekurafs/stats.h"
 
 /* One open file. The kernel serialises nothing on it: FUSE workers read it
@@ -51,12 +52,18 @@ struct node_handle {
 	size_t len;
 	unsigned version; /* the job's version of text (rows that notify) */
 	bool served_end;
+	/* A transaction file's reply (text) is installed: reads serve it from
+	 * reply_at, the first read's offset (-1 until that read), never a new snapshot. */
+	bool replied;
+	off_t reply_at;
 	size_t pos;			 /* streams: bytes of text already read */
 	struct job_cursor cur;		 /* streams: where this reader is */
 	bool reading;			 /* streams: a read is under way */
 	void *token;			 /* poll(2): the kernel's handle to notify, or NULL */
 	struct node_handle *prev, *next; /* in open_handles: open_lock */
 };
+
+static int text_of(const char *s, struct node_text *out);
 
 /* How tokens reach the kernel (nodes_notify_setup()). */
 static void (*token_notify)(void *token);
@@ -104,13 +111,15 @@ static int make_job(const struct node_ctx *ctx, const struct node_file *f, struc
 {
 	struct job_view v;
 
-	return text_of_view(registry_job_view(ctx->reg, &ctx->cancel, f->id, kind_of(f), &v), &v, f, out);
+	return text_of_view(registry_job_view(ctx->reg, &ctx->cancel, f->id, kind_of(f), f->item, &v), &v, f,
+			    out);
 }
 
 static int make_wait(const struct node_ctx *ctx, const struct node_file *f, struct node_text *out)
 {
 	struct job_view v;
-	int rc = text_of_view(registry_job_wait(ctx->reg, &ctx->cancel, f->id, kind_of(f), &v), &v, f, out);
+	int rc = text_of_view(registry_job_wait(ctx->reg, &ctx->cancel, f->id, kind_of(f), f->item, &v), &v,
+			      f, out);
 
 	if(rc == -EREMOTEIO) {
 		/* The job failed: the read fails too; the text is not served. */
@@ -123,17 +132,17 @@ static int make_wait(const struct node_ctx *ctx, const struct node_file *f, stru
 static int next_events(const struct node_ctx *ctx, const struct node_file *f, struct job_cursor *cur,
 		       char **text, size_t *len)
 {
-	return registry_job_events(ctx->reg, &ctx->cancel, f->id, kind_of(f), cur, text, len);
+	return registry_job_events(ctx->reg, &ctx->cancel, f->id, kind_of(f), f->item, cur, text, len);
 }
 
 static size_t size_job(const struct node_ctx *ctx, const struct node_file *f)
 {
-	return registry_job_size(ctx->reg, f->id, kind_of(f), which_of(f));
+	return registry_job_size(ctx->reg, f->id, kind_of(f), f->item, which_of(f));
 }
 
 static double changed_job(const struct node_ctx *ctx, const struct node_file *f)
 {
-	return registry_job_changed_at(ctx->reg, f->id, kind_of(f), which_of(f));
+	return registry_job_changed_at(ctx->reg, f->id, kind_of(f), f->item, which_of(f));
 }
 
 /* ---- error ---- */
@@ -420,12 +429,13 @@ int nodes_parse_start(const char *buf, size_t size, off_t off, bool bodies, char
 
 /* Starts a job: "1" written at offset 0, or a request body for a kind that takes one. */
 static int write_start(const struct node_ctx *ctx, const struct node_file *f, const char *buf, size_t size,
-		       off_t off)
+		       off_t off, struct node_text *reply)
 {
 	const struct job_type *type = job_type_of(kind_of(f));
 	char *body = NULL;
 	int rc = nodes_parse_start(buf, size, off, type->request != NULL, &body);
 
+	(void)reply;
 	if(rc == -EINVAL) {
 		char why[160];
 
@@ -446,6 +456,253 @@ static int write_start(const struct node_ctx *ctx, const struct node_file *f, co
 	free(body); /* never kept, logged or shown: it may hold a provider's key */
 	return rc == 0 ? (int)size : rc;
 }
+
+/* ---- evaluators, run, results/ ---- */
+
+static int make_evaluators(const struct node_ctx *ctx, const struct node_file *f, struct node_text *out)
+{
+	return registry_evaluators(ctx->reg, &ctx->cancel, f->id, &out->text, &out->len);
+}
+
+static size_t size_evaluators(const struct node_ctx *ctx, const struct node_file *f)
+{
+	struct node_text t = {0};
+	size_t size = registry_evaluators(ctx->reg, NULL, f->id, &t.text, &t.len) == 0 ? t.len : UNKNOWN_SIZE;
+
+	free(t.text);
+	return size;
+}
+
+static double changed_evaluators(const struct node_ctx *ctx, const struct node_file *f)
+{
+	return registry_evaluators_changed_at(ctx->reg, f->id);
+}
+
+/* A read of `run` before a write: nothing (end of file). */
+static int make_nothing(const struct node_ctx *ctx, const struct node_file *f, struct node_text *out)
+{
+	(void)ctx;
+	(void)f;
+	return text_of("", out);
+}
+
+/* `run`: the line starts a run; the reply is the new result id. */
+static int write_run(const struct node_ctx *ctx, const struct node_file *f, const char *buf, size_t size,
+		     off_t off, struct node_text *reply)
+{
+	uint64_t result = 0;
+	int rc = registry_run(ctx->reg, &ctx->cancel, f->id, buf, size, off, &result);
+
+	if(rc != 0)
+		return rc;
+	if(asprintf(&reply->text, "%llu\n", (unsigned long long)result) < 0) {
+		reply->text = NULL;
+		return -ENOMEM; /* started: results/last has it */
+	}
+	reply->len = strlen(reply->text);
+	return (int)size;
+}
+
+/* The texts of a result's files other than summary and wait (arg). */
+enum result_text { RESULT_STATUS, RESULT_ERROR, RESULT_JSON, RESULT_JUNIT, RESULT_RUN };
+
+/* The text of one of a result's files, from a view of its job. */
+static int result_text(const struct node_file *f, const struct job_view *v, struct node_text *out)
+{
+	const struct result *res = v->detail ? v->detail->obj : NULL;
+	const struct result_run *run;
+	uint64_t run_id;
+	size_t len;
+	char *line;
+
+	if(!res)
+		return -EIO; /* a view with an answer always has one */
+	switch((enum result_text)f->kind->arg) {
+	case RESULT_STATUS:
+		len = strcspn(v->text, "\n");
+		out->text = strndup(v->text, len + 1); /* the summary's first line */
+		break;
+	case RESULT_ERROR:
+		line = result_error_line(res);
+		if(line && *line && asprintf(&out->text, "%s\n", line) < 0)
+			out->text = NULL;
+		else if(line && !*line)
+			out->text = strdup("");
+		free(line);
+		break;
+	case RESULT_JSON:
+		out->text = strndup(res->json, res->json_len);
+		break;
+	case RESULT_JUNIT:
+		out->text = v->terminal ? result_junit(res) : strdup(""); /* written once terminal */
+		break;
+	case RESULT_RUN:
+		len = f->entry ? strlen(f->entry) : 0;
+		if(len <= 5 || strcmp(f->entry + len - 5, ".json") != 0 ||
+		   !ids_parse_agent(f->entry, len - 5, &run_id) || !(run = result_find_run(res, run_id)))
+			return -ENOENT;
+		out->text = strndup(run->json, run->json_len);
+		break;
+	}
+	if(!out->text)
+		return -ENOMEM;
+	out->len = strlen(out->text);
+	return 0;
+}
+
+static int make_result(const struct node_ctx *ctx, const struct node_file *f, struct node_text *out)
+{
+	struct job_view v;
+	int rc = registry_job_view(ctx->reg, &ctx->cancel, f->id, JOB_RESULT, f->item, &v);
+
+	if(rc == 0)
+		rc = result_text(f, &v, out);
+	job_view_free(&v);
+	return rc;
+}
+
+static size_t size_result(const struct node_ctx *ctx, const struct node_file *f)
+{
+	struct node_text t = {0};
+	struct job_view v;
+	size_t size = UNKNOWN_SIZE;
+
+	if(registry_job_peek(ctx->reg, f->id, JOB_RESULT, f->item, &v) == 0 && result_text(f, &v, &t) == 0)
+		size = t.len;
+	free(t.text);
+	job_view_free(&v);
+	return size;
+}
+
+/* A result's files change when its summary does (arg is not a job kind here). */
+static double changed_result(const struct node_ctx *ctx, const struct node_file *f)
+{
+	return registry_job_changed_at(ctx->reg, f->id, JOB_RESULT, f->item, JOB_TEXT);
+}
+
+static int list_runs(const struct node_ctx *ctx, const struct node_file *f, node_fill_fn *fill, void *arg)
+{
+	const struct result *res;
+	struct job_view v;
+	int rc = registry_job_view(ctx->reg, &ctx->cancel, f->id, JOB_RESULT, f->item, &v);
+
+	res = rc == 0 && v.detail ? v.detail->obj : NULL;
+	if(rc == 0 && !res)
+		rc = -EIO;
+	for(size_t i = 0; rc == 0 && i < res->nruns; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "%llu.json", (unsigned long long)res->runs[i].id);
+		fill(arg, name);
+	}
+	job_view_free(&v);
+	return rc;
+}
+
+/* end-calls: "1" stops the result's calls. */
+static int write_end_calls(const struct node_ctx *ctx, const struct node_file *f, const char *buf,
+			   size_t size, off_t off, struct node_text *reply)
+{
+	int rc = nodes_parse_trigger(buf, size, off);
+
+	(void)reply;
+	if(rc != 0) {
+		registry_note_error(ctx->reg, f->id, "end-calls",
+				    off != 0 ? "invalid input: write \"1\" at the start of the file"
+					     : "invalid input: write \"1\" to end the result's calls");
+		return rc;
+	}
+	rc = registry_end_calls(ctx->reg, &ctx->cancel, f->id, f->item);
+	return rc == 0 ? (int)size : rc;
+}
+
+/* results/ itself: when its listing changed; a result's directory: its created_at. */
+static double changed_results(const struct node_ctx *ctx, const struct node_file *f)
+{
+	return f->item ? registry_result_created_at(ctx->reg, f->id, f->item) : 0;
+}
+
+static int list_results(const struct node_ctx *ctx, const struct node_file *f, node_fill_fn *fill, void *arg)
+{
+	uint64_t *ids;
+	size_t n;
+	int rc = registry_results(ctx->reg, &ctx->cancel, f->id, &ids, &n);
+
+	for(size_t i = 0; rc == 0 && i < n; i++) {
+		char name[24];
+
+		snprintf(name, sizeof(name), "%llu", (unsigned long long)ids[i]);
+		fill(arg, name);
+	}
+	if(rc == 0)
+		free(ids);
+	return rc;
+}
+
+static int item_result(const struct node_ctx *ctx, const struct node_file *f)
+{
+	return registry_result_exists(ctx->reg, &ctx->cancel, f->id, f->item);
+}
+
+/* results/newest (the largest id) and results/last (the last started from this state_dir). */
+static int link_results(const struct node_ctx *ctx, const struct node_file *f, const char *name, char *target,
+			size_t size)
+{
+	uint64_t result = 0;
+	int rc;
+
+	if(strcmp(name, "newest") == 0)
+		rc = registry_result_newest(ctx->reg, &ctx->cancel, f->id, &result);
+	else if(strcmp(name, "last") == 0)
+		rc = registry_result_last(ctx->reg, f->id, &result);
+	else
+		return -ENOENT;
+	if(rc == 0)
+		snprintf(target, size, "%llu", (unsigned long long)result);
+	return rc;
+}
+
+#define RESULT_FILE(file, which, fn_size)                                                                    \
+	{                                                                                                    \
+		.name = file, .mode = 0444, .arg = which, .at_open = true, .owner_only = true,               \
+		.make = make_result, .changed = changed_result, .size = fn_size                              \
+	}
+
+/* The files of one result in results/<result_id>/: every one private under
+ * allow_other (transcripts and recording links). */
+static const struct node_kind result_kinds[] = {
+	RESULT_FILE("status", RESULT_STATUS, size_result),
+	{.name = "summary",
+	 .mode = 0444,
+	 .arg = JOB_RESULT,
+	 .at_open = true,
+	 .notify = true,
+	 .owner_only = true,
+	 .make = make_job,
+	 .changed = changed_job,
+	 .size = size_job},
+	RESULT_FILE("error", RESULT_ERROR, size_result),
+	RESULT_FILE("result.json", RESULT_JSON, size_result),
+	RESULT_FILE("junit.xml", RESULT_JUNIT, size_result),
+	{.name = "runs",
+	 .mode = 0555,
+	 .dir = true,
+	 .arg = RESULT_RUN,
+	 .at_open = true,
+	 .owner_only = true,
+	 .make = make_result,
+	 .changed = changed_result,
+	 .size = size_result,
+	 .list = list_runs},
+	{.name = "wait",
+	 .mode = 0444,
+	 .arg = JOB_RESULT,
+	 .owner_only = true,
+	 .make = make_wait,
+	 .changed = changed_job,
+	 .size = size_job},
+	{.name = "end-calls", .mode = 0200, .owner_only = true, .write = write_end_calls, .size = size_none},
+};
 
 #define AGENT_CONFIG_FILE(file, field)                                                                       \
 	{                                                                                                    \
@@ -547,6 +804,22 @@ static const struct node_kind kinds[] = {
 	 .item = item_history,
 	 .link = link_history,
 	 .changed = changed_history,
+	 .size = size_none},
+	{.name = "evaluators",
+	 .mode = 0444,
+	 .at_open = true,
+	 .make = make_evaluators,
+	 .changed = changed_evaluators,
+	 .size = size_evaluators},
+	{.name = "run", .mode = 0600, .make = make_nothing, .write = write_run, .size = size_none},
+	{.name = "results",
+	 .mode = 0555,
+	 .items = result_kinds,
+	 .nitems = sizeof(result_kinds) / sizeof(result_kinds[0]),
+	 .list = list_results,
+	 .item = item_result,
+	 .link = link_results,
+	 .changed = changed_results,
 	 .size = size_none},
 };
 
@@ -773,6 +1046,14 @@ mode_t nodes_mode(const struct node_file *f)
 	return f->entry ? 0444 : f->kind->mode;
 }
 
+bool nodes_private(const struct node_file *f)
+{
+	if(f->kind)
+		return f->kind->owner_only;
+	/* an item's directory: private when its first row is (results/<id>/) */
+	return f->parent && f->parent->nitems && f->parent->items[0].owner_only;
+}
+
 static bool caller_gave_up(const struct node_ctx *ctx)
 {
 	return ctx->cancel.cancelled && ctx->cancel.cancelled(ctx->cancel.arg);
@@ -923,7 +1204,13 @@ int nodes_read(const struct node_ctx *ctx, struct node_handle *h, char *buf, siz
 	if(off < 0)
 		return -EINVAL;
 	pthread_mutex_lock(&h->lock);
-	fresh = !h->text || (off == 0 && h->served_end);
+	if(h->replied) {
+		/* a transaction's reply, wherever the write left the offset */
+		if(h->reply_at < 0)
+			h->reply_at = off;
+		off = off >= h->reply_at ? off - h->reply_at : off;
+	}
+	fresh = !h->replied && (!h->text || (off == 0 && h->served_end));
 	pthread_mutex_unlock(&h->lock);
 	if(fresh) {
 		rc = take_snapshot(ctx, h);
@@ -946,9 +1233,20 @@ int nodes_read(const struct node_ctx *ctx, struct node_handle *h, char *buf, siz
 
 int nodes_write(const struct node_ctx *ctx, struct node_handle *h, const char *buf, size_t size, off_t off)
 {
+	struct node_text reply = {0};
+	int rc;
+
 	if(!h->file.kind->write)
 		return -EACCES;
-	return h->file.kind->write(ctx, &h->file, buf, size, off);
+	rc = h->file.kind->write(ctx, &h->file, buf, size, off, &reply);
+	if(reply.text) {
+		install(h, &reply); /* what reads of this open file return from now on */
+		pthread_mutex_lock(&h->lock);
+		h->replied = true;
+		h->reply_at = -1;
+		pthread_mutex_unlock(&h->lock);
+	}
+	return rc;
 }
 
 void nodes_release(struct node_handle *h)
@@ -990,9 +1288,10 @@ static bool ready(const struct node_ctx *ctx, struct node_handle *h)
 	cur = h->cur;
 	pthread_mutex_unlock(&h->lock);
 	if(h->file.kind->stream)
-		return left || registry_job_events_ready(ctx->reg, h->file.id, kind_of(&h->file), &cur);
+		return left ||
+		       registry_job_events_ready(ctx->reg, h->file.id, kind_of(&h->file), h->file.item, &cur);
 	if(h->file.kind->notify)
-		return !have || registry_job_differs(ctx->reg, h->file.id, kind_of(&h->file),
+		return !have || registry_job_differs(ctx->reg, h->file.id, kind_of(&h->file), h->file.item,
 						     which_of(&h->file), version);
 	return true;
 }
@@ -1023,10 +1322,11 @@ void nodes_notify_setup(void (*notify)(void *token), void (*release)(void *token
 	token_release = release;
 }
 
-/* A job that tokens wait on: an agent and a kind. */
+/* A job that tokens wait on: an agent, a kind and an item. */
 struct waited {
 	uint64_t id;
 	int kind;
+	uint64_t item;
 };
 
 static int cmp_waited(const void *a, const void *b)
@@ -1035,7 +1335,9 @@ static int cmp_waited(const void *a, const void *b)
 
 	if(x->id != y->id)
 		return (x->id > y->id) - (x->id < y->id);
-	return (x->kind > y->kind) - (x->kind < y->kind);
+	if(x->kind != y->kind)
+		return (x->kind > y->kind) - (x->kind < y->kind);
+	return (x->item > y->item) - (x->item < y->item);
 }
 
 /* The jobs waited on now (by handles holding a token), sorted, each once: a
@@ -1065,6 +1367,7 @@ static int waited_jobs(struct waited **out, size_t *n)
 			v = p;
 		}
 		v[count].id = h->file.id;
+		v[count].item = h->file.item;
 		v[count++].kind = h->file.kind->arg;
 	}
 	if(count)
@@ -1098,7 +1401,7 @@ void nodes_notify_round(const struct node_ctx *ctx)
 		struct waited w = jobs[(start + i) % n];
 
 		/* polls only when due, shared with readers */
-		registry_job_refresh(ctx->reg, &ctx->cancel, w.id, (enum job_kind)w.kind);
+		registry_job_refresh(ctx->reg, &ctx->cancel, w.id, (enum job_kind)w.kind, w.item);
 		notify_last = w;
 	}
 	free(jobs);

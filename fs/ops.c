@@ -127,7 +127,7 @@ static mode_t file_mode(const struct resolved *r)
 {
 	mode_t mode = nodes_mode(&r->node.file);
 
-	return context()->shared && r->node.file.kind->owner_only ? mode & 0700 : mode;
+	return context()->shared && nodes_private(&r->node.file) ? mode & 0700 : mode;
 }
 
 /* What default_permissions already checks, checked again: under allow_other
@@ -139,7 +139,7 @@ static int permitted(const struct resolved *r, int flags)
 
 	if(!context()->shared || caller == context()->uid || caller == 0)
 		return 0;
-	return writes || r->node.file.kind->owner_only ? -EACCES : 0;
+	return writes || nodes_private(&r->node.file) ? -EACCES : 0;
 }
 
 static void fill_stat(struct stat *st, mode_t mode, off_t size, double changed)
@@ -180,8 +180,10 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
 			  nodes_changed(&c, &r.node.file));
 	} else {
 		bool in_agent = r.tp.kind == TREE_IN_AGENT;
+		/* under allow_other a private directory (results/<id>/) is the mounting user's alone */
+		mode_t mode = in_agent && context()->shared && nodes_private(&r.node.file) ? 0500 : 0555;
 
-		fill_stat(st, S_IFDIR | 0555, 0, in_agent ? nodes_changed(&c, &r.node.file) : 0);
+		fill_stat(st, S_IFDIR | mode, 0, in_agent ? nodes_changed(&c, &r.node.file) : 0);
 	}
 	return 0;
 }

@@ -6,6 +6,9 @@
  *   $ cat agents/42/system_prompt      registry_agent_config -> agent_cache.c
  *   $ echo 1 > agents/42/refetch       registry_job_start   -> jobs.c
  *   $ cat agents/42/progress           registry_job_view    -> jobs.c
+ *   $ cat agents/42/evaluators         registry_evaluators  -> agent_cache.c
+ *   $ echo 'text all' > agents/42/run  registry_run         -> agent_cache.c, jobs.c
+ *   $ cat agents/42/results/812/wait   registry_job_wait    -> jobs.c (a keyed job)
  *
  * It also owns the agents' lifetime: it makes them, drops what SIGHUP asks
  * to forget, and sweeps away those that hold nothing. The parts never call
@@ -20,7 +23,10 @@
 #include <string.h>
 
 #include "cekurafs/clock.h"
+#include "cekurafs/evaluators.h"
 #include "cekurafs/log.h"
+#include "cekurafs/result.h"
+#include "cekurafs/run_request.h"
 #include "cekurafs/stats.h"
 
 #include "agent_cache.h"
@@ -60,6 +66,8 @@ static void sweep(struct registry *r)
 		return;
 	r->swept_at = now;
 	for(size_t i = 0; i < r->nslots; i++) {
+		if(r->slots[i])
+			jobs_trim(r, r->slots[i]); /* results nobody read for list_ttl */
 		/* a removal may shift another agent into slot i: look at it again */
 		while(r->slots[i] && agent_idle(r, r->slots[i])) {
 			agent_free(r, reg_agent_take(r, i));
@@ -389,80 +397,406 @@ int registry_job_start(struct registry *r, const struct api_cancel *c, uint64_t 
 		rc = request_of(r, a, c, kind, &made);
 		a->users--;
 	}
-	if(rc == 0)
-		rc = jobs_start(r, a, c, kind, body ? body : made);
+	if(rc == 0) {
+		struct job_request req = {.body = body ? body : made};
+
+		rc = jobs_start(r, a, c, kind, &req, NULL);
+	}
 	unlock(r);
 	free(made);
 	return rc;
 }
 
-int registry_job_view(struct registry *r, const struct api_cancel *c, uint64_t id, enum job_kind kind,
-		      struct job_view *v)
+/* The agent a job of kind needs, with the lock taken: made for a keyed kind
+ * (its jobs are made when read), else found (none: no job). lock_find()'s
+ * NULL means no agent; *failed is set when making one ran out of memory (unlocked). */
+static struct agent *lock_for_job(struct registry *r, uint64_t id, enum job_kind kind, bool *failed)
 {
-	int rc = jobs_view(r, lock_find(r, id), c, kind, v);
+	struct agent *a;
+
+	*failed = false;
+	if(!job_type_of(kind)->keyed)
+		return lock_find(r, id);
+	a = lock_agent(r, id);
+	*failed = a == NULL;
+	return a;
+}
+
+int registry_job_view(struct registry *r, const struct api_cancel *c, uint64_t id, enum job_kind kind,
+		      uint64_t item, struct job_view *v)
+{
+	bool failed;
+	struct agent *a = lock_for_job(r, id, kind, &failed);
+	int rc;
+
+	if(failed) {
+		memset(v, 0, sizeof(*v));
+		return -ENOMEM;
+	}
+	rc = jobs_view(r, a, c, kind, item, v);
+	unlock(r);
+	return rc;
+}
+
+int registry_job_peek(struct registry *r, uint64_t id, enum job_kind kind, uint64_t item, struct job_view *v)
+{
+	int rc = jobs_peek(r, lock_find(r, id), kind, item, v);
 
 	unlock(r);
 	return rc;
 }
 
-int registry_job_refresh(struct registry *r, const struct api_cancel *c, uint64_t id, enum job_kind kind)
+int registry_job_refresh(struct registry *r, const struct api_cancel *c, uint64_t id, enum job_kind kind,
+			 uint64_t item)
 {
-	int rc = jobs_refresh(r, lock_find(r, id), c, kind);
+	int rc = jobs_refresh(r, lock_find(r, id), c, kind, item);
 
 	unlock(r);
 	return rc;
 }
 
 int registry_job_wait(struct registry *r, const struct api_cancel *c, uint64_t id, enum job_kind kind,
-		      struct job_view *v)
+		      uint64_t item, struct job_view *v)
 {
-	int rc = jobs_wait(r, lock_find(r, id), c, kind, v);
+	bool failed;
+	struct agent *a = lock_for_job(r, id, kind, &failed);
+	int rc;
 
+	if(failed) {
+		memset(v, 0, sizeof(*v));
+		return -ENOMEM;
+	}
+	rc = jobs_wait(r, a, c, kind, item, v);
 	unlock(r);
 	return rc;
 }
 
 int registry_job_events(struct registry *r, const struct api_cancel *c, uint64_t id, enum job_kind kind,
-			struct job_cursor *cur, char **text, size_t *len)
+			uint64_t item, struct job_cursor *cur, char **text, size_t *len)
 {
-	int rc = jobs_events(r, lock_find(r, id), c, kind, cur, text, len);
+	int rc = jobs_events(r, lock_find(r, id), c, kind, item, cur, text, len);
 
 	unlock(r);
 	return rc;
 }
 
-bool registry_job_events_ready(struct registry *r, uint64_t id, enum job_kind kind,
+bool registry_job_events_ready(struct registry *r, uint64_t id, enum job_kind kind, uint64_t item,
 			       const struct job_cursor *cur)
 {
-	bool ready = jobs_events_ready(lock_find(r, id), kind, cur);
+	bool ready = jobs_events_ready(lock_find(r, id), kind, item, cur);
 
 	unlock(r);
 	return ready;
 }
 
-bool registry_job_differs(struct registry *r, uint64_t id, enum job_kind kind, enum job_text which,
-			  unsigned version)
+bool registry_job_differs(struct registry *r, uint64_t id, enum job_kind kind, uint64_t item,
+			  enum job_text which, unsigned version)
 {
-	bool differs = jobs_differs(lock_find(r, id), kind, which, version);
+	bool differs = jobs_differs(lock_find(r, id), kind, item, which, version);
 
 	unlock(r);
 	return differs;
 }
 
-size_t registry_job_size(struct registry *r, uint64_t id, enum job_kind kind, enum job_text which)
+size_t registry_job_size(struct registry *r, uint64_t id, enum job_kind kind, uint64_t item,
+			 enum job_text which)
 {
-	size_t size = jobs_size(lock_find(r, id), kind, which);
+	size_t size = jobs_size(lock_find(r, id), kind, item, which);
 
 	unlock(r);
 	return size;
 }
 
-double registry_job_changed_at(struct registry *r, uint64_t id, enum job_kind kind, enum job_text which)
+double registry_job_changed_at(struct registry *r, uint64_t id, enum job_kind kind, uint64_t item,
+			       enum job_text which)
 {
-	double at = jobs_changed_at(lock_find(r, id), kind, which);
+	double at = jobs_changed_at(lock_find(r, id), kind, item, which);
 
 	unlock(r);
 	return at;
+}
+
+/* ---- evaluators, runs and results ---- */
+
+int registry_evaluators(struct registry *r, const struct api_cancel *c, uint64_t id, char **text, size_t *len)
+{
+	struct agent *a = lock_agent(r, id);
+	struct evaluators **ev = NULL;
+	int rc;
+
+	*text = NULL;
+	*len = 0;
+	if(!a)
+		return -ENOMEM;
+	if(c) {
+		rc = agent_cache_get(r, a, c, AGENT_CACHED_EVALUATORS, (void **)&ev);
+	} else {
+		ev = agent_cache_peek(r, a, AGENT_CACHED_EVALUATORS);
+		rc = ev ? 0 : -EAGAIN;
+	}
+	unlock(r);
+	if(rc == 0) {
+		/* the collection is immutable: rendered with no lock held */
+		*text = evaluators_render(*ev, len);
+		rc = *text ? 0 : -ENOMEM;
+	}
+	agent_cache_put(ev);
+	return rc;
+}
+
+double registry_evaluators_changed_at(struct registry *r, uint64_t id)
+{
+	double at = agent_cache_changed_at(lock_find(r, id), AGENT_CACHED_EVALUATORS);
+
+	unlock(r);
+	return at;
+}
+
+/* Whether a run by tags or folder may take the evaluator (the API's rule:
+ * any tag equal; the folder itself or one under it, "Support" holding
+ * "Support.Billing"). Every evaluator for the other selectors. */
+static bool run_may_take(const struct run_request *req, const struct evaluator *ev)
+{
+	size_t n;
+
+	switch(req->selector) {
+	case RUN_TAGS:
+		for(size_t t = 0; t < req->ntags; t++)
+			for(size_t i = 0; i < ev->ntags; i++)
+				if(strcmp(req->tags[t], ev->tags[i]) == 0)
+					return true;
+		return false;
+	case RUN_FOLDER:
+		n = strlen(req->folder);
+		return ev->folder && strncmp(ev->folder, req->folder, n) == 0 &&
+		       (ev->folder[n] == '\0' || ev->folder[n] == '.');
+	default:
+		return true;
+	}
+}
+
+/* What a run line needs from the API before its POST: the evaluators (afresh
+ * for `all`) when the line does not name them, and the project for `folder=`.
+ * Lock held; released while fetching. */
+struct run_plan {
+	struct evaluators **ev; /* a reference, or NULL */
+	uint64_t *all;		/* RUN_ALL: every evaluator id */
+	size_t nall;
+	uint64_t evaluators; /* how many the selection may take */
+	int64_t project;
+};
+
+static int run_plan(struct registry *r, struct agent *a, const struct api_cancel *c,
+		    const struct run_request *req, struct run_plan *p)
+{
+	bool named = req->selector == RUN_IDS || (req->selector == RUN_JSON && req->json_scenarios > 0);
+	int rc = 0;
+
+	if(!named) {
+		if(req->selector == RUN_ALL)
+			agent_cache_drop(r, a, AGENT_CACHED_EVALUATORS); /* listed afresh inside the write */
+		rc = agent_cache_get(r, a, c, AGENT_CACHED_EVALUATORS, (void **)&p->ev);
+	}
+	if(rc == 0 && req->selector == RUN_ALL)
+		rc = evaluators_ids(*p->ev, &p->all, &p->nall);
+	if(rc == 0 && p->ev)
+		for(size_t i = 0; i < evaluators_count(*p->ev); i++)
+			p->evaluators += run_may_take(req, evaluators_at(*p->ev, i));
+	if(req->selector == RUN_IDS)
+		p->evaluators = req->nids;
+	else if(req->selector == RUN_JSON && req->json_scenarios > 0)
+		p->evaluators = req->json_scenarios;
+	if(rc == 0 && req->selector == RUN_FOLDER) {
+		struct agent_config *cfg = NULL;
+
+		rc = agent_cache_get(r, a, c, AGENT_CACHED_CONFIG, (void **)&cfg);
+		if(rc == 0)
+			p->project = cfg->project;
+		agent_cache_put(cfg);
+	}
+	return rc;
+}
+
+/* Adds a result started here to the cached listing (agent_cache_amend()). */
+struct started {
+	uint64_t id;
+	const char *name;
+};
+
+static int add_started(void *obj, void *arg)
+{
+	struct result_list **l = obj;
+	const struct started *st = arg;
+
+	return result_list_put(*l, st->id, NULL, st->name, clock_wall());
+}
+
+int registry_run(struct registry *r, const struct api_cancel *c, uint64_t id, const char *buf, size_t size,
+		 off_t off, uint64_t *result)
+{
+	struct run_request req;
+	struct run_plan plan = {0};
+	struct agent *a;
+	char why[200], *body = NULL;
+	uint64_t conversations;
+	int rc = run_request_parse(buf, size, off, &req, why, sizeof(why));
+
+	if(rc != 0) {
+		registry_note_error(r, id, "run", rc == -EINVAL ? why : strerror(-rc));
+		return rc;
+	}
+	a = lock_agent(r, id);
+	if(!a) {
+		run_request_free(&req);
+		return -ENOMEM;
+	}
+	a->users++; /* fetches and the POST release the lock */
+	rc = run_plan(r, a, c, &req, &plan);
+	if(rc == 0) {
+		rc = run_request_body(&req, id, plan.project, plan.all, plan.nall, &body, why, sizeof(why));
+		if(rc == -EINVAL)
+			reg_agent_error(a, "run", "%s", why);
+	}
+	if(rc == 0) {
+		conversations = run_request_conversations(&req, plan.evaluators);
+		if(conversations > r->opt.max_runs) {
+			reg_agent_error(a, "run", "%llu conversations exceeds max_runs=%lu",
+					(unsigned long long)conversations, r->opt.max_runs);
+			rc = -E2BIG;
+		}
+	}
+	if(rc == 0) {
+		struct job_request jr = {.body = body, .path = req.mode->path, .budget = r->opt.run_timeout};
+
+		rc = jobs_start(r, a, c, JOB_RESULT, &jr, result);
+	}
+	if(rc == 0) {
+		struct started st = {.id = *result, .name = req.name};
+
+		if(agent_cache_amend(r, a, AGENT_CACHED_RESULTS, add_started, &st) != 0)
+			agent_cache_drop(r, a, AGENT_CACHED_RESULTS); /* no memory to add it: list anew */
+	} else if(rc == -ENOMEM) {
+		reg_agent_error(a, "run", "out of memory");
+	}
+	a->users--;
+	unlock(r);
+	agent_cache_put(plan.ev);
+	free(plan.all);
+	free(body); /* never kept, logged or shown: it may hold what the user put in it */
+	run_request_free(&req);
+	return rc;
+}
+
+int registry_results(struct registry *r, const struct api_cancel *c, uint64_t id, uint64_t **ids, size_t *n)
+{
+	struct agent *a = lock_agent(r, id);
+	struct result_list **l = NULL;
+	int rc;
+
+	*ids = NULL;
+	*n = 0;
+	if(!a)
+		return -ENOMEM;
+	rc = agent_cache_get(r, a, c, AGENT_CACHED_RESULTS, (void **)&l);
+	if(rc == 0 && result_list_count(*l)) {
+		/* copied under the lock: a run started here amends the list */
+		*ids = malloc(result_list_count(*l) * sizeof(**ids));
+		if(*ids) {
+			*n = result_list_count(*l);
+			for(size_t i = 0; i < *n; i++)
+				(*ids)[i] = result_list_at(*l, i)->id;
+		} else {
+			rc = -ENOMEM;
+		}
+	}
+	unlock(r);
+	agent_cache_put(l);
+	return rc;
+}
+
+int registry_result_exists(struct registry *r, const struct api_cancel *c, uint64_t id, uint64_t result)
+{
+	struct agent *a = lock_agent(r, id);
+	struct result_list **l;
+	int rc;
+
+	if(!a)
+		return -ENOMEM;
+	l = agent_cache_peek(r, a, AGENT_CACHED_RESULTS);
+	if(l && result_list_find(*l, result)) {
+		stats_cache_hit(STATS_CACHE_RESULTS);
+		rc = 0; /* listed a moment ago: no GET needed */
+	} else {
+		rc = jobs_check(r, a, c, JOB_RESULT, result);
+	}
+	unlock(r);
+	agent_cache_put(l);
+	return rc;
+}
+
+double registry_result_created_at(struct registry *r, uint64_t id, uint64_t result)
+{
+	struct agent *a = lock_find(r, id);
+	double at = jobs_born(a, JOB_RESULT, result);
+	struct result_list **l = at > 0 ? NULL : agent_cache_peek(r, a, AGENT_CACHED_RESULTS);
+	const struct result_entry *e = l ? result_list_find(*l, result) : NULL;
+
+	if(e)
+		at = e->created_at;
+	unlock(r);
+	agent_cache_put(l);
+	return at;
+}
+
+int registry_result_newest(struct registry *r, const struct api_cancel *c, uint64_t id, uint64_t *result)
+{
+	struct agent *a = lock_agent(r, id);
+	struct result_list **l = NULL;
+	int rc;
+
+	if(!a)
+		return -ENOMEM;
+	rc = agent_cache_get(r, a, c, AGENT_CACHED_RESULTS, (void **)&l);
+	if(rc == 0 && result_list_count(*l) == 0)
+		rc = -ENOENT;
+	if(rc == 0)
+		*result = result_list_at(*l, result_list_count(*l) - 1)->id;
+	unlock(r);
+	agent_cache_put(l);
+	return rc;
+}
+
+int registry_result_last(struct registry *r, uint64_t id, uint64_t *result)
+{
+	int rc = jobs_last(lock_find(r, id), JOB_RESULT, result);
+
+	unlock(r);
+	return rc;
+}
+
+int registry_end_calls(struct registry *r, const struct api_cancel *c, uint64_t id, uint64_t result)
+{
+	struct agent *a = lock_agent(r, id);
+	struct api_error e = {0};
+	int rc;
+
+	if(!a)
+		return -ENOMEM;
+	a->users++;
+	unlock(r);
+	rc = api_end_calls(r->api, c, result, &e);
+	lock(r);
+	a->users--;
+	if(rc == 0) {
+		log_info("agent %llu: result %llu: calls ended", (unsigned long long)id,
+			 (unsigned long long)result);
+		reg_agent_clear_error(a, "end-calls");
+		jobs_outdated(a, JOB_RESULT, result); /* its next read asks: it is being cancelled */
+	} else if(rc != -EINTR) {
+		reg_agent_error(a, "end-calls", "%s", e.msg);
+	}
+	unlock(r);
+	return rc;
 }
 
 /* ---- error lines ---- */

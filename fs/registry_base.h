@@ -68,6 +68,7 @@ struct agent {
 	double error_at; /* wall-clock time it last changed (0: not since start) */
 	struct cache_entry *cache;    /* agent_cache.c's, or NULL */
 	struct job *jobs[JOB_NKINDS]; /* jobs.c's: one per kind, NULL until it has an id */
+	struct job *keyed;	      /* jobs.c's: the jobs of keyed kinds (results), one per item */
 };
 
 struct registry {

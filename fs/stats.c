@@ -40,7 +40,8 @@ static const char *const endpoint_names[STATS_NENDPOINTS] = {
 static const char *const cache_names[STATS_NCACHES] = {
 	[STATS_CACHE_LISTING] = "listing", [STATS_CACHE_PROGRESS] = "progress",
 	[STATS_CACHE_CONFIG] = "config",   [STATS_CACHE_NEGATIVE] = "negative",
-	[STATS_CACHE_HISTORY] = "history",
+	[STATS_CACHE_HISTORY] = "history", [STATS_CACHE_EVALUATORS] = "evaluators",
+	[STATS_CACHE_RESULTS] = "results",
 };
 
 void stats_request(enum stats_endpoint ep, long status)

@@ -57,6 +57,8 @@ struct agent_config {
 	struct config_text json;			/* agent.json (a version's record.json) */
 	struct config_text field[AGENT_CONFIG_NFIELDS]; /* "<value>\n", or "" */
 	struct config_text variables;			/* dynamic_variables */
+	/* The agent's project (an integer > 0), else 0: a run by folder sends it. */
+	int64_t project;
 	/* 0, or -EPROTO / -EFBIG when a version's dynamic_variables could not be
 	 * shown (variables is then ""); always 0 for an agent. */
 	int variables_err;

@@ -65,15 +65,18 @@ struct node_kind {
 	bool json;	 /* a job's row: it shows the answer as received (JOB_JSON), not the text */
 	bool at_open;	 /* make the text at open; else at the first read (wait: open never blocks) */
 	bool stream;	 /* not seekable: each read returns what is new since the last (events) */
-	bool owner_only; /* under allow_other, only the mounting user may read it (0400) */
+	bool owner_only; /* under allow_other, only the mounting user may read it (0400; a directory 0500) */
 	/* A job's row (arg is its kind): poll(2) says readable once a re-read
 	 * would show another text than the one served. Else always readable. */
 	bool notify;
 	/* Makes the text one open file serves; NULL for write-only files. */
 	int (*make)(const struct node_ctx *ctx, const struct node_file *f, struct node_text *out);
-	/* Handles a write; NULL for read-only files. Returns size or -errno. */
+	/* Handles a write; NULL for read-only files. Returns size or -errno. A
+	 * transaction file (`run`) sets *reply: what reads of the same open file
+	 * return from then on, whatever their offset (the first read's offset is
+	 * the reply's start). */
 	int (*write)(const struct node_ctx *ctx, const struct node_file *f, const char *buf, size_t size,
-		     off_t off);
+		     off_t off, struct node_text *reply);
 	/* mtime and ctime: when the text last changed (wall-clock seconds, 0:
 	 * not since the mount, which then shows the mount time); NULL: the mount time. */
 	double (*changed)(const struct node_ctx *ctx, const struct node_file *f);
@@ -106,6 +109,10 @@ int nodes_resolve(const struct node_ctx *ctx, uint64_t id, const char *path, str
 
 /* The permission bits a file shows: its row's, 0444 for an entry, 0555 for a directory. */
 mode_t nodes_mode(const struct node_file *f);
+
+/* Whether, under allow_other, only the mounting user may read it: its row
+ * says so, or it is an item of a collection whose rows all do (results/<id>/). */
+bool nodes_private(const struct node_file *f);
 
 /* The rows, for listing an agent directory. */
 const struct node_kind *nodes_table(size_t *n);

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "cekurafs/agent_config.h"
 #include "cekurafs/api.h"
@@ -78,7 +79,10 @@ void registry_history_put(struct history *h);
 /* When the agent's history last changed as this mount saw it, 0 when never fetched. */
 double registry_history_changed_at(struct registry *r, uint64_t id);
 
-/* ---- jobs (job_kinds.h) ---- */
+/* ---- jobs (job_kinds.h) ----
+ *
+ * A job is named by its agent, its kind and, for a keyed kind (test
+ * results), its item (the result id; 0 for the kinds per agent). */
 
 /* Starts a job of this kind: -EBUSY when the agent's last one, or one of a
  * kind it excludes, still runs (fresh poll), else the POST; the new id is in
@@ -93,42 +97,91 @@ int registry_job_start(struct registry *r, const struct api_cancel *c, uint64_t 
  * poll_interval. A poll that is needed but fails is an error, never stale
  * text. No job yet: the kind's idle text. */
 int registry_job_view(struct registry *r, const struct api_cancel *c, uint64_t id, enum job_kind kind,
-		      struct job_view *v);
+		      uint64_t item, struct job_view *v);
+
+/* The job's texts as held now, never calling the API (for sizes): -EAGAIN when none is held. */
+int registry_job_peek(struct registry *r, uint64_t id, enum job_kind kind, uint64_t item, struct job_view *v);
 
 /* Polls the job when its poll is due (sharing one in flight), for the
  * poll(2) notifier: no view, and it counts as no read in .cekurafs/stats. */
-int registry_job_refresh(struct registry *r, const struct api_cancel *c, uint64_t id, enum job_kind kind);
+int registry_job_refresh(struct registry *r, const struct api_cancel *c, uint64_t id, enum job_kind kind,
+			 uint64_t item);
 
 /* Like registry_job_view(), but blocks until the job is terminal:
  * -EREMOTEIO when it failed (v holds its text), -ESTALE when the API forgot
  * its id, -ETIMEDOUT after wait_timeout, -EINTR when cancelled, -EAGAIN at
  * once when max_blocked readers already wait. */
 int registry_job_wait(struct registry *r, const struct api_cancel *c, uint64_t id, enum job_kind kind,
-		      struct job_view *v);
+		      uint64_t item, struct job_view *v);
 
 /* The next lines for a reader of the job's `events`: the whole picture at
  * its first read, then the changes since its last read, blocking (and
  * polling, shared with every reader) until there are some. *len 0 is end of
  * file. -ETIMEDOUT after wait_timeout, -EINTR when cancelled. */
 int registry_job_events(struct registry *r, const struct api_cancel *c, uint64_t id, enum job_kind kind,
-			struct job_cursor *cur, char **text, size_t *len);
+			uint64_t item, struct job_cursor *cur, char **text, size_t *len);
 
 /* Whether registry_job_events() would return at once for this reader. Never calls the API. */
-bool registry_job_events_ready(struct registry *r, uint64_t id, enum job_kind kind,
+bool registry_job_events_ready(struct registry *r, uint64_t id, enum job_kind kind, uint64_t item,
 			       const struct job_cursor *cur);
 
 /* Whether a re-read of the job's text (or JSON) would show another text than
  * the one of this version (a view's text_version or json_version), as far as
  * is known without calling the API (a job started and not polled yet counts
  * as different). O(1). For poll(2) readiness. */
-bool registry_job_differs(struct registry *r, uint64_t id, enum job_kind kind, enum job_text which,
-			  unsigned version);
+bool registry_job_differs(struct registry *r, uint64_t id, enum job_kind kind, uint64_t item,
+			  enum job_text which, unsigned version);
 
 /* The size of the job's text (or JSON) as currently known, without calling the API. */
-size_t registry_job_size(struct registry *r, uint64_t id, enum job_kind kind, enum job_text which);
+size_t registry_job_size(struct registry *r, uint64_t id, enum job_kind kind, uint64_t item,
+			 enum job_text which);
 
 /* When the job's text (or JSON) last changed, wall-clock seconds; 0 when not since the daemon started. */
-double registry_job_changed_at(struct registry *r, uint64_t id, enum job_kind kind, enum job_text which);
+double registry_job_changed_at(struct registry *r, uint64_t id, enum job_kind kind, uint64_t item,
+			       enum job_text which);
+
+/* ---- evaluators, runs and results ---- */
+
+/* The text of `evaluators` (evaluators.h), from a listing at most list_ttl
+ * old. *text is new. With c NULL, only a listing held and fresh (-EAGAIN
+ * when none): never calls the API. */
+int registry_evaluators(struct registry *r, const struct api_cancel *c, uint64_t id, char **text,
+			size_t *len);
+
+/* When the agent's evaluators last changed as this mount saw them, 0 when never fetched. */
+double registry_evaluators_changed_at(struct registry *r, uint64_t id);
+
+/* Starts a run from the line written to `run` (run_request.h): parsed
+ * (-EINVAL, nothing sent), the evaluators listed afresh for `all`, the
+ * agent's project fetched for `folder=`, the conversations counted (-E2BIG
+ * past max_runs, nothing sent), then the POST, never sent twice, within
+ * run_timeout. *result is the new result id, in the state file (results/last)
+ * and in the cached listing before 0 is returned. Every failure is in the
+ * agent's error line ("run: ..."). */
+int registry_run(struct registry *r, const struct api_cancel *c, uint64_t id, const char *buf, size_t size,
+		 off_t off, uint64_t *result);
+
+/* The agent's result ids, ascending, from a listing at most list_ttl old
+ * with the results started here since. *ids is a new array (NULL when none). */
+int registry_results(struct registry *r, const struct api_cancel *c, uint64_t id, uint64_t **ids, size_t *n);
+
+/* 0 when result is one of the agent's: in the fresh listing, else one GET of
+ * its detail (shared with its readers); -ENOENT when not (remembered for
+ * list_ttl), else -errno. */
+int registry_result_exists(struct registry *r, const struct api_cancel *c, uint64_t id, uint64_t result);
+
+/* The result's created_at (wall-clock seconds) as known without calling the API, 0 when unknown. */
+double registry_result_created_at(struct registry *r, uint64_t id, uint64_t result);
+
+/* results/newest: the largest result id of the listing (and those started here), -ENOENT when none. */
+int registry_result_newest(struct registry *r, const struct api_cancel *c, uint64_t id, uint64_t *result);
+
+/* results/last: the result last started from this state_dir, -ENOENT when none. Never calls the API. */
+int registry_result_last(struct registry *r, uint64_t id, uint64_t *result);
+
+/* Ends the result's calls (POST .../end_calls/): 0 or -errno ("end-calls: ..."
+ * in the error line). Its next read polls anew. */
+int registry_end_calls(struct registry *r, const struct api_cancel *c, uint64_t id, uint64_t result);
 
 /* ---- error lines ---- */
 

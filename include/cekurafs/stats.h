@@ -31,11 +31,13 @@ enum stats_endpoint {
 };
 
 enum stats_cache {
-	STATS_CACHE_LISTING,  /* a listing reused within list_ttl */
-	STATS_CACHE_PROGRESS, /* a progress read that needed no poll */
-	STATS_CACHE_CONFIG,   /* an agent's configuration reused */
-	STATS_CACHE_NEGATIVE, /* a missing agent answered without asking */
-	STATS_CACHE_HISTORY,  /* an agent's versions reused */
+	STATS_CACHE_LISTING,	/* a listing reused within list_ttl */
+	STATS_CACHE_PROGRESS,	/* a progress read that needed no poll */
+	STATS_CACHE_CONFIG,	/* an agent's configuration reused */
+	STATS_CACHE_NEGATIVE,	/* a missing agent answered without asking */
+	STATS_CACHE_HISTORY,	/* an agent's versions reused */
+	STATS_CACHE_EVALUATORS, /* an agent's evaluators reused */
+	STATS_CACHE_RESULTS,	/* an agent's results listing reused */
 	STATS_NCACHES
 };
 

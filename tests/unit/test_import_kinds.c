@@ -96,7 +96,7 @@ static char *view_text(struct registry *r, enum job_kind kind, enum job_text whi
 	struct job_view v;
 	char *text;
 
-	*rc = registry_job_view(r, NULL, 42, kind, &v);
+	*rc = registry_job_view(r, NULL, 42, kind, 0, &v);
 	text = *rc == 0 ? strdup(which == JOB_JSON ? v.json : v.text) : NULL;
 	job_view_free(&v);
 	return text;
@@ -281,7 +281,7 @@ static void test_a_failed_tools_import_fails_its_wait_with_the_apis_error(void *
 	fake_expect(rig->b.f, "POST", TOOLS_FETCH, HTTP_DONE, 200, "{\"progress_id\": \"t-1\"}");
 	assert_int_equal(registry_job_start(rig->b.reg, NULL, 42, JOB_TOOLS_IMPORT, "{}"), 0);
 	fake_expect(rig->b.f, "GET", TOOLS_POLL, HTTP_DONE, 200, TOOLS_FAILED);
-	assert_int_equal(registry_job_wait(rig->b.reg, NULL, 42, JOB_TOOLS_IMPORT, &v), -EREMOTEIO);
+	assert_int_equal(registry_job_wait(rig->b.reg, NULL, 42, JOB_TOOLS_IMPORT, 0, &v), -EREMOTEIO);
 	job_view_free(&v);
 	assert_error_line(rig->b.reg, "tools-import: Provider returned 401\n");
 }
@@ -296,7 +296,7 @@ static void test_an_expired_tools_progress_id_is_estale(void **state)
 	fake_expect(rig->b.f, "GET", TOOLS_POLL, HTTP_DONE, 400,
 		    "{\"detail\": \"Invalid or expired progress_id\"}");
 	assert_view(rig->b.reg, JOB_TOOLS_IMPORT, JOB_TEXT, "expired\nprogress_id: t-1\n");
-	assert_int_equal(registry_job_wait(rig->b.reg, NULL, 42, JOB_TOOLS_IMPORT, &v), -ESTALE);
+	assert_int_equal(registry_job_wait(rig->b.reg, NULL, 42, JOB_TOOLS_IMPORT, 0, &v), -ESTALE);
 	job_view_free(&v);
 }
 

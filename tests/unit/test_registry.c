@@ -129,7 +129,7 @@ static char *progress_text(struct registry *r, uint64_t id, int *rc)
 	struct job_view v;
 	char *text;
 
-	*rc = registry_job_view(r, NULL, id, JOB_AGENT_IMPORT, &v);
+	*rc = registry_job_view(r, NULL, id, JOB_AGENT_IMPORT, 0, &v);
 	text = v.text ? strdup(v.text) : NULL;
 	if(v.text)
 		assert_int_equal(v.text_len, strlen(v.text));
@@ -183,8 +183,8 @@ static void *reader_main(void *arg)
 		free(ids);
 	} else {
 		rd->rc = rd->op == READ_WAIT
-				 ? registry_job_wait(rd->r, &rd->cancel, 42, JOB_AGENT_IMPORT, &v)
-				 : registry_job_view(rd->r, &rd->cancel, 42, JOB_AGENT_IMPORT, &v);
+				 ? registry_job_wait(rd->r, &rd->cancel, 42, JOB_AGENT_IMPORT, 0, &v)
+				 : registry_job_view(rd->r, &rd->cancel, 42, JOB_AGENT_IMPORT, 0, &v);
 	}
 	rd->text = v.text ? strdup(v.text) : NULL;
 	job_view_free(&v);
@@ -245,7 +245,7 @@ static void test_refetch_stores_the_id_in_memory_and_on_disk_before_returning(vo
 	/* no stored id: nothing to check before the POST */
 	assert_int_equal(fake_nrequests(rig->b.f), 1);
 	/* in memory: known but not polled yet, and the next read polls the new id */
-	assert_int_equal(registry_job_size(r, 42, JOB_AGENT_IMPORT, JOB_TEXT), 4096);
+	assert_int_equal(registry_job_size(r, 42, JOB_AGENT_IMPORT, 0, JOB_TEXT), 4096);
 	fake_expect(rig->b.f, "GET", POLL "?progress_id=p-new$", HTTP_DONE, 200, IN_PROGRESS);
 	assert_progress(r, 42, IN_PROGRESS_TEXT("p-new"));
 	assert_int_equal(fake_pending(rig->b.f), 0);
@@ -413,18 +413,19 @@ static void test_progress_without_an_id_is_idle_and_asks_nothing(void **state)
 	struct registry *r = start(rig, NULL);
 	struct job_view v;
 
-	assert_int_equal(registry_job_view(r, NULL, 7, JOB_AGENT_IMPORT, &v), 0);
+	assert_int_equal(registry_job_view(r, NULL, 7, JOB_AGENT_IMPORT, 0, &v), 0);
 	assert_string_equal(v.text, "idle\n");
 	assert_int_equal(v.text_len, 5);
 	assert_string_equal(v.json, "");
 	assert_int_equal(v.json_len, 0);
 	job_view_free(&v);
-	assert_int_equal(registry_job_wait(r, NULL, 7, JOB_AGENT_IMPORT, &v), 0); /* wait returns at once */
+	assert_int_equal(registry_job_wait(r, NULL, 7, JOB_AGENT_IMPORT, 0, &v),
+			 0); /* wait returns at once */
 	assert_string_equal(v.text, "idle\n");
 	job_view_free(&v);
-	assert_int_equal(registry_job_size(r, 7, JOB_AGENT_IMPORT, JOB_TEXT), 5);
-	assert_int_equal(registry_job_size(r, 7, JOB_AGENT_IMPORT, JOB_JSON), 0);
-	assert_int_equal(registry_job_size(r, 8, JOB_AGENT_IMPORT, JOB_TEXT), 5);
+	assert_int_equal(registry_job_size(r, 7, JOB_AGENT_IMPORT, 0, JOB_TEXT), 5);
+	assert_int_equal(registry_job_size(r, 7, JOB_AGENT_IMPORT, 0, JOB_JSON), 0);
+	assert_int_equal(registry_job_size(r, 8, JOB_AGENT_IMPORT, 0, JOB_TEXT), 5);
 	assert_int_equal(fake_nrequests(rig->b.f), 0);
 }
 
@@ -435,14 +436,14 @@ static void test_progress_shows_the_polled_text_and_the_raw_json(void **state)
 	struct job_view v;
 
 	fake_expect(rig->b.f, "GET", POLL "?progress_id=p-1$", HTTP_DONE, 200, IN_PROGRESS);
-	assert_int_equal(registry_job_view(r, NULL, 42, JOB_AGENT_IMPORT, &v), 0);
+	assert_int_equal(registry_job_view(r, NULL, 42, JOB_AGENT_IMPORT, 0, &v), 0);
 	assert_string_equal(v.text, IN_PROGRESS_TEXT("p-1"));
 	assert_string_equal(v.json, IN_PROGRESS);
 	assert_int_equal(v.json_len, strlen(IN_PROGRESS));
 	job_view_free(&v);
-	assert_int_equal(registry_job_size(r, 42, JOB_AGENT_IMPORT, JOB_TEXT),
+	assert_int_equal(registry_job_size(r, 42, JOB_AGENT_IMPORT, 0, JOB_TEXT),
 			 strlen(IN_PROGRESS_TEXT("p-1")));
-	assert_int_equal(registry_job_size(r, 42, JOB_AGENT_IMPORT, JOB_JSON), strlen(IN_PROGRESS));
+	assert_int_equal(registry_job_size(r, 42, JOB_AGENT_IMPORT, 0, JOB_JSON), strlen(IN_PROGRESS));
 }
 
 static void test_two_reads_within_poll_interval_make_one_get(void **state)
@@ -482,9 +483,9 @@ static void test_only_reads_served_from_memory_count_as_cache_hits(void **state)
 	assert_int_equal(stat_value("cache_hits_progress"), 0);
 	assert_progress(r, 42, IN_PROGRESS_TEXT("p-1")); /* within poll_interval: a hit */
 	assert_int_equal(stat_value("cache_hits_progress"), 1);
-	assert_int_equal(registry_job_refresh(r, NULL, 42, JOB_AGENT_IMPORT),
+	assert_int_equal(registry_job_refresh(r, NULL, 42, JOB_AGENT_IMPORT, 0),
 			 0); /* the notifier's poll is no read */
-	assert_int_equal(registry_job_refresh(r, NULL, 42, JOB_AGENT_IMPORT), 0);
+	assert_int_equal(registry_job_refresh(r, NULL, 42, JOB_AGENT_IMPORT, 0), 0);
 	assert_int_equal(stat_value("cache_hits_progress"), 1);
 	assert_progress(r, 7, "idle\n"); /* nothing to poll: no hit either */
 	assert_int_equal(stat_value("cache_hits_progress"), 1);
@@ -608,7 +609,7 @@ static void test_a_terminal_status_is_never_polled_again(void **state)
 	assert_progress(r, 42, COMPLETED_TEXT("p-1"));
 	assert_progress(r, 42, COMPLETED_TEXT("p-1"));
 	assert_progress(r, 42, COMPLETED_TEXT("p-1"));
-	assert_int_equal(registry_job_wait(r, NULL, 42, JOB_AGENT_IMPORT, &v), 0);
+	assert_int_equal(registry_job_wait(r, NULL, 42, JOB_AGENT_IMPORT, 0, &v), 0);
 	assert_string_equal(v.text, COMPLETED_TEXT("p-1"));
 	job_view_free(&v);
 	assert_int_equal(fake_count(rig->b.f, "GET", POLL), 1);
@@ -674,7 +675,7 @@ static void test_wait_returns_when_the_import_completes(void **state)
 	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
 	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
 	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, COMPLETED);
-	assert_int_equal(registry_job_wait(r, NULL, 42, JOB_AGENT_IMPORT, &v), 0);
+	assert_int_equal(registry_job_wait(r, NULL, 42, JOB_AGENT_IMPORT, 0, &v), 0);
 	assert_string_equal(v.text, COMPLETED_TEXT("p-1"));
 	assert_string_equal(v.json, COMPLETED);
 	job_view_free(&v);
@@ -694,7 +695,7 @@ static void test_wait_polls_every_poll_interval(void **state)
 	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
 	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
 	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, COMPLETED);
-	assert_int_equal(registry_job_wait(r, NULL, 42, JOB_AGENT_IMPORT, &v), 0);
+	assert_int_equal(registry_job_wait(r, NULL, 42, JOB_AGENT_IMPORT, 0, &v), 0);
 	job_view_free(&v);
 	first = fake_request(rig->b.f, 0);
 	last = fake_request(rig->b.f, 2);
@@ -712,11 +713,11 @@ static void test_wait_fails_with_eremoteio_when_the_import_failed(void **state)
 	r = start(rig, "p-1");
 	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
 	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200, FAILED);
-	assert_int_equal(registry_job_wait(r, NULL, 42, JOB_AGENT_IMPORT, &v), -EREMOTEIO);
+	assert_int_equal(registry_job_wait(r, NULL, 42, JOB_AGENT_IMPORT, 0, &v), -EREMOTEIO);
 	job_view_free(&v);
 	assert_error_line(r, 42, "auto-fetch: failed at stage tools: Provider API key invalid\n");
 	/* and again at once, without polling: failed is terminal */
-	assert_int_equal(registry_job_wait(r, NULL, 42, JOB_AGENT_IMPORT, &v), -EREMOTEIO);
+	assert_int_equal(registry_job_wait(r, NULL, 42, JOB_AGENT_IMPORT, 0, &v), -EREMOTEIO);
 	job_view_free(&v);
 	assert_int_equal(fake_count(rig->b.f, "GET", POLL), 2);
 }
@@ -730,7 +731,7 @@ static void test_a_failure_without_a_failed_stage_names_the_current_one(void **s
 	fake_expect(rig->b.f, "GET", POLL, HTTP_DONE, 200,
 		    "{\"status\": \"failed\", \"current_stage\": \"knowledge_base\", \"stages\": [], "
 		    "\"error\": null}");
-	assert_int_equal(registry_job_wait(r, NULL, 42, JOB_AGENT_IMPORT, &v), -EREMOTEIO);
+	assert_int_equal(registry_job_wait(r, NULL, 42, JOB_AGENT_IMPORT, 0, &v), -EREMOTEIO);
 	job_view_free(&v);
 	assert_error_line(r, 42, "auto-fetch: failed at stage knowledge_base: no reason given\n");
 }
@@ -747,7 +748,7 @@ static void test_wait_gives_up_after_wait_timeout(void **state)
 	r = start(rig, "p-1");
 	fake_default(rig->b.f, "GET", POLL, HTTP_DONE, 200, IN_PROGRESS);
 	start_time = fake_now();
-	assert_int_equal(registry_job_wait(r, NULL, 42, JOB_AGENT_IMPORT, &v), -ETIMEDOUT);
+	assert_int_equal(registry_job_wait(r, NULL, 42, JOB_AGENT_IMPORT, 0, &v), -ETIMEDOUT);
 	took = fake_now() - start_time;
 	job_view_free(&v);
 	assert_true(took >= 0.2);
@@ -1090,7 +1091,7 @@ static void test_an_agent_without_progress_costs_at_most_200_bytes(void **state)
 	for(size_t i = 0; i < MANY; i++) {
 		struct job_view v;
 
-		assert_int_equal(registry_job_view(r, NULL, scrambled(i), JOB_AGENT_IMPORT, &v),
+		assert_int_equal(registry_job_view(r, NULL, scrambled(i), JOB_AGENT_IMPORT, 0, &v),
 				 0); /* makes the agent */
 		job_view_free(&v);
 	}
@@ -1143,7 +1144,7 @@ static void test_many_agents_are_each_found_again(void **state)
 	for(size_t i = 0; i < MANY; i++) {
 		struct job_view v;
 
-		assert_int_equal(registry_job_view(r, NULL, scrambled(i), JOB_AGENT_IMPORT, &v), 0);
+		assert_int_equal(registry_job_view(r, NULL, scrambled(i), JOB_AGENT_IMPORT, 0, &v), 0);
 		job_view_free(&v);
 	}
 	for(size_t i = 0; i < MANY; i++)
