@@ -521,7 +521,9 @@ def test_refetch_and_test_result_timeout_is_exit_7(env):
         38, "refetch started", "import completed", f"run started: result {rid}",
         f"result {rid} timed out: pending, runs 0/4, passed 0, failed 0",
         f"junit.xml not copied: result {rid} is not over")), (proc.returncode, out, err)
-    assert err.decode() == f"{RT}: agent 38: wait: timed out after 1 s\n", err
+    # The agent's error line (the result's own is empty while it runs).
+    assert err.decode() == f"{RT}: agent 38: results/{rid}/wait: timed out after 1 s\n", err
+    assert read_file(d.agent(38, f"results/{rid}/error")) == ""
     assert not os.path.exists(junit)
     assert end_calls_posts(env.sim, rid) == []  # a timeout is not a cancel
     d.stop()
