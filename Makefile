@@ -220,7 +220,7 @@ BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 SBINDIR ?= /sbin
 EXAMPLESDIR ?= $(PREFIX)/share/cekurafs/examples
-EXAMPLES := refetch-all refetch-and-wait watch-agents cron README.md
+EXAMPLES := refetch-all refetch-and-wait refetch-and-test watch-agents cron README.md
 
 install: $(DAEMON)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(SBINDIR) $(DESTDIR)$(EXAMPLESDIR)

@@ -1,6 +1,6 @@
-"""contrib/examples: refetch-all and refetch-and-wait on real mounts. Every run
-has a time limit (the scripts never hang), and every test checks the exit status
-and the output, line for line."""
+"""contrib/examples: refetch-all, refetch-and-wait and refetch-and-test on real
+mounts. Every run has a time limit (the scripts never hang), and every test
+checks the exit status and the output, line for line."""
 
 import os
 import shutil
@@ -8,17 +8,20 @@ import signal
 import subprocess
 import tempfile
 import time
+import xml.etree.ElementTree as ET
 
 import harness
 from harness import read_file, refetch, run, wait_until
 
-# The refetch-and-wait tests share this mount, each with agents of its own. The
-# refetch-all tests touch every agent, so each starts an Env of its own.
-ENV = {"agents": 20, "stage_seconds": 0.1}
+# The refetch-and-wait and refetch-and-test tests share this mount, each with
+# agents of its own. The refetch-all tests touch every agent, so each starts an
+# Env of its own. A result is polled every 0.2 s (5 s by default).
+ENV = {"agents": 60, "stage_seconds": 0.1, "opts": {"result_poll_interval": "0.2"}}
 
 EXAMPLES = os.path.join(harness.ROOT, "contrib", "examples")
 REFETCH_ALL = os.path.join(EXAMPLES, "refetch-all")
 REFETCH_AND_WAIT = os.path.join(EXAMPLES, "refetch-and-wait")
+REFETCH_AND_TEST = os.path.join(EXAMPLES, "refetch-and-test")
 
 REFUSED = {3: "refetch: HTTP 400: Agent has no provider configured",
            4: "refetch: HTTP 400: Auto-fetch is not supported for provider 'custom'"}
@@ -286,3 +289,397 @@ def test_cron_line_runs_refetch_all():
     # /etc/cron.d format: five time fields, the user, then the command.
     assert len(fields) >= 7 and fields[6].endswith("/refetch-all"), fields
     assert "%" not in lines[0], lines[0]  # cron would make it a newline
+
+
+# ---------------------------------------------------------------- refetch-and-test
+
+RT = "refetch-and-test"
+RUN_TEXT = "/test_framework/v2/scenarios/run_scenarios_text/"
+RUN_VOICE = "/test_framework/v2/scenarios/run_scenarios/"
+
+
+def refetch_and_test(mnt, args, timeout=20, env=None):
+    return run(f"{REFETCH_AND_TEST} -m {mnt} {args}", timeout=timeout, env=env)
+
+
+def stages(agent, *lines):
+    """The script's stdout: one line per stage."""
+    return "".join(f"{RT}: agent {agent}: {line}\n" for line in lines)
+
+
+def started_results(sim, agent):
+    """Ids of the results started through the API for agent, oldest first."""
+    return sim.request("GET", "/_sim/results").get(str(agent), [])
+
+
+def run_posts(sim, agent, since=0):
+    """(path, status) of the run POSTs for agent (their body's agent_id) after seq since."""
+    return [(e["path"], e["status"]) for e in sim.log()
+            if e["seq"] > since and e["method"] == "POST" and e["path"] in (RUN_TEXT, RUN_VOICE)
+            and isinstance(e["body"], dict) and e["body"].get("agent_id") == agent]
+
+
+def end_calls_posts(sim, rid, since=0):
+    path = f"/test_framework/v2/results/{rid}/end_calls/"
+    return [e["status"] for e in sim.log()
+            if e["seq"] > since and e["method"] == "POST" and e["path"] == path]
+
+
+def result_detail(sim, rid):
+    return sim.api_get(f"/test_framework/v2/results/{rid}/")
+
+
+def run_ids(sim, rid):
+    """The result's run ids, ascending (the detail keys its runs by id)."""
+    return sorted(int(r) for r in result_detail(sim, rid)["runs"])
+
+
+def junit_cases(path):
+    """[(testcase name, whether it has a <failure>)] of a JUnit file (it must parse)."""
+    root = ET.parse(path).getroot()
+    assert root.tag == "testsuite", root.tag
+    return [(c.get("name"), c.find("failure") is not None) for c in root.iter("testcase")]
+
+
+def slow_next_run(sim):
+    """The next text run POST is held 2 s by the simulator: start_slow_result()
+    then makes its result last 180 s."""
+    sim.add_fault(match="run_scenarios_text", method="POST", kind="stall", seconds=2, count=1)
+
+
+def start_slow_result(sim, agent, since):
+    """Once agent's run POST is held (slow_next_run), 30 s stages: the result is
+    made with the stage seconds of when the simulator answers the POST."""
+    wait_until(lambda: any(e["method"] == "POST" and e["path"] == RUN_TEXT and e["status"] is None
+                           for e in sim.log() if e["seq"] > since),
+               timeout=10, what=f"the run POST of agent {agent}")
+    sim.config(stage_seconds=30)
+
+
+def reader_of(pid, path):
+    """Whether a process of session pid is reading path (the script's `cat`)."""
+    for p in session_processes(pid):
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv[0].endswith(b"cat") and path.encode() in argv:
+            return True
+    return False
+
+
+def test_refetch_and_test_passes_end_to_end(env):
+    # Agent 22: its two evaluators pass. RUN LINE "text all" by default, MOUNT from $CEKURAFS_MOUNT.
+    start = env.sim.last_seq()
+    tmp = tempfile.mkdtemp(prefix="cekurafs-examples-")
+    try:
+        junit = os.path.join(tmp, "report.xml")
+        code, out, err, _ = run(f"{REFETCH_AND_TEST} -j {junit} 22", timeout=20,
+                                env={**os.environ, "CEKURAFS_MOUNT": env.mnt})
+        rids = started_results(env.sim, 22)
+        assert len(rids) == 1, (rids, code, out, err)
+        rid = rids[0]
+        assert (code, err) == (0, ""), (code, out, err)
+        assert out == stages(22, "refetch started", "import completed", f"run started: result {rid}",
+                             f"result {rid} passed: completed, runs 2/2, passed 2, failed 0",
+                             f"junit.xml copied to {junit}"), out
+        # One import, one text run of both evaluators, and the result over and passed.
+        assert_posts(env.sim, {22: [202]}, since=start)
+        assert run_posts(env.sim, 22, start) == [(RUN_TEXT, 201)]
+        body = [e["body"] for e in env.sim.log() if e["seq"] > start and e["path"] == RUN_TEXT][0]
+        assert body["scenarios"] == [2201, 2204], body
+        assert result_detail(env.sim, rid)["status"] == "completed"
+        # The report parses; it is the mount's junit.xml, in a file of the umask's mode.
+        assert junit_cases(junit) == [("Refund request", False), ('Book <now> & "cancel" it\'s', False)]
+        with open(junit, "rb") as f:
+            assert f.read() == read_file(env.agent(22, f"results/{rid}/junit.xml")).encode()
+        assert os.stat(junit).st_mode & 0o200, oct(os.stat(junit).st_mode)
+        assert end_calls_posts(env.sim, rid) == []
+    finally:
+        shutil.rmtree(tmp)
+
+
+def test_refetch_and_test_runs_that_did_not_pass_are_exit_6(env):
+    # Agent 21 (odd): Angry caller fails its evaluation, Wrong number has success null.
+    tmp = tempfile.mkdtemp(prefix="cekurafs-examples-")
+    try:
+        junit = os.path.join(tmp, "report.xml")
+        code, out, err, _ = refetch_and_test(env.mnt, f"-j {junit} 21 text all")
+        rid = started_results(env.sim, 21)[-1]
+        ids = run_ids(env.sim, rid)
+        assert len(ids) == 4, ids
+        assert (code, out) == (6, stages(
+            21, "refetch started", "import completed", f"run started: result {rid}",
+            f"result {rid} did not pass: completed, runs 4/4, passed 2, failed 2",
+            f"junit.xml copied to {junit}")), (code, out, err)
+        line = f"results/{rid}: 2 of 4 runs did not pass: {ids[1]} {ids[2]}"
+        assert err == f"{RT}: agent 21: {line}\n", err
+        assert read_file(env.agent(21, f"results/{rid}/error")) == line + "\n"
+        # The report of a failed result is copied too, its failures in it.
+        assert [failed for _, failed in junit_cases(junit)] == [False, True, True, False]
+    finally:
+        shutil.rmtree(tmp)
+
+
+def test_refetch_and_test_zero_runs_is_exit_6(env):
+    # Agent 30 has no evaluators: a tag selects none, and nothing tested is no pass.
+    code, out, err, _ = refetch_and_test(env.mnt, "30 text tag=smoke")
+    rid = started_results(env.sim, 30)[-1]
+    assert (code, out) == (6, stages(
+        30, "refetch started", "import completed", f"run started: result {rid}",
+        f"result {rid} did not pass: completed, runs 0/0, passed 0, failed 0")), (code, out, err)
+    assert err == f"{RT}: agent 30: results/{rid}: no runs: nothing was tested\n", err
+
+
+def test_refetch_and_test_refused_refetch_is_exit_3(env):
+    start = env.sim.last_seq()
+    code, out, err, _ = refetch_and_test(env.mnt, "13")
+    assert (code, out) == (3, stages(13, "refetch refused")), (code, out, err)
+    assert err == f"{RT}: agent 13: {REFUSED[3]}\n", err
+    assert_posts(env.sim, {13: [400]}, since=start)
+    assert run_posts(env.sim, 13, start) == []
+    # An import already running is a refusal too (EBUSY), and nothing more is sent.
+    start_long_import(env.sim, env.daemon, 31)
+    start = env.sim.last_seq()
+    code, out, err, secs = refetch_and_test(env.mnt, "31")
+    busy = error_line(env.daemon, 31)
+    assert "already running" in busy, busy
+    assert (code, out, err) == (3, stages(31, "refetch refused"), f"{RT}: agent 31: {busy}\n"), \
+        (code, out, err)
+    assert secs < 5, secs
+    assert_posts(env.sim, {31: []}, since=start)
+    assert run_posts(env.sim, 31, start) == []
+
+
+def test_refetch_and_test_failed_import_is_exit_4(env):
+    start = env.sim.last_seq()
+    code, out, err, _ = refetch_and_test(env.mnt, "25")
+    assert (code, out) == (4, stages(25, "refetch started", "import failed")), (code, out, err)
+    assert err == f"{RT}: agent 25: {IMPORT_FAILED}\n", err
+    assert run_posts(env.sim, 25, start) == []
+
+
+def test_refetch_and_test_refused_run_is_exit_5(env):
+    cases = [
+        # A bad line: EINVAL, nothing sent.
+        (26, "text 042", 'run: unknown word "042" in word 2', False),
+        # No evaluators for `all`: EINVAL, nothing sent.
+        (40, "text all", "run: no evaluators", False),
+        # Over max_runs (4 evaluators x 100): E2BIG, nothing sent.
+        (36, "text all frequency=100", "run: 400 conversations exceeds max_runs=200", False),
+        # The API's 400, rendered: EREMOTEIO.
+        (28, "text 999", 'run: HTTP 400: scenarios: Invalid pk "999" - object does not exist.', True),
+    ]
+    for agent, line, why, sent in cases:
+        start = env.sim.last_seq()
+        code, out, err, _ = refetch_and_test(env.mnt, f"{agent} '{line}'")
+        assert (code, out) == (5, stages(agent, "refetch started", "import completed", "run refused")), \
+            (line, code, out, err)
+        assert err == f"{RT}: agent {agent}: {why}\n", (line, err)
+        assert run_posts(env.sim, agent, start) == ([(RUN_TEXT, 400)] if sent else []), line
+        assert started_results(env.sim, agent) == [], line
+
+
+def test_refetch_and_test_import_timeout_is_exit_7(env):
+    d = env.new_daemon(opts={"wait_timeout": "1", "result_poll_interval": "0.2"})
+    d.start()
+    start = env.sim.last_seq()
+    env.sim.config(stage_seconds=30)
+    try:
+        code, out, err, secs = refetch_and_test(d.mnt, "37", timeout=15)
+    finally:
+        env.sim.config(stage_seconds=0.1)
+    assert (code, out) == (7, stages(37, "refetch started", "import timed out")), (code, out, err)
+    assert err == f"{RT}: agent 37: wait: timed out after 1 s\n", err
+    assert 0.9 < secs < 3 * harness.SLOW, secs
+    assert run_posts(env.sim, 37, start) == []
+    d.stop()
+
+
+def test_refetch_and_test_result_timeout_is_exit_7(env):
+    d = env.new_daemon(opts={"result_wait_timeout": "1", "result_poll_interval": "0.2"})
+    d.start()
+    start = env.sim.last_seq()
+    slow_next_run(env.sim)
+    tmp = tempfile.mkdtemp(prefix="cekurafs-examples-")
+    junit = os.path.join(tmp, "report.xml")
+    proc = subprocess.Popen([REFETCH_AND_TEST, "-m", d.mnt, "-j", junit, "38"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        start_slow_result(env.sim, 38, start)
+        out, err = proc.communicate(timeout=15 * harness.SLOW)
+    finally:
+        env.sim.config(stage_seconds=0.1)
+        env.sim.clear_faults()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+        shutil.rmtree(tmp, ignore_errors=True)
+    rid = started_results(env.sim, 38)[-1]
+    assert (proc.returncode, out.decode()) == (7, stages(
+        38, "refetch started", "import completed", f"run started: result {rid}",
+        f"result {rid} timed out: pending, runs 0/4, passed 0, failed 0",
+        f"junit.xml not copied: result {rid} is not over")), (proc.returncode, out, err)
+    # The agent's error line (the result's own is empty while it runs).
+    assert err.decode() == f"{RT}: agent 38: results/{rid}/wait: timed out after 1 s\n", err
+    assert read_file(d.agent(38, f"results/{rid}/error")) == ""
+    assert not os.path.exists(junit)
+    assert end_calls_posts(env.sim, rid) == []  # a timeout is not a cancel
+    d.stop()
+
+
+def test_refetch_and_test_sigterm_ends_the_calls(env):
+    # SIGTERM to the script alone, as a CI runner cancelling the job may send it:
+    # its `cat` of the result's wait is in the background, so the trap runs at once.
+    start = env.sim.last_seq()
+    slow_next_run(env.sim)
+    proc = subprocess.Popen([REFETCH_AND_TEST, "-m", env.mnt, "42", "text all"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        start_slow_result(env.sim, 42, start)
+        rid = wait_until(lambda: started_results(env.sim, 42), timeout=10,
+                         what="the result of agent 42")[-1]
+        wait_until(lambda: reader_of(proc.pid, env.agent(42, f"results/{rid}/wait")), timeout=10,
+                   what="the script to wait for the result")
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGTERM)
+        t0 = time.monotonic()
+        out, err = proc.communicate(timeout=5 * harness.SLOW)
+        secs = time.monotonic() - t0
+    finally:
+        env.sim.config(stage_seconds=0.1)
+        env.sim.clear_faults()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert (proc.returncode, out.decode(), err.decode()) == (143, stages(
+        42, "refetch started", "import completed", f"run started: result {rid}",
+        f"result {rid} interrupted: its calls ended"), ""), (proc.returncode, out, err)
+    assert secs < 2 * harness.SLOW, secs
+    # The simulator was asked to end that result's calls, once, and did.
+    assert end_calls_posts(env.sim, rid, start) == [200]
+    assert result_detail(env.sim, rid)["status"] == "cancelled"
+    wait_until(lambda: session_processes(proc.pid) == [], timeout=3,
+               what="the script's reader to exit")
+
+
+def test_refetch_and_test_ctrl_c_ends_the_calls(env):
+    start = env.sim.last_seq()
+    slow_next_run(env.sim)
+    proc = subprocess.Popen([REFETCH_AND_TEST, "-m", env.mnt, "46"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        start_slow_result(env.sim, 46, start)
+        rid = wait_until(lambda: started_results(env.sim, 46), timeout=10,
+                         what="the result of agent 46")[-1]
+        wait_until(lambda: reader_of(proc.pid, env.agent(46, f"results/{rid}/wait")), timeout=10,
+                   what="the script to wait for the result")
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends: the whole group
+        out, err = proc.communicate(timeout=5 * harness.SLOW)
+    finally:
+        env.sim.config(stage_seconds=0.1)
+        env.sim.clear_faults()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert (proc.returncode, out.decode(), err.decode()) == (130, stages(
+        46, "refetch started", "import completed", f"run started: result {rid}",
+        f"result {rid} interrupted: its calls ended"), ""), (proc.returncode, out, err)
+    assert end_calls_posts(env.sim, rid, start) == [200]
+    assert result_detail(env.sim, rid)["status"] == "cancelled"
+    wait_until(lambda: session_processes(proc.pid) == [], timeout=3,
+               what="the script's reader to exit")
+
+
+def test_refetch_and_test_sigterm_before_the_run_sends_no_end_calls(env):
+    start = env.sim.last_seq()
+    env.sim.config(stage_seconds=30)
+    proc = subprocess.Popen([REFETCH_AND_TEST, "-m", env.mnt, "48"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        wait_until(lambda: reader_of(proc.pid, env.agent(48, "wait")), timeout=10,
+                   what="the script to wait for the import")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=5 * harness.SLOW)
+    finally:
+        env.sim.config(stage_seconds=0.1)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert (proc.returncode, out.decode(), err.decode()) == (143, stages(
+        48, "refetch started", "import interrupted"), ""), (proc.returncode, out, err)
+    assert run_posts(env.sim, 48, start) == []
+    assert [e for e in env.sim.log() if e["seq"] > start and e["path"].endswith("/end_calls/")] == []
+    wait_until(lambda: session_processes(proc.pid) == [], timeout=3,
+               what="the script's reader to exit")
+
+
+def test_refetch_and_test_junit_file_not_written_is_exit_1(env):
+    tmp = tempfile.mkdtemp(prefix="cekurafs-examples-")
+    try:
+        os.mkdir(os.path.join(tmp, "sub"))
+        junit = os.path.join(tmp, "sub")  # a directory: cat cannot write it
+        code, out, err, _ = refetch_and_test(env.mnt, f"-j {junit} 52")
+        rid = started_results(env.sim, 52)[-1]
+        assert (code, out) == (1, stages(
+            52, "refetch started", "import completed", f"run started: result {rid}",
+            f"result {rid} passed: completed, runs 2/2, passed 2, failed 0")), (code, out, err)
+        assert err == f"{RT}: agent 52: cannot copy junit.xml to {junit}: Is a directory\n", err
+    finally:
+        shutil.rmtree(tmp)
+
+
+def test_refetch_and_test_usage_is_exit_1(env):
+    empty = tempfile.mkdtemp(prefix="cekurafs-examples-")
+    try:
+        cases = [
+            ("", "no AGENT given"),
+            (f"-m {empty}", "no AGENT given"),
+            ("-m", "-m needs a MOUNT"),
+            (f"-m {empty} -j", "-j needs a JUNIT_FILE"),
+            (f"-m {empty} -j '' 1", "JUNIT_FILE is empty"),
+            ("-q 1", "unknown option: -q"),
+            (f"-m {empty} by-name", "not an agent id: 'by-name'"),
+            (f"-m {empty} -- -1", "not an agent id: '-1'"),
+            (f"-m {empty} 1 ''", "RUN LINE is empty"),
+            ("-m '' 1", "MOUNT is empty"),
+            (f"-m {empty} -j {empty}/no/report.xml 1", f"no directory {empty}/no for JUNIT_FILE"),
+        ]
+        for args, message in cases:
+            code, out, err, _ = run(f"{REFETCH_AND_TEST} {args}", timeout=10)
+            assert (code, out) == (1, ""), (args, code, out, err)
+            assert err == (f"{RT}: {message}\n"
+                           f"usage: {RT} [-m MOUNT] [-j JUNIT_FILE] AGENT [RUN LINE] "
+                           f"({RT} --help for more)\n"), (args, err)
+        # Not a cekurafs mount, and an agent the mount does not have: nothing is sent.
+        code, out, err, _ = run(f"{REFETCH_AND_TEST} -m {empty} 1", timeout=10)
+        assert (code, out, err) == (1, "", f"{RT}: {empty}/agents is not a directory "
+                                           f"(is cekurafs mounted on {empty}?)\n"), (code, out, err)
+        start = env.sim.last_seq()
+        code, out, err, _ = refetch_and_test(env.mnt, "999", timeout=10)
+        assert (code, out, err) == (1, "", f"{RT}: no agent 999 in {env.mnt}/agents\n"), (code, out, err)
+        assert [e for e in env.sim.log() if e["seq"] > start and e["method"] == "POST"] == []
+    finally:
+        shutil.rmtree(empty)
+
+
+def test_refetch_and_test_help_and_shell():
+    for flag in ("--help", "-h"):
+        code, out, err, _ = run(f"{REFETCH_AND_TEST} {flag}", timeout=10)
+        assert (code, err) == (0, ""), (flag, code, err)
+        assert out.startswith(f"usage: {RT} [-m MOUNT] [-j JUNIT_FILE] AGENT [RUN LINE]\n") \
+            and "Exit status:" in out, out
+    # POSIX sh: checked by sh (dash where it is /bin/sh) and by shellcheck as sh.
+    assert os.access(REFETCH_AND_TEST, os.X_OK)
+    with open(REFETCH_AND_TEST) as f:
+        head = f.read(300)
+    assert head.startswith(f"#!/bin/sh\n# {RT} "), head
+    for shell in ("sh", "dash", "bash"):
+        if shutil.which(shell):
+            args = [shell, "--posix", "-n"] if shell == "bash" else [shell, "-n"]
+            code, out, err, _ = run(args + [REFETCH_AND_TEST], shell=False, timeout=10)
+            assert (code, out, err) == (0, "", ""), (shell, err)
+    if shutil.which("shellcheck"):  # optional: not a build dependency
+        code, out, err, _ = run(["shellcheck", REFETCH_AND_TEST], shell=False, timeout=30)
+        assert (code, out, err) == (0, "", ""), (out, err)
