@@ -14,8 +14,9 @@ AGENT_FILES = {"refetch": 0o200, "progress": 0o444, "progress.json": 0o444, "wai
                "language": 0o444, "provider": 0o444, "provider_agent_id": 0o444,
                "phone_number": 0o444, "updated_at": 0o444, "dynamic_variables": 0o444,
                "events": 0o444, "tools-refetch": 0o200, "tools-progress": 0o444,
-               "tools-progress.json": 0o444, "tools-wait": 0o444}
-AGENT_DIRS = {"tools", "knowledge_base", "history"}
+               "tools-progress.json": 0o444, "tools-wait": 0o444, "evaluators": 0o444,
+               "run": 0o600}
+AGENT_DIRS = {"tools", "knowledge_base", "history", "results"}
 
 
 def list_gets(sim, since):
