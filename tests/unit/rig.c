@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -42,4 +43,20 @@ void rig_remove_dir(const char *dir)
 	if(d)
 		closedir(d);
 	rmdir(dir);
+}
+
+char *rig_state_file(const char *dir)
+{
+	char path[512], *buf = calloc(1, 4096);
+	FILE *f;
+
+	if(!buf)
+		return NULL;
+	snprintf(path, sizeof(path), "%s/%s", dir, STATE_FILE);
+	f = fopen(path, "r");
+	if(f) {
+		buf[fread(buf, 1, 4095, f)] = '\0';
+		fclose(f);
+	}
+	return buf;
 }

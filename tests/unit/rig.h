@@ -35,6 +35,9 @@ int rig_up(struct rig_base *b, const struct registry_options *opt, const struct 
 /* Frees what rig_up() made (and a registry the test made in b->reg). */
 void rig_down(struct rig_base *b);
 
+/* The state file in dir (its first 4095 bytes), "" when there is none: a new string. */
+char *rig_state_file(const char *dir);
+
 /* Removes a test's state directory and the files in it. */
 void rig_remove_dir(const char *dir);
 

@@ -112,20 +112,6 @@ static void assert_view(struct registry *r, enum job_kind kind, enum job_text wh
 	free(text);
 }
 
-static char *state_file(struct rig *rig)
-{
-	char path[128], *buf = calloc(1, 4096);
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", rig->dir, STATE_FILE);
-	f = fopen(path, "r");
-	if(f) {
-		buf[fread(buf, 1, 4095, f)] = '\0';
-		fclose(f);
-	}
-	return buf;
-}
-
 /* ---- the request ---- */
 
 static void test_one_sends_the_provider_and_its_agent_id_from_the_configuration(void **state)
@@ -141,7 +127,7 @@ static void test_one_sends_the_provider_and_its_agent_id_from_the_configuration(
 			    "{\"provider\": \"vapi\", \"assistant_id\": \"asst_\\\"1\"}");
 	assert_int_equal(fake_pending(rig->b.f), 0);
 	/* its id is on disk beside the agent import's, as "<agent> tools <id>" */
-	saved = state_file(rig);
+	saved = rig_state_file(rig->dir);
 	assert_non_null(strstr(saved, "\n42 tools t-1\n"));
 	free(saved);
 	fake_expect(rig->b.f, "GET", TOOLS_POLL "?progress_id=t-1$", HTTP_DONE, 200, TOOLS_RUNNING);

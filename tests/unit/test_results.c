@@ -131,20 +131,6 @@ static int run_line(struct rig *rig, const char *line, uint64_t *result)
 	return registry_run(rig->b.reg, NULL, 42, line, strlen(line), 0, result);
 }
 
-static char *state_file(struct rig *rig)
-{
-	char path[128], *buf = calloc(1, 4096);
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", rig->dir, STATE_FILE);
-	f = fopen(path, "r");
-	if(f) {
-		buf[fread(buf, 1, 4095, f)] = '\0';
-		fclose(f);
-	}
-	return buf;
-}
-
 /* ---- what a line sends ---- */
 
 static void test_a_bad_line_is_einval_with_its_word_and_nothing_sent(void **state)
@@ -212,7 +198,7 @@ static void test_all_lists_the_evaluators_afresh_and_sends_each_id(void **state)
 	assert_string_equal(fake_request_body(rig->b.f, "POST", RUN_TEXT),
 			    "{\"agent_id\": 42, \"scenarios\": [5, 7], \"name\": \"Nightly smoke\"}");
 	/* the id is on disk and is results/last */
-	saved = state_file(rig);
+	saved = rig_state_file(rig->dir);
 	assert_non_null(strstr(saved, "42 result 812\n"));
 	free(saved);
 	assert_int_equal(registry_result_last(rig->b.reg, 42, &result), 0);
