@@ -972,6 +972,17 @@ int api_check(struct api *api, struct api_error *e)
 	return rc;
 }
 
+/* Every page of what path lists of one agent: path?agent_id=<agent>&page_size=..., then every `next`. */
+static int walk_agent_pages(struct api *api, const struct api_cancel *c, const char *path, uint64_t agent,
+			    const struct page_walk *walk, struct api_error *e)
+{
+	if(!walk->page)
+		return fail(e, EINVAL, 0, "no page reader");
+	return walk_pages(
+		api, c, url_of(api, "%s?agent_id=%llu&page_size=" PAGE_SIZE, path, (unsigned long long)agent),
+		walk, e);
+}
+
 int api_scenarios(struct api *api, const struct api_cancel *c, uint64_t agent, api_page_fn *page, void *arg,
 		  struct api_error *e)
 {
@@ -983,12 +994,7 @@ int api_scenarios(struct api *api, const struct api_cancel *c, uint64_t agent, a
 		.arg = arg,
 	};
 
-	if(!page)
-		return fail(e, EINVAL, 0, "no page reader");
-	return walk_pages(
-		api, c,
-		url_of(api, SCENARIOS_PATH "?agent_id=%llu&page_size=" PAGE_SIZE, (unsigned long long)agent),
-		&walk, e);
+	return walk_agent_pages(api, c, SCENARIOS_PATH, agent, &walk, e);
 }
 
 int api_results(struct api *api, const struct api_cancel *c, uint64_t agent, api_page_fn *page, void *arg,
@@ -1002,12 +1008,7 @@ int api_results(struct api *api, const struct api_cancel *c, uint64_t agent, api
 		.arg = arg,
 	};
 
-	if(!page)
-		return fail(e, EINVAL, 0, "no page reader");
-	return walk_pages(
-		api, c,
-		url_of(api, RESULTS_PATH "?agent_id=%llu&page_size=" PAGE_SIZE, (unsigned long long)agent),
-		&walk, e);
+	return walk_agent_pages(api, c, RESULTS_PATH, agent, &walk, e);
 }
 
 /* Moves a 2xx resp's body into *body and *len ("" for an empty one) and frees

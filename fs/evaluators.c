@@ -257,23 +257,6 @@ int evaluators_ids(const struct evaluators *e, uint64_t **ids, size_t *n)
 	return 0;
 }
 
-/* Appends s (NULL: nothing) made one line by text_scrub(). */
-static void add_scrubbed(struct text_buf *b, const char *s)
-{
-	char *line;
-
-	if(!s)
-		return;
-	line = strdup(s);
-	if(!line) {
-		b->err = -ENOMEM;
-		return;
-	}
-	text_scrub(line);
-	text_buf_add(b, line, strlen(line));
-	free(line);
-}
-
 char *evaluators_render(const struct evaluators *e, size_t *len)
 {
 	struct text_buf b = {0};
@@ -282,14 +265,14 @@ char *evaluators_render(const struct evaluators *e, size_t *len)
 		const struct evaluator *ev = &e->v[i];
 
 		text_buf_printf(&b, "%llu\t", (unsigned long long)ev->id);
-		add_scrubbed(&b, ev->name);
+		text_buf_add_line(&b, ev->name);
 		text_buf_add(&b, "\t", 1);
-		add_scrubbed(&b, ev->folder && *ev->folder ? ev->folder : "-");
+		text_buf_add_line(&b, ev->folder && *ev->folder ? ev->folder : "-");
 		text_buf_add(&b, "\t", 1);
 		for(size_t t = 0; t < ev->ntags; t++) {
 			if(t > 0)
 				text_buf_add(&b, ",", 1);
-			add_scrubbed(&b, ev->tags[t]);
+			text_buf_add_line(&b, ev->tags[t]);
 		}
 		text_buf_add(&b, "\n", 1);
 	}

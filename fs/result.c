@@ -401,23 +401,6 @@ enum result_verdict result_verdict(const struct result *r)
 
 /* ---- the texts ---- */
 
-/* Appends s (NULL: nothing) made one line by text_scrub(). */
-static void add_line(struct text_buf *b, const char *s)
-{
-	char *line;
-
-	if(!s)
-		return;
-	line = strdup(s);
-	if(!line) {
-		b->err = -ENOMEM;
-		return;
-	}
-	text_scrub(line);
-	text_buf_add(b, line, strlen(line));
-	free(line);
-}
-
 static bool is_blank(char c)
 {
 	return c == ' ' || TEXT_IS_CONTROL(c);
@@ -466,14 +449,14 @@ char *result_summary(const struct result *r)
 	text_buf_printf(&b, "\nresult_id: %llu\nname:", (unsigned long long)r->id);
 	if(r->name && *r->name)
 		ADD(&b, " ");
-	add_line(&b, r->name);
+	text_buf_add_line(&b, r->name);
 	text_buf_printf(&b, "\nverdict: %s\nruns: %llu/%llu\npassed: %llu\nfailed: %llu\nsuccess_rate:",
 			verdict_word[result_verdict(r)], (unsigned long long)c.done,
 			(unsigned long long)c.all, (unsigned long long)c.passed,
 			(unsigned long long)c.failed);
 	if(r->success_rate && *r->success_rate)
 		ADD(&b, " ");
-	add_line(&b, r->success_rate);
+	text_buf_add_line(&b, r->success_rate);
 	ADD(&b, "\n");
 	for(size_t i = 0; i < r->nruns; i++) {
 		const struct result_run *run = &r->runs[i];
@@ -503,7 +486,7 @@ char *result_error_line(const struct result *r)
 		add_word(&b, r->status);
 		if(r->failed_reason && *r->failed_reason) {
 			ADD(&b, ": ");
-			add_line(&b, r->failed_reason);
+			text_buf_add_line(&b, r->failed_reason);
 		}
 	} else if(r->nruns == 0) {
 		text_buf_printf(&b, "no runs: nothing was tested");

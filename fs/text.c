@@ -52,6 +52,17 @@ void text_buf_add(struct text_buf *b, const char *s, size_t n)
 	b->text[b->len] = '\0';
 }
 
+void text_buf_add_line(struct text_buf *b, const char *s)
+{
+	size_t at = b->len;
+
+	if(!s)
+		return;
+	text_buf_add(b, s, strlen(s));
+	if(!b->err)
+		text_scrub(b->text + at); /* what was just added, up to the NUL */
+}
+
 void text_buf_printf(struct text_buf *b, const char *fmt, ...)
 {
 	va_list ap;

@@ -33,6 +33,9 @@ struct text_buf {
 /* Appends s[0..n). */
 void text_buf_add(struct text_buf *b, const char *s, size_t n);
 
+/* Appends s (NULL: nothing) made one line, as text_scrub() makes it. */
+void text_buf_add_line(struct text_buf *b, const char *s);
+
 /* Appends the formatted text. */
 void text_buf_printf(struct text_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -56,6 +56,22 @@ static void test_a_buffer_grows_over_many_pieces(void **state)
 	free(text);
 }
 
+static void test_add_line_scrubs_only_what_it_adds(void **state)
+{
+	struct text_buf b = {0};
+	char *text;
+
+	(void)state;
+	text_buf_add(&b, "a\n", 2);
+	text_buf_add_line(&b, "b\tc\r\n\x1b[31m");
+	text_buf_add_line(&b, NULL);
+	text_buf_add_line(&b, "");
+	text_buf_add(&b, "\n", 1);
+	text = text_buf_take(&b, NULL);
+	assert_string_equal(text, "a\nb c   [31m\n");
+	free(text);
+}
+
 static void test_a_long_printf_piece_is_whole(void **state)
 {
 	struct text_buf b = {0};
@@ -142,6 +158,7 @@ int main(void)
 		cmocka_unit_test(test_scrub_makes_every_control_byte_a_space),
 		cmocka_unit_test(test_scrub_keeps_utf8_and_printable_bytes),
 		cmocka_unit_test(test_a_buffer_grows_over_many_pieces),
+		cmocka_unit_test(test_add_line_scrubs_only_what_it_adds),
 		cmocka_unit_test(test_a_long_printf_piece_is_whole),
 		cmocka_unit_test(test_an_empty_buffer_gives_an_empty_string),
 		cmocka_unit_test(test_max_bounds_the_text_and_fails_the_rest),
