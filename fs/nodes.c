@@ -506,47 +506,70 @@ static int write_run(const struct node_ctx *ctx, const struct node_file *f, cons
 /* The texts of a result's files other than summary and wait (arg). */
 enum result_text { RESULT_STATUS, RESULT_ERROR, RESULT_JSON, RESULT_JUNIT, RESULT_RUN };
 
-/* The text of one of a result's files, from a view of its job. */
-static int result_text(const struct node_file *f, const struct job_view *v, struct node_text *out)
+/* The bytes of one of a result's files, from a view of its job: a pointer
+ * into the detail (result.json, a run's file), or a text made now (*made,
+ * which the caller frees). 0, -ENOENT (no such run), -ENOMEM, -EIO. */
+static int result_file_bytes(const struct node_file *f, const struct job_view *v, const char **s, size_t *len,
+			     char **made)
 {
 	const struct result *res = v->detail ? v->detail->obj : NULL;
 	const struct result_run *run;
 	uint64_t run_id;
-	size_t len;
+	size_t n;
 	char *line;
 
+	*made = NULL;
 	if(!res)
 		return -EIO; /* a view with an answer always has one */
 	switch((enum result_text)f->kind->arg) {
 	case RESULT_STATUS:
-		len = strcspn(v->text, "\n");
-		out->text = strndup(v->text, len + 1); /* the summary's first line */
+		*made = strndup(v->text, strcspn(v->text, "\n") + 1); /* the summary's first line */
 		break;
 	case RESULT_ERROR:
 		line = result_error_line(res);
-		if(line && *line && asprintf(&out->text, "%s\n", line) < 0)
-			out->text = NULL;
+		if(line && *line && asprintf(made, "%s\n", line) < 0)
+			*made = NULL;
 		else if(line && !*line)
-			out->text = strdup("");
+			*made = strdup("");
 		free(line);
 		break;
 	case RESULT_JSON:
-		out->text = strndup(res->json, res->json_len);
-		break;
+		*s = res->json;
+		*len = res->json_len;
+		return 0;
 	case RESULT_JUNIT:
-		out->text = v->terminal ? result_junit(res) : strdup(""); /* written once terminal */
+		*made = v->terminal ? result_junit(res) : strdup(""); /* written once terminal */
 		break;
 	case RESULT_RUN:
-		len = f->entry ? strlen(f->entry) : 0;
-		if(len <= 5 || strcmp(f->entry + len - 5, ".json") != 0 ||
-		   !ids_parse_agent(f->entry, len - 5, &run_id) || !(run = result_find_run(res, run_id)))
+		n = f->entry ? strlen(f->entry) : 0;
+		if(n <= 5 || strcmp(f->entry + n - 5, ".json") != 0 ||
+		   !ids_parse_agent(f->entry, n - 5, &run_id) || !(run = result_find_run(res, run_id)))
 			return -ENOENT;
-		out->text = strndup(run->json, run->json_len);
-		break;
+		*s = run->json;
+		*len = run->json_len;
+		return 0;
 	}
+	if(!*made)
+		return -ENOMEM;
+	*s = *made;
+	*len = strlen(*made);
+	return 0;
+}
+
+/* The text of one of a result's files, from a view of its job. */
+static int result_text(const struct node_file *f, const struct job_view *v, struct node_text *out)
+{
+	const char *s = NULL;
+	size_t len = 0;
+	char *made;
+	int rc = result_file_bytes(f, v, &s, &len, &made);
+
+	if(rc != 0)
+		return rc;
+	out->text = made ? made : strndup(s, len);
 	if(!out->text)
 		return -ENOMEM;
-	out->len = strlen(out->text);
+	out->len = len;
 	return 0;
 }
 
@@ -561,15 +584,18 @@ static int make_result(const struct node_ctx *ctx, const struct node_file *f, st
 	return rc;
 }
 
+/* Measured without copying result.json or a run's file: stat of a large result copies nothing. */
 static size_t size_result(const struct node_ctx *ctx, const struct node_file *f)
 {
-	struct node_text t = {0};
+	const char *s = NULL;
+	char *made = NULL;
 	struct job_view v;
-	size_t size = UNKNOWN_SIZE;
+	size_t len = 0, size = UNKNOWN_SIZE;
 
-	if(registry_job_peek(ctx->reg, f->id, JOB_RESULT, f->item, &v) == 0 && result_text(f, &v, &t) == 0)
-		size = t.len;
-	free(t.text);
+	if(registry_job_peek(ctx->reg, f->id, JOB_RESULT, f->item, &v) == 0 &&
+	   result_file_bytes(f, &v, &s, &len, &made) == 0)
+		size = len;
+	free(made);
 	job_view_free(&v);
 	return size;
 }
