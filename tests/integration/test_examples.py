@@ -529,21 +529,22 @@ def test_refetch_and_test_result_timeout_is_exit_7(env):
     d.stop()
 
 
-def test_refetch_and_test_sigterm_ends_the_calls(env):
-    # SIGTERM to the script alone, as a CI runner cancelling the job may send it:
-    # its `cat` of the result's wait is in the background, so the trap runs at once.
+def interrupted_while_the_result_runs(env, agent, args, interrupt):
+    """Runs refetch-and-test on agent until it waits for its (slow) result, then calls
+    interrupt(proc); returns (exit status, stdout, stderr, result id, seconds to exit), after
+    checking that the simulator was asked once to end that result's calls, and did."""
     start = env.sim.last_seq()
     slow_next_run(env.sim)
-    proc = subprocess.Popen([REFETCH_AND_TEST, "-m", env.mnt, "42", "text all"],
+    proc = subprocess.Popen([REFETCH_AND_TEST, "-m", env.mnt, str(agent), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
-        start_slow_result(env.sim, 42, start)
-        rid = wait_until(lambda: started_results(env.sim, 42), timeout=10,
-                         what="the result of agent 42")[-1]
-        wait_until(lambda: reader_of(proc.pid, env.agent(42, f"results/{rid}/wait")), timeout=10,
-                   what="the script to wait for the result")
+        start_slow_result(env.sim, agent, start)
+        rid = wait_until(lambda: started_results(env.sim, agent), timeout=10,
+                         what=f"the result of agent {agent}")[-1]
+        wait_until(lambda: reader_of(proc.pid, env.agent(agent, f"results/{rid}/wait")),
+                   timeout=10, what="the script to wait for the result")
         assert proc.poll() is None
-        proc.send_signal(signal.SIGTERM)
+        interrupt(proc)
         t0 = time.monotonic()
         out, err = proc.communicate(timeout=5 * harness.SLOW)
         secs = time.monotonic() - t0
@@ -553,43 +554,31 @@ def test_refetch_and_test_sigterm_ends_the_calls(env):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
-    assert (proc.returncode, out.decode(), err.decode()) == (143, stages(
-        42, "refetch started", "import completed", f"run started: result {rid}",
-        f"result {rid} interrupted: its calls ended"), ""), (proc.returncode, out, err)
-    assert secs < 2 * harness.SLOW, secs
-    # The simulator was asked to end that result's calls, once, and did.
     assert end_calls_posts(env.sim, rid, start) == [200]
     assert result_detail(env.sim, rid)["status"] == "cancelled"
     wait_until(lambda: session_processes(proc.pid) == [], timeout=3,
                what="the script's reader to exit")
+    return proc.returncode, out.decode(), err.decode(), rid, secs
+
+
+def test_refetch_and_test_sigterm_ends_the_calls(env):
+    # SIGTERM to the script alone, as a CI runner cancelling the job may send it:
+    # its `cat` of the result's wait is in the background, so the trap runs at once.
+    code, out, err, rid, secs = interrupted_while_the_result_runs(
+        env, 42, ["text all"], lambda proc: proc.send_signal(signal.SIGTERM))
+    assert (code, out, err) == (143, stages(
+        42, "refetch started", "import completed", f"run started: result {rid}",
+        f"result {rid} interrupted: its calls ended"), ""), (code, out, err)
+    assert secs < 2 * harness.SLOW, secs
 
 
 def test_refetch_and_test_ctrl_c_ends_the_calls(env):
-    start = env.sim.last_seq()
-    slow_next_run(env.sim)
-    proc = subprocess.Popen([REFETCH_AND_TEST, "-m", env.mnt, "46"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        start_slow_result(env.sim, 46, start)
-        rid = wait_until(lambda: started_results(env.sim, 46), timeout=10,
-                         what="the result of agent 46")[-1]
-        wait_until(lambda: reader_of(proc.pid, env.agent(46, f"results/{rid}/wait")), timeout=10,
-                   what="the script to wait for the result")
-        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends: the whole group
-        out, err = proc.communicate(timeout=5 * harness.SLOW)
-    finally:
-        env.sim.config(stage_seconds=0.1)
-        env.sim.clear_faults()
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-    assert (proc.returncode, out.decode(), err.decode()) == (130, stages(
+    # what Ctrl-C sends: SIGINT to the whole group
+    code, out, err, rid, _ = interrupted_while_the_result_runs(
+        env, 46, [], lambda proc: os.killpg(proc.pid, signal.SIGINT))
+    assert (code, out, err) == (130, stages(
         46, "refetch started", "import completed", f"run started: result {rid}",
-        f"result {rid} interrupted: its calls ended"), ""), (proc.returncode, out, err)
-    assert end_calls_posts(env.sim, rid, start) == [200]
-    assert result_detail(env.sim, rid)["status"] == "cancelled"
-    wait_until(lambda: session_processes(proc.pid) == [], timeout=3,
-               what="the script's reader to exit")
+        f"result {rid} interrupted: its calls ended"), ""), (code, out, err)
 
 
 def test_refetch_and_test_sigterm_before_the_run_sends_no_end_calls(env):
